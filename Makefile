@@ -1,0 +1,94 @@
+# Postern: one plain Makefile.
+#   make          build build/bin/postern and its command links
+#   make run      install deps, build, create ./run/ instance, run the server in the foreground
+#   make check    install deps, build with ASan+UBSan, run unit + end-to-end tests + fuzz smoke
+#   make bench    side-by-side benchmark against Postfix (see bench/)
+#   make fuzz     build libFuzzer targets (clang)
+
+CC      ?= cc
+CSTD    := -std=c17 -D_GNU_SOURCE
+WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
+OPT     ?= -O2 -g
+CFLAGS  += $(CSTD) $(WARN) $(OPT) -Isrc
+LDLIBS  := -lssl -lcrypto -llmdb -lpcre2-8 -lpq
+
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+LINKS   := postfix postconf postqueue postcat postsuper postmap postdrop sendmail mailq newaliases
+SRCS    := $(shell find src -name '*.c' | sort)
+LIBSRCS := $(filter-out src/main.c,$(SRCS))
+OBJS    := $(patsubst src/%.c,build/obj/%.o,$(SRCS))
+CHKOBJS := $(patsubst src/%.c,build/check/obj/%.o,$(SRCS))
+CHKLIB  := $(patsubst src/%.c,build/check/obj/%.o,$(LIBSRCS))
+UNITSRC := $(wildcard tests/unit/test_*.c)
+UNITBIN := $(patsubst tests/unit/%.c,build/check/unit/%,$(UNITSRC))
+FUZZSRC := $(wildcard fuzz/fuzz_*.c)
+FUZZBIN := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZSRC))
+
+.PHONY: all deps run check unit e2e fuzz fuzz-smoke bench clean install format
+
+all: build/bin/postern
+
+deps:
+	@sh scripts/install-deps.sh
+
+build/bin/postern: $(OBJS)
+	@mkdir -p $(@D)
+	@echo "  LINK    $@"
+	@$(CC) $(CFLAGS) -o $@ $(OBJS) $(LDLIBS)
+	@for l in $(LINKS); do ln -sf postern $(@D)/$$l; done
+
+build/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+# Sanitized build used by every test.
+build/check/bin/postern: $(CHKOBJS)
+	@mkdir -p $(@D)
+	@echo "  LINK    $@"
+	@$(CC) $(CFLAGS) $(SAN) -o $@ $(CHKOBJS) $(LDLIBS)
+	@for l in $(LINKS); do ln -sf postern $(@D)/$$l; done
+
+build/check/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	@echo "  CC+SAN  $<"
+	@$(CC) $(CFLAGS) $(SAN) -MMD -MP -c -o $@ $<
+
+build/check/unit/%: tests/unit/%.c tests/unit/unit.h $(CHKLIB)
+	@mkdir -p $(@D)
+	@echo "  UNIT    $@"
+	@$(CC) $(CFLAGS) $(SAN) -Itests/unit -o $@ $< $(CHKLIB) $(LDLIBS)
+
+run: deps all
+	@sh scripts/run.sh
+
+unit: $(UNITBIN)
+	@sh scripts/run-unit.sh $(UNITBIN)
+
+check: deps
+	@$(MAKE) --no-print-directory build/check/bin/postern $(UNITBIN)
+	@sh scripts/check.sh
+
+fuzz: $(FUZZBIN)
+
+build/fuzz/%: fuzz/%.c $(LIBSRCS)
+	@mkdir -p $(@D)
+	clang $(CSTD) -Isrc -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(LIBSRCS) $(LDLIBS)
+
+fuzz-smoke: $(FUZZBIN)
+	@sh scripts/fuzz-smoke.sh $(FUZZBIN)
+
+bench: deps all
+	@sh bench/run.sh
+
+install: all
+	@sh scripts/install.sh
+
+format:
+	clang-format -i $(SRCS) $(shell find src tests fuzz -name '*.h') $(UNITSRC)
+
+clean:
+	rm -rf build
+
+-include $(OBJS:.o=.d) $(CHKOBJS:.o=.d)

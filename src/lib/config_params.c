@@ -1,0 +1,248 @@
+/*
+ * config_params.c: Postern's parameter table with Postfix's names and defaults.
+ *
+ * The table must stay sorted by name (param_table_check in the unit tests enforces it). Defaults
+ * that differ from Postfix on purpose are listed in docs/parameters.md.
+ */
+#include "lib/config_params.h"
+#include "lib/config.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void compute_myhostname(struct config *cfg, char *out, size_t outlen)
+{
+    (void)cfg;
+    char host[256] = "localhost";
+    if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+        strcpy(host, "localhost");
+    host[sizeof(host) - 1] = '\0';
+    if (strchr(host, '.') == NULL)
+        snprintf(out, outlen, "%s.localdomain", host);
+    else
+        snprintf(out, outlen, "%s", host);
+}
+
+static void compute_mydomain(struct config *cfg, char *out, size_t outlen)
+{
+    const char *host = config_get(cfg, "myhostname");
+    const char *dot = host ? strchr(host, '.') : NULL;
+    snprintf(out, outlen, "%s", dot && dot[1] ? dot + 1 : "localdomain");
+}
+
+static void append_net(char *out, size_t outlen, const char *net)
+{
+    size_t len = strlen(out);
+    if (strstr(out, net) != NULL)
+        return;
+    snprintf(out + len, outlen - len, "%s%s", len ? " " : "", net);
+}
+
+/* mynetworks from mynetworks_style: host = this machine's addresses, subnet = its subnets. */
+static void compute_mynetworks(struct config *cfg, char *out, size_t outlen)
+{
+    const char *style = config_get(cfg, "mynetworks_style");
+    int subnet = style && strcmp(style, "subnet") == 0;
+    out[0] = '\0';
+    append_net(out, outlen, "127.0.0.0/8");
+    struct ifaddrs *ifs = NULL;
+    if (getifaddrs(&ifs) == 0) {
+        for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+            if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET)
+                continue;
+            struct in_addr a = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
+            struct in_addr m = ((struct sockaddr_in *)i->ifa_netmask)->sin_addr;
+            if ((ntohl(a.s_addr) >> 24) == 127)
+                continue;
+            int bits = subnet ? __builtin_popcount(m.s_addr) : 32;
+            if (subnet)
+                a.s_addr &= m.s_addr;
+            char buf[64], net[80];
+            inet_ntop(AF_INET, &a, buf, sizeof(buf));
+            snprintf(net, sizeof(net), "%s/%d", buf, bits);
+            append_net(out, outlen, net);
+        }
+        freeifaddrs(ifs);
+    }
+    append_net(out, outlen, "[::ffff:127.0.0.0]/104");
+    append_net(out, outlen, "[::1]/128");
+}
+
+static void compute_config_directory(struct config *cfg, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s", config_directory(cfg));
+}
+
+#define S(n, d) {n, d, PARAM_STR, 0, NULL}
+#define R(n, d) {n, d, PARAM_RAW, 0, NULL}
+#define I(n, d) {n, d, PARAM_INT, 0, NULL}
+#define B(n, d) {n, d, PARAM_BOOL, 0, NULL}
+#define T(n, d, u) {n, d, PARAM_TIME, u, NULL}
+#define Z(n, d) {n, d, PARAM_SIZE, 0, NULL}
+#define C(n, f) {n, NULL, PARAM_STR, 0, f}
+
+static const param_def params[] = {
+    S("2bounce_notice_recipient", "postmaster"),
+    S("alias_database", "hash:/etc/aliases"),
+    S("alias_maps", "hash:/etc/aliases"),
+    S("allow_mail_to_commands", "alias, forward"),
+    S("allow_mail_to_files", "alias, forward"),
+    B("allow_percent_hack", "yes"),
+    B("always_add_missing_headers", "no"),
+    B("append_at_myorigin", "yes"),
+    B("append_dot_mydomain", "no"),
+    S("authorized_flush_users", "static:anyone"),
+    S("authorized_mailq_users", "static:anyone"),
+    S("authorized_submit_users", "static:anyone"),
+    S("body_checks", ""),
+    Z("body_checks_size_limit", "51200"),
+    S("bounce_notice_recipient", "postmaster"),
+    T("bounce_queue_lifetime", "5d", 'd'),
+    Z("bounce_size_limit", "50000"),
+    S("command_directory", "/usr/sbin"),
+    C("config_directory", compute_config_directory),
+    S("content_filter", ""),
+    S("daemon_directory", "/usr/libexec/postern"),
+    T("daemon_timeout", "18000s", 's'),
+    S("data_directory", "/var/lib/postern"),
+    I("default_destination_concurrency_limit", "20"),
+    I("default_destination_recipient_limit", "50"),
+    S("default_privs", "nobody"),
+    I("default_process_limit", "100"),
+    S("default_transport", "smtp"),
+    S("defer_transports", ""),
+    S("delay_notice_recipient", "postmaster"),
+    T("delay_warning_time", "0h", 'h'),
+    B("disable_vrfy_command", "no"),
+    S("double_bounce_sender", "double-bounce"),
+    S("empty_address_recipient", "MAILER-DAEMON"),
+    B("enable_long_queue_ids", "no"),
+    S("error_notice_recipient", "postmaster"),
+    S("header_checks", ""),
+    Z("header_size_limit", "102400"),
+    S("home_mailbox", ""),
+    I("hopcount_limit", "50"),
+    S("import_environment",
+      "MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ XAUTHORITY DISPLAY LANG=C POSTLOG_SERVICE "
+      "POSTLOG_HOSTNAME"),
+    S("inet_interfaces", "all"),
+    S("inet_protocols", "all"),
+    I("initial_destination_concurrency", "5"),
+    T("ipc_timeout", "3600s", 's'),
+    I("line_length_limit", "2048"),
+    I("local_destination_concurrency_limit", "2"),
+    I("local_destination_recipient_limit", "1"),
+    S("local_recipient_maps", "unix:passwd.byname $alias_maps"),
+    S("local_transport", "local:$myhostname"),
+    S("luser_relay", ""),
+    S("mail_name", "Postern"),
+    S("mail_owner", "postfix"),
+    S("mail_spool_directory", "/var/mail"),
+    S("mail_version", "0.1.0"),
+    R("mailbox_command", ""),
+    S("mailbox_delivery_lock", "fcntl, dotlock"),
+    Z("mailbox_size_limit", "51200000"),
+    S("mailbox_transport", ""),
+    S("maillog_file", ""),
+    T("max_idle", "100s", 's'),
+    I("max_use", "100"),
+    T("maximal_backoff_time", "4000s", 's'),
+    T("maximal_queue_lifetime", "5d", 'd'),
+    Z("message_size_limit", "10240000"),
+    S("milter_default_action", "tempfail"),
+    T("minimal_backoff_time", "300s", 's'),
+    S("mydestination", "$myhostname, localhost.$mydomain, localhost"),
+    C("mydomain", compute_mydomain),
+    C("myhostname", compute_myhostname),
+    C("mynetworks", compute_mynetworks),
+    S("mynetworks_style", "host"),
+    S("myorigin", "$myhostname"),
+    S("non_smtpd_milters", ""),
+    S("notify_classes", "resource, software"),
+    B("owner_request_special", "yes"),
+    S("process_id_directory", "pid"),
+    S("propagate_unmatched_extensions", "canonical, virtual"),
+    S("queue_directory", "/var/spool/postern"),
+    T("queue_run_delay", "300s", 's'),
+    S("recipient_delimiter", ""),
+    S("relay_domains", ""),
+    S("relay_transport", "relay"),
+    S("relayhost", ""),
+    T("service_throttle_time", "60s", 's'),
+    S("setgid_group", "postdrop"),
+    T("smtp_connect_timeout", "30s", 's'),
+    B("smtp_connection_cache_on_demand", "yes"),
+    T("smtp_connection_reuse_time_limit", "300s", 's'),
+    T("smtp_data_done_timeout", "600s", 's'),
+    T("smtp_data_init_timeout", "120s", 's'),
+    T("smtp_data_xfer_timeout", "180s", 's'),
+    S("smtp_destination_concurrency_limit", "$default_destination_concurrency_limit"),
+    S("smtp_destination_recipient_limit", "$default_destination_recipient_limit"),
+    S("smtp_dns_resolver_address", ""),
+    S("smtp_helo_name", "$myhostname"),
+    T("smtp_helo_timeout", "300s", 's'),
+    T("smtp_mail_timeout", "300s", 's'),
+    I("smtp_mx_address_limit", "5"),
+    I("smtp_mx_session_limit", "2"),
+    T("smtp_quit_timeout", "300s", 's'),
+    T("smtp_rcpt_timeout", "300s", 's'),
+    S("smtpd_banner", "$myhostname ESMTP $mail_name"),
+    I("smtpd_client_connection_count_limit", "50"),
+    S("smtpd_client_restrictions", ""),
+    S("smtpd_data_restrictions", ""),
+    B("smtpd_delay_reject", "yes"),
+    T("smtpd_error_sleep_time", "1s", 's'),
+    S("smtpd_forbid_bare_newline", "normalize"),
+    S("smtpd_forbid_bare_newline_exclusions", "$mynetworks"),
+    I("smtpd_hard_error_limit", "20"),
+    B("smtpd_helo_required", "no"),
+    S("smtpd_helo_restrictions", ""),
+    S("smtpd_milters", ""),
+    I("smtpd_recipient_limit", "1000"),
+    S("smtpd_recipient_restrictions", ""),
+    S("smtpd_relay_restrictions",
+      "permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination"),
+    S("smtpd_sender_restrictions", ""),
+    I("smtpd_soft_error_limit", "10"),
+    T("smtpd_timeout", "300s", 's'),
+    B("soft_bounce", "no"),
+    B("strict_rfc821_envelopes", "no"),
+    S("syslog_facility", "mail"),
+    S("syslog_name", "postern"),
+    S("transport_maps", ""),
+    T("trigger_timeout", "10s", 's'),
+    I("unknown_local_recipient_reject_code", "550"),
+    S("virtual_alias_domains", "$virtual_alias_maps"),
+    S("virtual_alias_maps", ""),
+    S("virtual_gid_maps", ""),
+    S("virtual_mailbox_base", ""),
+    S("virtual_mailbox_domains", "$virtual_mailbox_maps"),
+    Z("virtual_mailbox_limit", "51200000"),
+    S("virtual_mailbox_lock", "fcntl, dotlock"),
+    S("virtual_mailbox_maps", ""),
+    I("virtual_minimum_uid", "100"),
+    S("virtual_transport", "virtual"),
+    S("virtual_uid_maps", ""),
+};
+
+static int compare_name(const void *key, const void *elem)
+{
+    return strcmp((const char *)key, ((const param_def *)elem)->name);
+}
+
+const param_def *param_lookup(const char *name)
+{
+    return bsearch(name, params, sizeof(params) / sizeof(params[0]), sizeof(params[0]),
+                   compare_name);
+}
+
+const param_def *param_table(size_t *count)
+{
+    *count = sizeof(params) / sizeof(params[0]);
+    return params;
+}

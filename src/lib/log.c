@@ -1,0 +1,165 @@
+/*
+ * log.c: Postfix-format log lines to maillog_file or syslog (see log.h).
+ */
+#include "lib/log.h"
+#include "lib/config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOG_LINE_MAX 4096
+
+enum { LEVEL_INFO, LEVEL_WARNING, LEVEL_ERROR, LEVEL_FATAL };
+
+/* Logging state: set once at start and on reload, like the configuration it mirrors. */
+static struct {
+    char service[64];
+    char ident[128]; /* syslog_name/service */
+    char path[1024]; /* maillog_file, "" = syslog */
+    char host[256];
+    int to_stderr;
+    int syslog_open;
+} logstate = {.service = "postern", .ident = "postern", .to_stderr = -1};
+
+void log_init(const char *service)
+{
+    snprintf(logstate.service, sizeof(logstate.service), "%s", service);
+    snprintf(logstate.ident, sizeof(logstate.ident), "postern/%s", service);
+    if (logstate.to_stderr < 0)
+        logstate.to_stderr = isatty(STDERR_FILENO);
+}
+
+void log_set_stderr(int on)
+{
+    logstate.to_stderr = on;
+}
+
+const char *log_service(void)
+{
+    return logstate.service;
+}
+
+static int facility_code(const char *name)
+{
+    static const struct {
+        const char *name;
+        int code;
+    } table[] = {{"mail", LOG_MAIL},     {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1},
+                 {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4},
+                 {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7},
+                 {"user", LOG_USER},     {"daemon", LOG_DAEMON}};
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+        if (strcmp(table[i].name, name) == 0)
+            return table[i].code;
+    return LOG_MAIL;
+}
+
+void log_configure(void)
+{
+    if (config_current() == NULL)
+        return;
+    snprintf(logstate.ident, sizeof(logstate.ident), "%s/%s", cfg_str("syslog_name"),
+             logstate.service);
+    snprintf(logstate.path, sizeof(logstate.path), "%s", cfg_str("maillog_file"));
+    snprintf(logstate.host, sizeof(logstate.host), "%s", cfg_str("myhostname"));
+    char *dot = strchr(logstate.host, '.');
+    if (dot) /* syslog shows the short host name */
+        *dot = '\0';
+    if (logstate.syslog_open)
+        closelog();
+    logstate.syslog_open = 0;
+    if (logstate.path[0] == '\0') {
+        openlog(logstate.ident, LOG_PID | LOG_NDELAY, facility_code(cfg_str("syslog_facility")));
+        logstate.syslog_open = 1;
+    }
+}
+
+size_t log_format_line(char *buf, size_t len, long when, const char *host, const char *ident,
+                       const char *service, long pid, const char *prefix, const char *text)
+{
+    (void)service;
+    time_t t = (time_t)when;
+    struct tm tm;
+    localtime_r(&t, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
+    int n = snprintf(buf, len, "%s %s %s[%ld]: %s%s\n", stamp, host, ident, pid, prefix, text);
+    if (n < 0)
+        return 0;
+    if ((size_t)n >= len) { /* keep the newline on truncated lines */
+        buf[len - 2] = '\n';
+        buf[len - 1] = '\0';
+        return len - 1;
+    }
+    return (size_t)n;
+}
+
+static void write_maillog(const char *prefix, const char *text)
+{
+    char line[LOG_LINE_MAX];
+    if (logstate.host[0] == '\0') {
+        gethostname(logstate.host, sizeof(logstate.host) - 1);
+        char *dot = strchr(logstate.host, '.');
+        if (dot)
+            *dot = '\0';
+    }
+    size_t n = log_format_line(line, sizeof(line), (long)time(NULL), logstate.host, logstate.ident,
+                               logstate.service, (long)getpid(), prefix, text);
+    int fd = open(logstate.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        if (strcmp(logstate.path, "/dev/stdout") == 0)
+            fd = dup(STDOUT_FILENO);
+        if (fd < 0)
+            return;
+    }
+    ssize_t w = write(fd, line, n);
+    (void)w;
+    close(fd);
+}
+
+void log_vmsg(int level, const char *fmt, va_list ap)
+{
+    static const char *prefixes[] = {"", "warning: ", "error: ", "fatal: "};
+    static const int priorities[] = {LOG_INFO, LOG_WARNING, LOG_ERR, LOG_CRIT};
+    int saved_errno = errno;
+    char text[LOG_LINE_MAX];
+    vsnprintf(text, sizeof(text), fmt, ap);
+    for (char *p = text; *p; p++) /* one event, one line */
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    if (logstate.to_stderr > 0)
+        fprintf(stderr, "%s: %s%s\n", logstate.service, prefixes[level], text);
+    if (logstate.path[0])
+        write_maillog(prefixes[level], text);
+    else if (logstate.syslog_open)
+        syslog(priorities[level], "%s%s", prefixes[level], text);
+    errno = saved_errno;
+}
+
+#define LOG_FN(fn, level)                                                                          \
+    void fn(const char *fmt, ...)                                                                  \
+    {                                                                                              \
+        va_list ap;                                                                                \
+        va_start(ap, fmt);                                                                         \
+        log_vmsg(level, fmt, ap);                                                                  \
+        va_end(ap);                                                                                \
+    }
+
+LOG_FN(log_info, LEVEL_INFO)
+LOG_FN(log_warning, LEVEL_WARNING)
+LOG_FN(log_error, LEVEL_ERROR)
+
+void log_fatal(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_vmsg(LEVEL_FATAL, fmt, ap);
+    va_end(ap);
+    exit(1);
+}

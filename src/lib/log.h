@@ -1,0 +1,35 @@
+/*
+ * log.h: Postfix-format logging.
+ *
+ * Lines look exactly like Postfix's so pflogsumm, fail2ban and logwatch read them unchanged:
+ *   "Mon DD HH:MM:SS host SYSLOG_NAME/SERVICE[PID]: text"
+ * with "warning: ", "error: ", "fatal: " or "panic: " before the text for those levels. Output goes
+ * to maillog_file when it is set (appended with one write per line, so concurrent processes never
+ * interleave), else to syslog with syslog_name and syslog_facility. Commands run from a terminal
+ * also print "NAME: text" on stderr, as Postfix's do.
+ */
+#ifndef POSTERN_LOG_H
+#define POSTERN_LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+/* service: "smtpd", "qmgr", "postconf", ... Safe to call before a configuration is loaded. */
+void log_init(const char *service);
+/* Re-reads syslog_name, syslog_facility and maillog_file from the current configuration. */
+void log_configure(void);
+/* Also print on stderr (commands) or not (daemons). Default: when stderr is a terminal. */
+void log_set_stderr(int on);
+const char *log_service(void);
+
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void log_vmsg(int level, const char *fmt, va_list ap);
+
+/* Formats a line as Postfix's maillog does; exposed for unit tests. */
+size_t log_format_line(char *buf, size_t len, long when, const char *host, const char *ident,
+                       const char *service, long pid, const char *prefix, const char *text);
+
+#endif
