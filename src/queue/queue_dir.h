@@ -1,0 +1,33 @@
+/*
+ * queue_dir.h: the queue directories and moving files between them.
+ *
+ * Under queue_directory, as in Postfix: maildrop incoming active deferred hold corrupt bounce
+ * defer trace, plus pid/, public/ and private/ for the master's endpoints. Directories named in
+ * hash_queue_names (default "deferred, defer") are hashed hash_queue_depth levels deep by the
+ * first characters of the queue id: deferred/9/9DF7520804A.
+ */
+#ifndef POSTERN_QUEUE_DIR_H
+#define POSTERN_QUEUE_DIR_H
+
+#include "lib/strbuf.h"
+
+#include <stddef.h>
+#include <sys/types.h>
+
+extern const char *const queue_names[]; /* NULL-terminated: "maildrop", "incoming", ... */
+
+/* Creates every queue directory that is missing (mode 0700, public 0710 group setgid_group,
+ * maildrop 0730 group setgid_group); owner/group -1 keeps the caller's. */
+int queue_dirs_create(const char *queue_dir, uid_t owner, gid_t group, strbuf *err);
+/* Path of id in queue_name, with hashing applied; creates hash subdirectories when create != 0. */
+int queue_path(char *buf, size_t len, const char *queue_dir, const char *queue_name,
+               const char *id, int create);
+/* Renames id from one queue to another and fsyncs the target directory. */
+int queue_move(const char *queue_dir, const char *id, const char *from, const char *to,
+               strbuf *err);
+/* Non-zero when id looks like a queue id (hex or long form, no slashes or dots). */
+int queue_id_valid(const char *id);
+/* fsync()s a directory by path. */
+int fsync_dir(const char *path);
+
+#endif

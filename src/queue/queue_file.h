@@ -1,0 +1,120 @@
+/*
+ * queue_file.h: the record-based queue file, written once and read many times.
+ *
+ * Format (docs/queue-format.md has the full description): a sequence of records, each one type
+ * byte, a length in 7-bit groups (low group first, high bit = more follows) and that many data
+ * bytes. Envelope records come first (size, times, attributes, sender, recipients), then the
+ * message content (one record per line, 'N' for a complete line, 'L' for a piece of a line longer
+ * than the record limit), then an extracted section (recipients found in headers by sendmail -t)
+ * and an end record. A complete file has its owner-execute bit set, as Postfix does: a file
+ * without it is still being written (or was abandoned by a crash) and is never delivered.
+ *
+ * Delivery state lives in the file: when a recipient is done, its 'R' record's type byte is
+ * overwritten with 'D' (queue_file_mark_done), so a crash never re-delivers what was delivered.
+ */
+#ifndef POSTERN_QUEUE_FILE_H
+#define POSTERN_QUEUE_FILE_H
+
+#include "lib/strbuf.h"
+#include "lib/strmap.h"
+
+#include <stddef.h>
+#include <time.h>
+
+/* Record types. */
+#define REC_SIZE 'C'      /* "%15ld %15ld %15ld %15ld": size, content offset, rcpt count, flags */
+#define REC_TIME 'T'      /* arrival "sec usec" */
+#define REC_CREATE 'F'    /* creation time "sec" */
+#define REC_ATTR 'A'      /* named attribute "name=value" */
+#define REC_SENDER 'S'    /* envelope sender ("" = null sender) */
+#define REC_ORCPT 'O'     /* original recipient of the next 'R' */
+#define REC_DSN_NOTIFY 'n' /* DSN NOTIFY bits of the next 'R' (decimal) */
+#define REC_DSN_ORCPT 'o' /* DSN ORCPT of the next 'R' ("rfc822;addr") */
+#define REC_RCPT 'R'      /* recipient, not yet done */
+#define REC_DONE 'D'      /* recipient, done (delivered or bounced): was 'R' */
+#define REC_MESSAGE 'M'   /* start of content */
+#define REC_NORM 'N'      /* content line, complete */
+#define REC_CONT 'L'      /* content line piece, continued by the next record */
+#define REC_XTRA 'X'      /* start of extracted section */
+#define REC_END 'E'       /* end of file */
+
+#define REC_DATA_LIMIT 4096 /* longer content lines are split into 'L' records */
+#define QUEUE_ID_MAX 32
+
+/* DSN NOTIFY bits (RFC 3461). */
+#define DSN_NOTIFY_NEVER 1
+#define DSN_NOTIFY_SUCCESS 2
+#define DSN_NOTIFY_FAILURE 4
+#define DSN_NOTIFY_DELAY 8
+
+/* ---- writing ---- */
+
+typedef struct queue_writer queue_writer;
+
+/* Creates a new file in queue_dir/queue_name ("incoming" or "maildrop") with a fresh queue id
+ * (Postfix's short form: 5 hex digits of microseconds + inode number in hex). */
+queue_writer *queue_writer_create(const char *queue_dir, const char *queue_name, strbuf *err);
+const char *queue_writer_id(const queue_writer *qw);
+const char *queue_writer_path(const queue_writer *qw);
+int queue_writer_attr(queue_writer *qw, const char *name, const char *value);
+int queue_writer_sender(queue_writer *qw, const char *sender);
+/* orig may be NULL (= rcpt); dsn_orcpt may be NULL; notify 0 = not specified. */
+int queue_writer_recipient(queue_writer *qw, const char *rcpt, const char *orig, int notify,
+                           const char *dsn_orcpt);
+/* Starts the content section; envelope calls are not allowed after it. */
+int queue_writer_content_start(queue_writer *qw);
+/* One content line without its line terminator; long lines are split into 'L' records. */
+int queue_writer_line(queue_writer *qw, const char *line, size_t len);
+/* Starts the extracted section (recipients after content, as sendmail -t finds them). */
+int queue_writer_extracted_start(queue_writer *qw);
+/* Bytes of content written so far (lines plus one newline each). */
+long queue_writer_content_size(const queue_writer *qw);
+/* Writes the end record and the final size record, fsyncs the file, marks it complete and
+ * fsyncs the directory. After 0 the message is on stable storage. The writer is freed. */
+int queue_writer_commit(queue_writer *qw, strbuf *err);
+/* Removes the unfinished file and frees the writer. */
+void queue_writer_abort(queue_writer *qw);
+
+/* ---- reading ---- */
+
+typedef struct queue_rcpt {
+    char *address;   /* recipient as rewritten */
+    char *orig;      /* original recipient, as given by the client */
+    char *dsn_orcpt; /* DSN ORCPT or NULL */
+    int notify;      /* DSN_NOTIFY_* bits, 0 = not specified */
+    long offset;     /* offset of the record's type byte, for queue_file_mark_done */
+    int done;
+} queue_rcpt;
+
+typedef struct queue_envelope {
+    char id[QUEUE_ID_MAX];
+    long message_size;   /* content bytes */
+    long content_offset; /* offset of the REC_MESSAGE record */
+    long rcpt_count;
+    struct timespec arrival;
+    time_t create_time;
+    char *sender;
+    strmap *attrs; /* name -> char* */
+    queue_rcpt *rcpts;
+    size_t nrcpt;
+} queue_envelope;
+
+/* Reads the envelope (and extracted recipients) from an open queue file. Returns 0, or -1 with a
+ * reason in err when the file does not parse (the caller moves it to corrupt/). */
+int queue_envelope_read(int fd, queue_envelope *env, strbuf *err);
+void queue_envelope_free(queue_envelope *env);
+const char *queue_envelope_attr(const queue_envelope *env, const char *name);
+
+/* Calls fn for each content line in order; partial = 1 when the line continues in the next call.
+ * Stops and returns fn's value when it is non-zero; -1 on a malformed file. */
+int queue_content_each(int fd, const queue_envelope *env,
+                       int (*fn)(const char *data, size_t len, int partial, void *ctx), void *ctx);
+
+/* Overwrites the recipient record at offset with REC_DONE. The caller fsyncs (it may batch). */
+int queue_file_mark_done(int fd, long offset);
+
+/* Low-level record access, for postcat and tests. Returns the record type, 0 at EOF, -1 on a
+ * malformed record (length over limit, truncated). */
+int queue_record_read(int fd, strbuf *data, size_t limit);
+
+#endif
