@@ -123,6 +123,8 @@ static const param_def params[] = {
     S("empty_address_recipient", "MAILER-DAEMON"),
     B("enable_long_queue_ids", "no"),
     S("error_notice_recipient", "postmaster"),
+    I("hash_queue_depth", "1"),
+    S("hash_queue_names", "deferred, defer"),
     S("header_checks", ""),
     Z("header_size_limit", "102400"),
     S("home_mailbox", ""),
