@@ -43,6 +43,10 @@ typedef struct postconf_edit_list {
     size_t count;
 } postconf_edit_list;
 
+/* Splits "name = value" in place, dropping blanks around name and value, as Postfix's
+ * split_nameval() does. Returns NULL, or the reason the text is malformed. */
+const char *postconf_split_name_value(char *text, char **name, char **value);
+
 void postconf_edit_init(postconf_edit_list *list, postconf_edit_mode mode);
 void postconf_edit_free(postconf_edit_list *list);
 

@@ -106,7 +106,7 @@ static int parse_logical_line(config *cfg, char *text, int lineno, strbuf *err)
 {
     char *eq = strchr(text, '=');
     if (eq == NULL) {
-        strbuf_printf(err, "%s, line %d: missing '=' after parameter name: \"%s\"", cfg->main_cf,
+        strbuf_printf(err, "%s, line %d: missing '=' after attribute name: \"%s\"", cfg->main_cf,
                       lineno, trim(text));
         return -1;
     }

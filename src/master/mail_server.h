@@ -12,7 +12,22 @@
  * -u means master.cf said unpriv = y: a daemon started by root drops to mail_owner. Daemons
  * that deliver to mailboxes (local, virtual) run with unpriv = n and change identity per delivery.
  *
- * Run without fd 3 (for example from a test), a daemon finds listen_fd = -1.
+ * Run without fd 3 (for example from a test), a daemon finds listen_fd = -1. The endpoint is
+ * non-blocking and shared by every process of the service: accept() may fail with EAGAIN when
+ * another process took the connection. mail_server_init() marks fds 3 and 4 close-on-exec so
+ * commands a daemon runs do not inherit them.
+ *
+ * Signals from the master:
+ *   SIGTERM  exit now (default action); the master uses it at "postfix stop".
+ *   SIGHUP   finish current work, then exit (the master sends it after a reload). The handler
+ *            installed by mail_server_init() exits at once (status 0) when the daemon is idle;
+ *            when it is busy it only sets a flag: mail_server_stop_requested() becomes non-zero,
+ *            the daemon should stop accepting new work, and the next mail_server_idle() exits.
+ *            A daemon that is in the middle of work it must not abandon calls
+ *            mail_server_busy() first. The handler does not use SA_RESTART, so a blocking call
+ *            returns EINTR and the daemon can look at the flag.
+ * The master also arranges SIGTERM for its children when it dies (Linux parent-death signal),
+ * so a killed master leaves no daemons behind.
  */
 #ifndef POSTERN_MAIL_SERVER_H
 #define POSTERN_MAIL_SERVER_H
@@ -48,8 +63,12 @@ typedef struct mail_server {
  * overrides, sets up logging as PROGRAM, and drops privileges to mail_owner when running as root
  * with -u. Exits 64 on bad usage. */
 void mail_server_init(mail_server *srv, const char *program, int argc, char **argv);
+/* Tell the master this process is busy / idle again. mail_server_idle() does not return when
+ * a SIGHUP asked the process to stop (it exits with status 0). */
 void mail_server_busy(mail_server *srv);
 void mail_server_idle(mail_server *srv);
+/* Non-zero once SIGHUP asked the process to finish its work and exit. */
+int mail_server_stop_requested(void);
 /* Switches to mail_owner (uid and gid and supplementary groups) when running as root. */
 int mail_server_drop_privileges(const char *user, strbuf *err);
 

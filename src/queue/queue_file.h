@@ -39,6 +39,7 @@
 #define REC_END 'E'       /* end of file */
 
 #define REC_DATA_LIMIT 4096 /* longer content lines are split into 'L' records */
+#define REC_ENVELOPE_LIMIT (64 * 1024) /* longest envelope record a reader accepts */
 #define QUEUE_ID_MAX 32
 
 /* DSN NOTIFY bits (RFC 3461). */
@@ -112,6 +113,17 @@ int queue_content_each(int fd, const queue_envelope *env,
 
 /* Overwrites the recipient record at offset with REC_DONE. The caller fsyncs (it may batch). */
 int queue_file_mark_done(int fd, long offset);
+
+/* Non-zero when the file's owner-execute bit says the writer committed it. */
+int queue_file_is_complete(int fd);
+
+/* Sequential buffered reader over every record in file order (postcat, tests). Works on
+ * pipes too. next() returns the record type, 0 at end of file, -1 on a malformed record with
+ * the reason in *why; *offset (may be NULL) gets the record's file offset. */
+typedef struct queue_reader queue_reader;
+queue_reader *queue_reader_open(int fd, long offset);
+int queue_reader_next(queue_reader *r, strbuf *data, size_t limit, long *offset, const char **why);
+void queue_reader_close(queue_reader *r);
 
 /* Low-level record access, for postcat and tests. Returns the record type, 0 at EOF, -1 on a
  * malformed record (length over limit, truncated). */

@@ -1,0 +1,444 @@
+/*
+ * cleanup.c: turns one submitted message into a queue file (see cleanup.h).
+ *
+ * Envelope records go straight to the queue writer. Content lines are first collected while
+ * they form the header section (bounded by header_size_limit), because headers that cleanup
+ * adds (Message-ID:, Date:, From:) belong at the end of that section and sendmail -t needs
+ * to drop Bcc:; at the first line that is not a header (normally the empty line) the section
+ * is examined, written and followed by the added headers, and every further line streams
+ * straight into the queue file. A header section that outgrows header_size_limit ends there,
+ * and the rest is kept as body text, so no submission can make cleanup buffer without bound.
+ *
+ * Limits: message_size_limit stops writing (the caller keeps reading and cleanup_close()
+ * reports CLEANUP_STAT_SIZE); hopcount_limit counts Received: and Delivered-To: headers.
+ */
+#include "cleanup/cleanup.h"
+#include "cleanup/header.h"
+#include "cleanup/header_addr.h"
+#include "lib/config.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
+#include "queue/queue_file.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#define EXTRACT_RECIPIENT_LIMIT 10240 /* Postfix's extract_recipient_limit default */
+#define LOGGED_MESSAGE_ID_MAX 500
+
+enum cleanup_state { CLEANUP_ENVELOPE, CLEANUP_HEADERS, CLEANUP_BODY };
+
+enum seen_header {
+    SEEN_MESSAGE_ID = 1 << 0,
+    SEEN_DATE = 1 << 1,
+    SEEN_FROM = 1 << 2,
+    SEEN_TO = 1 << 3,
+    SEEN_CC = 1 << 4,
+    SEEN_BCC = 1 << 5,
+};
+
+struct cleanup {
+    queue_writer *qw;
+    enum cleanup_state state;
+    int status;
+    int extract;       /* sendmail -t */
+    int local_context; /* rewrite_context=local */
+    char *sender;
+    long nrcpt;
+    long size;              /* content bytes accepted, one newline per line */
+    long long size_limit;   /* message_size_limit, 0 = none */
+    size_t header_limit;    /* header_size_limit */
+    long hop_limit;         /* hopcount_limit */
+    long hops;
+    unsigned seen;          /* SEEN_* */
+    strbuf headers;         /* header section lines, back to back */
+    size_t *line_end;       /* end offset of each buffered line in headers */
+    size_t nlines;
+    size_t lines_cap;
+    char **extracted; /* recipients from To:/Cc:/Bcc: under sendmail -t */
+    size_t nextracted;
+    strbuf message_id; /* Message-ID: value for the log */
+};
+
+static long long limit_or(long long value, long long fallback)
+{
+    return value > 0 ? value : fallback;
+}
+
+cleanup *cleanup_open(const char *queue_name, strbuf *err)
+{
+    queue_writer *qw = queue_writer_create(cfg_str("queue_directory"), queue_name, err);
+    if (qw == NULL)
+        return NULL;
+    cleanup *c = xcalloc(1, sizeof(*c));
+    c->qw = qw;
+    c->state = CLEANUP_ENVELOPE;
+    c->size_limit = cfg_size("message_size_limit");
+    long long header_limit = limit_or(cfg_size("header_size_limit"), 102400);
+    if (header_limit > (long long)STRBUF_DEFAULT_LIMIT)
+        header_limit = STRBUF_DEFAULT_LIMIT;
+    c->header_limit = (size_t)header_limit;
+    c->hop_limit = (long)limit_or(cfg_int("hopcount_limit"), 50);
+    strbuf_init(&c->headers, c->header_limit + 1);
+    strbuf_init(&c->message_id, 0);
+    return c;
+}
+
+const char *cleanup_queue_id(const cleanup *c)
+{
+    return queue_writer_id(c->qw);
+}
+
+static void cleanup_free(cleanup *c)
+{
+    free(c->sender);
+    free(c->line_end);
+    for (size_t i = 0; i < c->nextracted; i++)
+        free(c->extracted[i]);
+    free(c->extracted);
+    strbuf_free(&c->headers);
+    strbuf_free(&c->message_id);
+    free(c);
+}
+
+/* A failed write of an envelope record makes the whole message fail. */
+static int envelope_result(cleanup *c, int rc)
+{
+    if (rc < 0)
+        c->status |= CLEANUP_STAT_WRITE;
+    return rc;
+}
+
+int cleanup_attr(cleanup *c, const char *name, const char *value)
+{
+    if (c->state != CLEANUP_ENVELOPE)
+        return -1;
+    if (strcmp(name, "rewrite_context") == 0)
+        c->local_context = strcmp(value, "local") == 0;
+    return envelope_result(c, queue_writer_attr(c->qw, name, value));
+}
+
+int cleanup_sender(cleanup *c, const char *sender)
+{
+    if (c->state != CLEANUP_ENVELOPE || c->sender != NULL)
+        return -1;
+    c->sender = xstrdup(sender);
+    return envelope_result(c, queue_writer_sender(c->qw, sender));
+}
+
+int cleanup_recipient(cleanup *c, const char *rcpt, const char *orig, int notify,
+                      const char *dsn_orcpt)
+{
+    if (c->state != CLEANUP_ENVELOPE)
+        return -1;
+    if (envelope_result(c, queue_writer_recipient(c->qw, rcpt, orig, notify, dsn_orcpt)) < 0)
+        return -1;
+    c->nrcpt++;
+    return 0;
+}
+
+void cleanup_extract_recipients(cleanup *c, int on)
+{
+    c->extract = on != 0;
+}
+
+long cleanup_size(const cleanup *c)
+{
+    return c->size;
+}
+
+static void write_line(cleanup *c, const char *line, size_t len)
+{
+    if (c->status == 0 && queue_writer_line(c->qw, line, len) < 0)
+        c->status |= CLEANUP_STAT_WRITE;
+}
+
+static void start_content(cleanup *c)
+{
+    if (c->state != CLEANUP_ENVELOPE)
+        return;
+    if (queue_writer_content_start(c->qw) < 0)
+        c->status |= CLEANUP_STAT_WRITE;
+    c->state = CLEANUP_HEADERS;
+}
+
+/* ---- the header section ---- */
+
+static const char *buffered_line(const cleanup *c, size_t i, size_t *len)
+{
+    size_t start = i == 0 ? 0 : c->line_end[i - 1];
+    *len = c->line_end[i] - start;
+    return c->headers.data + start;
+}
+
+/* Buffers a header line; -1 when it would exceed header_size_limit. */
+static int buffer_header_line(cleanup *c, const char *line, size_t len)
+{
+    /* Each buffered line counts with its newline, as it will in the message. */
+    if (c->headers.len + c->nlines + len + 1 > c->header_limit)
+        return -1;
+    if (strbuf_append(&c->headers, line, len) < 0)
+        return -1;
+    if (c->nlines == c->lines_cap) {
+        c->lines_cap = c->lines_cap ? c->lines_cap * 2 : 32;
+        c->line_end = xrealloc(c->line_end, c->lines_cap * sizeof(*c->line_end));
+    }
+    c->line_end[c->nlines++] = c->headers.len;
+    return 0;
+}
+
+/* The value of the field in lines [first, end), unfolded, into out. */
+static void field_value(const cleanup *c, size_t first, size_t end, strbuf *out)
+{
+    size_t len;
+    const char *line = buffered_line(c, first, &len);
+    size_t off = header_value_offset(line, len);
+    strbuf_append(out, line + off, len - off);
+    for (size_t i = first + 1; i < end; i++) {
+        line = buffered_line(c, i, &len);
+        strbuf_append(out, line, len);
+    }
+}
+
+static int add_extracted(const char *addr, void *ctx)
+{
+    cleanup *c = ctx;
+    if (c->nextracted >= EXTRACT_RECIPIENT_LIMIT)
+        return 1;
+    c->extracted = xrealloc(c->extracted, (c->nextracted + 1) * sizeof(*c->extracted));
+    c->extracted[c->nextracted++] = xstrdup(addr);
+    return 0;
+}
+
+static void remember_message_id(cleanup *c, const char *value)
+{
+    while (*value == ' ' || *value == '\t')
+        value++;
+    size_t len = strlen(value);
+    while (len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t'))
+        len--;
+    if (len > LOGGED_MESSAGE_ID_MAX)
+        len = LOGGED_MESSAGE_ID_MAX;
+    strbuf_reset(&c->message_id);
+    for (size_t i = 0; i < len; i++) { /* hostile text goes into a log line */
+        unsigned char ch = (unsigned char)value[i];
+        strbuf_append_char(&c->message_id, ch < ' ' || ch == 0x7f ? '?' : (char)ch);
+    }
+}
+
+/* Examines one logical header field (lines [first, end)) and writes it unless it is dropped. */
+static void handle_field(cleanup *c, size_t first, size_t end)
+{
+    size_t len;
+    const char *line = buffered_line(c, first, &len);
+    int is_address_field = 0, drop = 0;
+    if (header_name_is(line, len, "Received") || header_name_is(line, len, "Delivered-To")) {
+        c->hops++;
+    } else if (header_name_is(line, len, "Message-ID")) {
+        if (!(c->seen & SEEN_MESSAGE_ID)) {
+            strbuf value;
+            strbuf_init(&value, 0);
+            field_value(c, first, end, &value);
+            remember_message_id(c, value.data);
+            strbuf_free(&value);
+        }
+        c->seen |= SEEN_MESSAGE_ID;
+    } else if (header_name_is(line, len, "Date")) {
+        c->seen |= SEEN_DATE;
+    } else if (header_name_is(line, len, "From")) {
+        c->seen |= SEEN_FROM;
+    } else if (header_name_is(line, len, "To")) {
+        c->seen |= SEEN_TO;
+        is_address_field = 1;
+    } else if (header_name_is(line, len, "Cc")) {
+        c->seen |= SEEN_CC;
+        is_address_field = 1;
+    } else if (header_name_is(line, len, "Bcc")) {
+        c->seen |= SEEN_BCC;
+        is_address_field = 1;
+        drop = c->extract;
+    }
+    if (is_address_field && c->extract) {
+        strbuf value;
+        strbuf_init(&value, 0);
+        field_value(c, first, end, &value);
+        header_addr_each(value.data, value.len, EXTRACT_RECIPIENT_LIMIT, add_extracted, c);
+        strbuf_free(&value);
+    }
+    for (size_t i = first; i < end && !drop; i++) {
+        line = buffered_line(c, i, &len);
+        write_line(c, line, len);
+    }
+}
+
+/* RFC 5322 date in local time, as Postfix writes it: "Mon,  2 Feb 2009 03:06:41 -0800 (PST)". */
+static void format_mail_date(char *buf, size_t len, time_t when)
+{
+    struct tm lt;
+    localtime_r(&when, &lt);
+    char head[64], zone[16];
+    strftime(head, sizeof(head), "%a, %e %b %Y %H:%M:%S", &lt);
+    if (strftime(zone, sizeof(zone), "%Z", &lt) == 0)
+        zone[0] = '\0';
+    long offset = lt.tm_gmtoff;
+    char sign = offset < 0 ? '-' : '+';
+    long minutes = (offset < 0 ? -offset : offset) / 60;
+    snprintf(buf, len, "%s %c%02ld%02ld (%s)", head, sign, minutes / 60, minutes % 60, zone);
+}
+
+static void add_header(cleanup *c, const char *text)
+{
+    write_line(c, text, strlen(text));
+}
+
+static void add_missing_headers(cleanup *c)
+{
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    strbuf line;
+    strbuf_init(&line, 0);
+    if (!(c->seen & SEEN_MESSAGE_ID)) {
+        struct tm utc;
+        char stamp[32];
+        gmtime_r(&now.tv_sec, &utc);
+        strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &utc);
+        strbuf_printf(&line, "<%s.%s@%s>", stamp, queue_writer_id(c->qw), cfg_str("myhostname"));
+        remember_message_id(c, line.data);
+        strbuf_reset(&line);
+        strbuf_printf(&line, "Message-ID: %s", c->message_id.data);
+        add_header(c, line.data);
+        c->seen |= SEEN_MESSAGE_ID;
+    }
+    if (!(c->seen & SEEN_DATE)) {
+        char date[128];
+        format_mail_date(date, sizeof(date), now.tv_sec);
+        strbuf_reset(&line);
+        strbuf_printf(&line, "Date: %s", date);
+        add_header(c, line.data);
+    }
+    if (!(c->seen & SEEN_FROM)) {
+        strbuf_reset(&line);
+        strbuf_printf(&line, "From: %s",
+                      c->sender && c->sender[0] ? c->sender : "MAILER-DAEMON");
+        add_header(c, line.data);
+    }
+    strbuf_free(&line);
+}
+
+/* Ends the header section: examine and write it, add what is missing, log the message-id. */
+static void finish_headers(cleanup *c)
+{
+    size_t first = 0;
+    for (size_t i = 1; i <= c->nlines; i++) {
+        size_t len;
+        if (i < c->nlines) {
+            const char *line = buffered_line(c, i, &len);
+            if (header_is_continuation(line, len))
+                continue;
+        }
+        handle_field(c, first, i);
+        first = i;
+    }
+    if (c->hops >= c->hop_limit)
+        c->status |= CLEANUP_STAT_HOPS;
+    if (c->local_context || cfg_bool("always_add_missing_headers"))
+        add_missing_headers(c);
+    log_info("%s: message-id=%s", queue_writer_id(c->qw),
+             c->message_id.len ? c->message_id.data : "<>");
+    strbuf_free(&c->headers);
+    strbuf_init(&c->headers, 1);
+    c->nlines = 0;
+    c->state = CLEANUP_BODY;
+}
+
+int cleanup_line(cleanup *c, const char *line, size_t len)
+{
+    c->size += (long)len + 1;
+    if (c->size_limit > 0 && c->size > c->size_limit)
+        c->status |= CLEANUP_STAT_SIZE;
+    if (c->status != 0)
+        return c->status & (CLEANUP_STAT_WRITE | CLEANUP_STAT_BAD) ? -1 : 0;
+    start_content(c);
+    if (c->state == CLEANUP_HEADERS) {
+        int is_header = header_name_length(line, len) > 0 ||
+                        (c->nlines > 0 && header_is_continuation(line, len));
+        if (is_header && buffer_header_line(c, line, len) == 0)
+            return 0;
+        finish_headers(c);
+    }
+    write_line(c, line, len);
+    return c->status & (CLEANUP_STAT_WRITE | CLEANUP_STAT_BAD) ? -1 : 0;
+}
+
+static void write_extracted(cleanup *c)
+{
+    if (c->nextracted == 0 || c->status != 0)
+        return;
+    if (queue_writer_extracted_start(c->qw) < 0) {
+        c->status |= CLEANUP_STAT_WRITE;
+        return;
+    }
+    for (size_t i = 0; i < c->nextracted; i++)
+        if (queue_writer_recipient(c->qw, c->extracted[i], c->extracted[i], 0, NULL) < 0) {
+            c->status |= CLEANUP_STAT_WRITE;
+            return;
+        }
+}
+
+int cleanup_close(cleanup *c)
+{
+    if (c->status == 0 && c->state != CLEANUP_BODY) {
+        start_content(c);
+        finish_headers(c);
+    }
+    write_extracted(c);
+    if (c->status == 0 && c->nrcpt + (long)c->nextracted == 0)
+        c->status |= CLEANUP_STAT_RCPT;
+    int status = c->status;
+    if (status != 0) {
+        queue_writer_abort(c->qw);
+    } else {
+        strbuf err;
+        strbuf_init(&err, 0);
+        char id[QUEUE_ID_MAX];
+        snprintf(id, sizeof(id), "%s", queue_writer_id(c->qw));
+        if (queue_writer_commit(c->qw, &err) < 0) {
+            log_warning("%s: %s", id, err.data);
+            status = CLEANUP_STAT_WRITE;
+        }
+        strbuf_free(&err);
+    }
+    c->qw = NULL;
+    cleanup_free(c);
+    return status;
+}
+
+void cleanup_abort(cleanup *c)
+{
+    if (c == NULL)
+        return;
+    queue_writer_abort(c->qw);
+    cleanup_free(c);
+}
+
+const char *cleanup_status_reply(int status)
+{
+    static const struct {
+        int bit;
+        const char *reply;
+    } replies[] = {
+        {CLEANUP_STAT_BAD, "451 4.3.0 Error: internal error"},
+        {CLEANUP_STAT_WRITE, "451 4.3.0 Error: queue file write error"},
+        {CLEANUP_STAT_SIZE, "552 5.3.4 Error: message file too big"},
+        {CLEANUP_STAT_CONT, "550 5.7.1 message content rejected"},
+        {CLEANUP_STAT_HOPS, "554 5.4.0 Error: too many hops"},
+        {CLEANUP_STAT_RCPT, "554 5.5.1 Error: no valid recipients"},
+    };
+    for (size_t i = 0; i < sizeof(replies) / sizeof(replies[0]); i++)
+        if (status & replies[i].bit)
+            return replies[i].reply;
+    return status == 0 ? "250 2.0.0 Ok" : "451 4.3.0 Error: internal error";
+}

@@ -1,0 +1,61 @@
+/*
+ * map_texthash.c: texthash:/path, a postmap source file read into memory when the table is
+ * opened (Postfix's texthash: type). Lines are "key whitespace value" with comments and
+ * continuation lines as in map_source; keys are lowercased; a line without a value is skipped
+ * with a warning; of duplicate keys the first wins, with a warning.
+ */
+#include "maps/map.h"
+#include "lib/log.h"
+#include "lib/strmap.h"
+#include "lib/xalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void *texthash_open(const char *name, strbuf *err)
+{
+    map_source src;
+    if (map_source_open(&src, name, MAP_FILE_MAX, err) < 0)
+        return NULL;
+    strmap *table = strmap_new();
+    int status;
+    while ((status = map_source_next(&src, err)) == 1) {
+        char *key, *value;
+        if (map_split_key_value(src.line.data, &key, &value) < 0) {
+            log_warning("%s, line %d: expected format: key whitespace value", name, src.lineno);
+            continue;
+        }
+        if (strlen(value) > MAP_VALUE_MAX) {
+            log_warning("%s, line %d: value is longer than %u bytes", name, src.lineno,
+                        MAP_VALUE_MAX);
+            continue;
+        }
+        map_lowercase(key);
+        if (strmap_has(table, key)) {
+            log_warning("%s, line %d: duplicate entry: \"%s\"", name, src.lineno, key);
+            continue;
+        }
+        strmap_put(table, key, xstrdup(value));
+    }
+    map_source_close(&src);
+    if (status < 0) {
+        strmap_free(table, free);
+        return NULL;
+    }
+    return table;
+}
+
+static int texthash_lookup(void *handle, const char *key, strbuf *result)
+{
+    const char *value = strmap_get(handle, key);
+    if (value == NULL)
+        return 0;
+    return strbuf_append_str(result, value) < 0 ? -1 : 1;
+}
+
+static void texthash_close(void *handle)
+{
+    strmap_free(handle, free);
+}
+
+const map_ops map_texthash_ops = {"texthash", texthash_open, texthash_lookup, texthash_close};

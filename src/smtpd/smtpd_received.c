@@ -1,0 +1,42 @@
+/*
+ * smtpd_received.c: formats the Received: header (see smtpd_received.h).
+ */
+#include "smtpd/smtpd_received.h"
+
+#include <string.h>
+
+void smtpd_received_date(time_t when, char *out, size_t outlen)
+{
+    struct tm tm;
+    localtime_r(&when, &tm);
+    if (strftime(out, outlen, "%a, %d %b %Y %H:%M:%S %z (%Z)", &tm) == 0 && outlen > 0)
+        out[0] = '\0';
+}
+
+/* Appends s with bytes outside printable ASCII replaced, so no client text can break lines. */
+static void append_printable(strbuf *out, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        strbuf_append_char(out, c >= 32 && c <= 126 ? (char)c : '?');
+    }
+}
+
+void smtpd_received_format(const smtpd_received_info *ri, strbuf *out)
+{
+    char date[80];
+    smtpd_received_date(ri->when, date, sizeof(date));
+    int ipv6 = strchr(ri->client_addr, ':') != NULL;
+    strbuf_append_str(out, "Received: from ");
+    append_printable(out, ri->helo && *ri->helo ? ri->helo : ri->client_name);
+    strbuf_printf(out, " (%s [%s%s])\n", ri->client_name, ipv6 ? "IPv6:" : "", ri->client_addr);
+    strbuf_printf(out, "\tby %s (%s) with %s id %s", ri->myhostname, ri->mail_name, ri->protocol,
+                  ri->queue_id);
+    if (ri->rcpt) {
+        strbuf_append_str(out, "\n\tfor <");
+        append_printable(out, ri->rcpt);
+        strbuf_printf(out, ">; %s\n", date);
+    } else {
+        strbuf_printf(out, ";\n\t%s\n", date);
+    }
+}
