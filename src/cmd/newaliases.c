@@ -65,8 +65,7 @@ int newaliases_main(int argc, char **argv)
             config_dir = argv[++i];
         } else if (strncmp(arg, "-oA", 3) == 0) {
             alias_override = arg[3] ? arg + 3 : (i + 1 < argc ? argv[++i] : NULL);
-        } else if (strcmp(arg, "-v") == 0 || strcmp(arg, "-I") == 0
-                   || strcmp(arg, "-bi") == 0) {
+        } else if (strcmp(arg, "-v") == 0 || strcmp(arg, "-I") == 0 || strcmp(arg, "-bi") == 0) {
             continue;
         } else {
             fprintf(stderr, "usage: newaliases [-c config_dir] [-oA[type:]file] [-v]\n");

@@ -28,9 +28,9 @@
 #include <unistd.h>
 
 typedef struct postmap_opts {
-    int fold;       /* lowercase keys when building / deleting */
-    int dup_mode;   /* MAP_DUP_* */
-    int as_owner;   /* give the table the source file's owner when root */
+    int fold;     /* lowercase keys when building / deleting */
+    int dup_mode; /* MAP_DUP_* */
+    int as_owner; /* give the table the source file's owner when root */
     int incremental;
 } postmap_opts;
 
@@ -182,9 +182,8 @@ static int postmap_delete(const char *key, char **args, int count, const postmap
         if (rc < 0)
             log_fatal("%s", err.data);
         found |= rc;
-        if (map_lmdb_builder_commit(b, st.st_mode & 07777, (long)st.st_uid, (long)st.st_gid,
-                                    &err)
-            < 0)
+        if (map_lmdb_builder_commit(b, st.st_mode & 07777, (long)st.st_uid, (long)st.st_gid, &err) <
+            0)
             log_fatal("%s", err.data);
         free(type);
     }
@@ -299,17 +298,40 @@ int postmap_main(int argc, char **argv)
     optind = 1;
     while ((ch = getopt(argc, argv, "c:d:fiNnopq:rsvw")) != -1) {
         switch (ch) {
-        case 'c': config_dir = optarg; break;
-        case 'd': delete_key = optarg; break;
-        case 'f': opts.fold = 0; break;
-        case 'i': opts.incremental = 1; break;
-        case 'o': opts.as_owner = 0; break;
-        case 'q': query = optarg; break;
-        case 'r': opts.dup_mode = MAP_DUP_REPLACE; break;
-        case 's': sequence = 1; break;
-        case 'w': opts.dup_mode = MAP_DUP_IGNORE; break;
-        case 'N': case 'n': case 'p': case 'v': break; /* accepted for compatibility */
-        default: return usage();
+        case 'c':
+            config_dir = optarg;
+            break;
+        case 'd':
+            delete_key = optarg;
+            break;
+        case 'f':
+            opts.fold = 0;
+            break;
+        case 'i':
+            opts.incremental = 1;
+            break;
+        case 'o':
+            opts.as_owner = 0;
+            break;
+        case 'q':
+            query = optarg;
+            break;
+        case 'r':
+            opts.dup_mode = MAP_DUP_REPLACE;
+            break;
+        case 's':
+            sequence = 1;
+            break;
+        case 'w':
+            opts.dup_mode = MAP_DUP_IGNORE;
+            break;
+        case 'N':
+        case 'n':
+        case 'p':
+        case 'v':
+            break; /* accepted for compatibility */
+        default:
+            return usage();
         }
     }
     if ((query != NULL) + (delete_key != NULL) + sequence > 1) {

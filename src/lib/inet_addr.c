@@ -100,8 +100,7 @@ int inet_addr_is_v4_mapped(const inet_address *addr, inet_address *v4)
 
 int inet_addr_equal(const inet_address *a, const inet_address *b)
 {
-    return a->family == b->family
-           && memcmp(a->bytes, b->bytes, (size_t)inet_addr_bits(a) / 8) == 0;
+    return a->family == b->family && memcmp(a->bytes, b->bytes, (size_t)inet_addr_bits(a) / 8) == 0;
 }
 
 /* 1 when the first bits of a and b agree. */
@@ -182,8 +181,8 @@ int inet_cidr_match(const inet_cidr *block, const inet_address *addr)
         return prefix_equal(block->net.bytes, addr->bytes, block->prefix_len);
     if (block->net.family == AF_INET && inet_addr_is_v4_mapped(addr, &v4))
         return prefix_equal(block->net.bytes, v4.bytes, block->prefix_len);
-    if (block->net.family == AF_INET6 && addr->family == AF_INET && block->prefix_len >= 96
-        && inet_addr_is_v4_mapped(&block->net, NULL)) {
+    if (block->net.family == AF_INET6 && addr->family == AF_INET && block->prefix_len >= 96 &&
+        inet_addr_is_v4_mapped(&block->net, NULL)) {
         unsigned char mapped[16];
         memcpy(mapped, v4_mapped_prefix, 12);
         memcpy(mapped + 12, addr->bytes, 4);

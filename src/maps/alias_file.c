@@ -40,7 +40,8 @@ static const char *parse_name(const char *p, strbuf *name, strbuf *err)
             return NULL;
         }
     }
-    strbuf_append_str(err, quoted ? "unbalanced '\"' in alias name" : "missing ':' after alias name");
+    strbuf_append_str(err,
+                      quoted ? "unbalanced '\"' in alias name" : "missing ':' after alias name");
     return NULL;
 }
 
@@ -93,8 +94,7 @@ int alias_file_parse(FILE *fp, const char *name, const alias_file_callbacks *cb,
         strbuf_reset(&why);
         if (alias_parse_line(src.line.data, &key, &value, &why) < 0) {
             strbuf_reset(&msg);
-            strbuf_printf(&msg, "%s, line %d: %s: skipping this entry", name, src.lineno,
-                          why.data);
+            strbuf_printf(&msg, "%s, line %d: %s: skipping this entry", name, src.lineno, why.data);
             if (cb->warning)
                 cb->warning(msg.data, ctx);
             else

@@ -20,10 +20,10 @@ typedef struct map_type {
 } map_type;
 
 static const map_type map_types[] = {
-    {"inline", &map_inline_ops, 1, NULL},     {"static", &map_static_ops, 0, NULL},
-    {"texthash", &map_texthash_ops, 1, ""},   {"hash", &map_hash_ops, 1, ".lmdb"},
-    {"lmdb", &map_lmdb_ops, 1, ".lmdb"},      {"cidr", &map_cidr_ops, 0, ""},
-    {"regexp", &map_regexp_ops, 0, ""},       {"pcre", &map_pcre_ops, 0, ""},
+    {"inline", &map_inline_ops, 1, NULL},   {"static", &map_static_ops, 0, NULL},
+    {"texthash", &map_texthash_ops, 1, ""}, {"hash", &map_hash_ops, 1, ".lmdb"},
+    {"lmdb", &map_lmdb_ops, 1, ".lmdb"},    {"cidr", &map_cidr_ops, 0, ""},
+    {"regexp", &map_regexp_ops, 0, ""},     {"pcre", &map_pcre_ops, 0, ""},
     {"unix", &map_unix_ops, 1, NULL},
 };
 
@@ -117,8 +117,8 @@ int map_changed(const map *m)
     struct stat now;
     if (stat(m->file, &now) != 0)
         return 1;
-    return now.st_ino != m->file_stat.st_ino || now.st_dev != m->file_stat.st_dev
-           || now.st_mtime != m->file_stat.st_mtime || now.st_size != m->file_stat.st_size;
+    return now.st_ino != m->file_stat.st_ino || now.st_dev != m->file_stat.st_dev ||
+           now.st_mtime != m->file_stat.st_mtime || now.st_size != m->file_stat.st_size;
 }
 
 void map_close(map *m)
@@ -191,8 +191,7 @@ int map_split_list(const char *value, int (*fn)(const char *entry, void *ctx), v
                 break;
         }
         if (depth != 0) {
-            strbuf_printf(err, "%s '}' in \"%.200s\"", depth > 0 ? "missing" : "unexpected",
-                          start);
+            strbuf_printf(err, "%s '}' in \"%.200s\"", depth > 0 ? "missing" : "unexpected", start);
             return -1;
         }
         char *entry = xstrndup(start, (size_t)(p - start));

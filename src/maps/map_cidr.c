@@ -10,10 +10,10 @@
  * and line and skipped, as Postfix does; a missing or extra "endif" is a warning too. A key
  * that is not a numeric address matches nothing.
  */
-#include "maps/map.h"
 #include "lib/inet_addr.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "maps/map.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -25,8 +25,8 @@ typedef struct cidr_rule {
     cidr_kind kind;
     int negate;
     inet_cidr block;
-    char *result;    /* CIDR_MATCH */
-    size_t skip_to;  /* CIDR_IF: index after the matching endif */
+    char *result;   /* CIDR_MATCH */
+    size_t skip_to; /* CIDR_IF: index after the matching endif */
 } cidr_rule;
 
 typedef struct cidr_table {
@@ -103,14 +103,14 @@ static void parse_line(cidr_table *t, const char *file, int line, char *text, si
     memset(&probe, 0, sizeof(probe));
     if (*word == '\0' || parse_pattern(file, line, word, &probe) < 0) {
         if (*word == '\0')
-            log_warning("cidr map %s, line %d: missing address pattern: skipping this rule",
-                        file, line);
+            log_warning("cidr map %s, line %d: missing address pattern: skipping this rule", file,
+                        line);
         return;
     }
     if (is_if) {
         if (*rest) {
-            log_warning("cidr map %s, line %d: garbage after IF pattern: skipping this rule",
-                        file, line);
+            log_warning("cidr map %s, line %d: garbage after IF pattern: skipping this rule", file,
+                        line);
             return;
         }
         cidr_rule *r = add_rule(t, CIDR_IF);

@@ -6,9 +6,9 @@
  * Keys are lowercased; the first of duplicate keys wins. An element without '=', with an empty
  * key or with an empty value is an error that names the element.
  */
-#include "maps/map.h"
 #include "lib/strmap.h"
 #include "lib/xalloc.h"
+#include "maps/map.h"
 
 #include <ctype.h>
 #include <stdlib.h>

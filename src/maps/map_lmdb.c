@@ -9,8 +9,8 @@
  * LMDB limits keys to mdb_env_get_maxkeysize() bytes (511 by default); longer keys are refused
  * when building and never match.
  */
-#include "maps/map.h"
 #include "lib/xalloc.h"
+#include "maps/map.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +22,8 @@
 
 #define LMDB_INITIAL_MAP_SIZE ((size_t)64 * 1024 * 1024)
 #define LMDB_MAX_MAP_SIZE ((size_t)64 * 1024 * 1024 * 1024)
-#define LMDB_BATCH 512 /* puts per write transaction */
+#define LMDB_BATCH 512         /* puts per write transaction */
+#define BUILDER_FAILED (-1000) /* builder_op: an error is in err (never an MDB status) */
 
 void map_lmdb_file_name(const char *name, strbuf *out)
 {
@@ -270,8 +271,10 @@ static int builder_op(map_lmdb_builder *b, batch_op op, const char *key, const c
 {
     if (b->batch_len == LMDB_BATCH) {
         int rc = commit_batch(b, 1);
-        if (rc != 0)
-            return builder_fail(b, err, "commit", rc), -1000;
+        if (rc != 0) {
+            builder_fail(b, err, "commit", rc);
+            return BUILDER_FAILED;
+        }
     }
     batch_entry *e = &b->batch[b->batch_len++];
     e->op = op;
@@ -281,19 +284,24 @@ static int builder_op(map_lmdb_builder *b, batch_op op, const char *key, const c
     int rc = apply_op(b, e);
     if (rc == MDB_MAP_FULL) {
         rc = grow_and_replay(b);
-        if (rc != 0)
-            return builder_fail(b, err, "write", rc), -1000;
+        if (rc != 0) {
+            builder_fail(b, err, "write", rc);
+            return BUILDER_FAILED;
+        }
         return 0; /* the replay applied it */
     }
-    if (rc != 0 && rc != MDB_KEYEXIST && rc != MDB_NOTFOUND)
-        return builder_fail(b, err, "write", rc), -1000;
+    if (rc != 0 && rc != MDB_KEYEXIST && rc != MDB_NOTFOUND) {
+        builder_fail(b, err, "write", rc);
+        return BUILDER_FAILED;
+    }
     return rc;
 }
 
 static int seed_entry(const char *key, const char *value, void *ctx)
 {
     void **args = ctx;
-    return builder_op(args[0], OP_PUT, key, value, MAP_DUP_REPLACE, args[1]) == -1000 ? -1 : 0;
+    return builder_op(args[0], OP_PUT, key, value, MAP_DUP_REPLACE, args[1]) == BUILDER_FAILED ? -1
+                                                                                               : 0;
 }
 
 map_lmdb_builder *map_lmdb_builder_open(const char *path, int seed_existing, strbuf *err)
@@ -321,8 +329,7 @@ map_lmdb_builder *map_lmdb_builder_open(const char *path, int seed_existing, str
     if (rc == 0)
         rc = mdb_env_set_mapsize(b->env, b->map_size);
     if (rc == 0)
-        rc = mdb_env_open(b->env, b->tmp, MDB_NOSUBDIR | MDB_NOLOCK | MDB_NOSYNC | MDB_NOTLS,
-                          0600);
+        rc = mdb_env_open(b->env, b->tmp, MDB_NOSUBDIR | MDB_NOLOCK | MDB_NOSYNC | MDB_NOTLS, 0600);
     if (rc == 0)
         rc = begin_txn(b);
     if (rc != 0) {
@@ -358,7 +365,7 @@ int map_lmdb_builder_put(map_lmdb_builder *b, const char *key, const char *value
         return 1;
     }
     int rc = builder_op(b, OP_PUT, key, value, dup_mode, err);
-    if (rc == -1000)
+    if (rc == BUILDER_FAILED)
         return -1;
     if (rc == MDB_KEYEXIST) {
         if (dup_mode == MAP_DUP_WARN)
@@ -374,7 +381,7 @@ int map_lmdb_builder_delete(map_lmdb_builder *b, const char *key, strbuf *err)
     if (key_len == 0 || key_len > (size_t)mdb_env_get_maxkeysize(b->env))
         return 0;
     int rc = builder_op(b, OP_DELETE, key, NULL, MAP_DUP_REPLACE, err);
-    if (rc == -1000)
+    if (rc == BUILDER_FAILED)
         return -1;
     return rc == MDB_NOTFOUND ? 0 : 1;
 }
@@ -410,8 +417,8 @@ int map_lmdb_builder_commit(map_lmdb_builder *b, unsigned mode, long owner_uid, 
     if (chmod(b->tmp, mode) != 0) {
         strbuf_printf(err, "chmod %s: %s", b->tmp, strerror(errno));
         status = -1;
-    } else if (owner_uid >= 0 && geteuid() == 0
-               && chown(b->tmp, (uid_t)owner_uid, (gid_t)owner_gid) != 0) {
+    } else if (owner_uid >= 0 && geteuid() == 0 &&
+               chown(b->tmp, (uid_t)owner_uid, (gid_t)owner_gid) != 0) {
         strbuf_printf(err, "chown %s: %s", b->tmp, strerror(errno));
         status = -1;
     } else if (rename(b->tmp, b->path) != 0) {

@@ -18,9 +18,9 @@
  * key that exceeds it is treated as not matching that rule, with a warning.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include "maps/map.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "maps/map.h"
 
 #include <ctype.h>
 #include <pcre2.h>
@@ -64,6 +64,41 @@ static void rx_warn(const rx_parse *p, const char *what)
                 what);
 }
 
+/* Applies one pattern flag to the PCRE2 options; -1 when the type does not know the flag. */
+static int apply_flag(const rx_parse *p, char flag, uint32_t *options)
+{
+    static const struct {
+        char flag;
+        uint32_t set;
+    } pcre_only[] = {{'s', PCRE2_DOTALL},         {'x', PCRE2_EXTENDED}, {'A', PCRE2_ANCHORED},
+                     {'E', PCRE2_DOLLAR_ENDONLY}, {'U', PCRE2_UNGREEDY}, {'X', 0}};
+    if (flag == 'i') {
+        *options ^= PCRE2_CASELESS;
+        return 0;
+    }
+    if (flag == 'm') {
+        *options |= PCRE2_MULTILINE;
+        if (!p->is_pcre) /* POSIX REG_NEWLINE: '.' stops matching newlines */
+            *options &= ~(uint32_t)PCRE2_DOTALL;
+        return 0;
+    }
+    if (!p->is_pcre) {
+        if (flag != 'x')
+            return -1;
+        log_warning("%s map %s, line %d: flag x (POSIX basic syntax) is not supported; using "
+                    "extended syntax",
+                    p->t->type, p->t->file, p->line);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(pcre_only) / sizeof(pcre_only[0]); i++) {
+        if (pcre_only[i].flag == flag) {
+            *options |= pcre_only[i].set;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 /* Parses DELIM pattern DELIM flags at *s; compiles it. NULL (warning logged) when malformed. */
 static pcre2_code *parse_regex(rx_parse *p, char **s)
 {
@@ -87,28 +122,11 @@ static pcre2_code *parse_regex(rx_parse *p, char **s)
     q++;
     uint32_t options = PCRE2_CASELESS | (p->is_pcre ? 0 : PCRE2_DOTALL);
     for (; *q && !isspace((unsigned char)*q) && *q != '!'; q++) {
-        switch (*q) {
-        case 'i': options ^= PCRE2_CASELESS; break;
-        case 'm': options |= PCRE2_MULTILINE; options &= p->is_pcre ? ~0u : ~PCRE2_DOTALL; break;
-        case 's': if (p->is_pcre) { options |= PCRE2_DOTALL; break; } goto bad_flag;
-        case 'x':
-            if (p->is_pcre)
-                options |= PCRE2_EXTENDED;
-            else
-                log_warning("%s map %s, line %d: flag x (POSIX basic syntax) is not supported; "
-                            "using extended syntax", p->t->type, p->t->file, p->line);
-            break;
-        case 'A': if (p->is_pcre) { options |= PCRE2_ANCHORED; break; } goto bad_flag;
-        case 'E': if (p->is_pcre) { options |= PCRE2_DOLLAR_ENDONLY; break; } goto bad_flag;
-        case 'U': if (p->is_pcre) { options |= PCRE2_UNGREEDY; break; } goto bad_flag;
-        case 'X': if (p->is_pcre) break; goto bad_flag;
-        default:
-        bad_flag: {
+        if (apply_flag(p, *q, &options) < 0) {
             char msg[64];
             snprintf(msg, sizeof(msg), "unknown regexp option \"%c\"", *q);
             rx_warn(p, msg);
             return NULL;
-        }
         }
     }
     *s = q;
@@ -332,8 +350,7 @@ static void *rx_open_type(const char *name, int is_pcre, strbuf *err)
         parse_line(&p, src.line.data);
     }
     if (status == 0 && p.depth > 0) {
-        log_warning("%s map %s, line %d: IF has no matching ENDIF", t->type, name,
-                    src.phys_lineno);
+        log_warning("%s map %s, line %d: IF has no matching ENDIF", t->type, name, src.phys_lineno);
         while (p.depth > 0)
             close_if(&p);
     }

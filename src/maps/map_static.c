@@ -2,8 +2,8 @@
  * map_static.c: static:value and static:{ value with spaces }, a table that returns the same
  * value for every key (Postfix's static: type).
  */
-#include "maps/map.h"
 #include "lib/xalloc.h"
+#include "maps/map.h"
 
 #include <ctype.h>
 #include <stdlib.h>

@@ -4,10 +4,10 @@
  * continuation lines as in map_source; keys are lowercased; a line without a value is skipped
  * with a warning; of duplicate keys the first wins, with a warning.
  */
-#include "maps/map.h"
 #include "lib/log.h"
 #include "lib/strmap.h"
 #include "lib/xalloc.h"
+#include "maps/map.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -4,8 +4,8 @@
  * "name:passwd:uid:gid:gecos:dir:shell"; a group lookup returns "name:passwd:gid:member,...".
  * Keys are lowercased by map_lookup, as Postfix does for this type.
  */
-#include "maps/map.h"
 #include "lib/xalloc.h"
+#include "maps/map.h"
 
 #include <errno.h>
 #include <grp.h>

@@ -3,8 +3,8 @@
  */
 #include "maps/match_list.h"
 #include "lib/inet_addr.h"
-#include "maps/map.h"
 #include "lib/xalloc.h"
+#include "maps/map.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +16,9 @@ typedef enum { ENTRY_NAME, ENTRY_TABLE, ENTRY_NET } entry_kind;
 typedef struct match_entry {
     entry_kind kind;
     int negate;
-    char *name;     /* ENTRY_NAME, lowercased */
-    map *table;     /* ENTRY_TABLE */
-    inet_cidr net;  /* ENTRY_NET */
+    char *name;    /* ENTRY_NAME, lowercased */
+    map *table;    /* ENTRY_TABLE */
+    inet_cidr net; /* ENTRY_NET */
 } match_entry;
 
 struct match_list {

@@ -220,6 +220,7 @@ int master_services_build(master_state *m, const master_cf *mcf, master_service 
     for (master_service *svc = head; svc; svc = svc->next) {
         master_service *prev = svc->listen_fd < 0 ? find_key(old, svc->key) : NULL;
         if (prev) {
+            event_remove(m->loop, prev->listen_fd); /* its callback context is prev */
             svc->listen_fd = prev->listen_fd;
             prev->listen_fd = -1;
             free(prev->path); /* the path now belongs to svc: never unlink it */

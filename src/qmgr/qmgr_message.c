@@ -1,0 +1,332 @@
+/*
+ * qmgr_message.c: a message's stay in the active queue.
+ *
+ * Activation moves the file to active/, reads the envelope (an unreadable file goes to
+ * corrupt/, never deleted), logs "ID: from=<...>, size=N, nrcpt=N (queue active)", resolves
+ * every recipient not yet done and groups them into jobs per transport and nexthop.
+ *
+ * Results: success marks the recipient done in the queue file (fsync once per finished job);
+ * a permanent failure marks it done and calls the bounce hook; a temporary failure appends a
+ * record to the defer log queue_directory/defer/<hash>/ID, blank-line separated attr.h lines:
+ *     recipient=ADDR  orig_rcpt=ADDR  offset=N  dsn_orig_rcpt=...  notify_flags=N
+ *     status=4.x.x  action=delayed  reason=TEXT
+ * (postqueue -p shows recipient= and reason=). When the last job ends, a message whose
+ * recipients are all done is removed with its defer log ("ID: removed"); otherwise it moves
+ * to deferred/ with its mtime set to the next attempt time (now + minimal_backoff_time).
+ */
+#include "lib/attr.h"
+#include "lib/config.h"
+#include "lib/log.h"
+#include "lib/strmap.h"
+#include "lib/xalloc.h"
+#include "qmgr/qmgr.h"
+#include "queue/queue_dir.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+#include <utime.h>
+
+static double now_seconds(void)
+{
+    return deliver_now();
+}
+
+static void message_unlink(qmgr *q, qmgr_message *msg)
+{
+    if (msg->prev)
+        msg->prev->next = msg->next;
+    else
+        q->active = msg->next;
+    if (msg->next)
+        msg->next->prev = msg->prev;
+    q->nactive--;
+}
+
+static void message_free(qmgr_message *msg)
+{
+    if (msg->fd >= 0)
+        close(msg->fd);
+    queue_envelope_free(&msg->env);
+    free(msg);
+}
+
+/* A request describing msg for deliver_log() when the queue manager decides an outcome. */
+static void log_outcome(const qmgr_message *msg, size_t rcpt, const char *dsn, const char *reason)
+{
+    deliver_request req;
+    deliver_request_init(&req);
+    req.queue_id = (char *)msg->id;
+    req.arrival = (double)msg->env.arrival.tv_sec + (double)msg->env.arrival.tv_nsec / 1e9;
+    req.active_time = msg->active_time;
+    req.receive_time = now_seconds();
+    const queue_rcpt *r = &msg->env.rcpts[rcpt];
+    deliver_log(&req, r->address, r->orig, "none", dsn, reason);
+}
+
+static void defer_log_append(qmgr *q, qmgr_message *msg, size_t rcpt, const char *dsn,
+                             const char *reason)
+{
+    char path[4096];
+    if (queue_path(path, sizeof(path), q->queue_dir, "defer", msg->id, 1) < 0) {
+        log_warning("%s: defer log path too long", msg->id);
+        return;
+    }
+    const queue_rcpt *r = &msg->env.rcpts[rcpt];
+    strbuf rec;
+    strbuf_init(&rec, 0);
+    attr_put(&rec, "recipient", r->address);
+    attr_put(&rec, "orig_rcpt", r->orig ? r->orig : r->address);
+    attr_put_long(&rec, "offset", r->offset);
+    attr_put(&rec, "dsn_orig_rcpt", r->dsn_orcpt ? r->dsn_orcpt : "");
+    attr_put_long(&rec, "notify_flags", r->notify);
+    attr_put(&rec, "status", dsn);
+    attr_put(&rec, "action", "delayed");
+    attr_put(&rec, "reason", reason);
+    attr_end(&rec);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || attr_write_all(fd, rec.data, rec.len) < 0)
+        log_warning("%s: cannot update defer log %s: %s", msg->id, path, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    strbuf_free(&rec);
+}
+
+static void defer_log_remove(qmgr *q, const char *id)
+{
+    char path[4096];
+    if (queue_path(path, sizeof(path), q->queue_dir, "defer", id, 0) == 0 && unlink(path) < 0 &&
+        errno != ENOENT)
+        log_warning("%s: cannot remove defer log %s: %s", id, path, strerror(errno));
+}
+
+void qmgr_bounce_recipient(qmgr *q, qmgr_message *msg, size_t rcpt, const char *dsn,
+                           const char *reason)
+{
+    /* TODO (next issue): append to the bounce log and have a non-delivery notice sent to the
+     * sender (not for the null sender). The agent has already logged status=bounced. */
+    (void)q;
+    (void)msg;
+    (void)rcpt;
+    (void)dsn;
+    (void)reason;
+}
+
+static void mark_done(qmgr_message *msg, size_t rcpt)
+{
+    queue_rcpt *r = &msg->env.rcpts[rcpt];
+    if (r->done)
+        return;
+    if (queue_file_mark_done(msg->fd, r->offset) < 0) {
+        /* The recipient stays 'R': a later attempt delivers it again rather than losing it. */
+        log_warning("%s: cannot mark recipient %s done: %s", msg->id, r->address,
+                    strerror(errno));
+        msg->deferred = 1;
+        return;
+    }
+    r->done = 1;
+    msg->unsynced = 1;
+}
+
+void qmgr_message_result(qmgr *q, qmgr_message *msg, size_t rcpt, const char *dsn,
+                         const char *reason)
+{
+    switch (dsn_class(dsn)) {
+    case 2:
+        mark_done(msg, rcpt);
+        break;
+    case 5:
+        qmgr_bounce_recipient(q, msg, rcpt, dsn, reason);
+        mark_done(msg, rcpt);
+        break;
+    default:
+        defer_log_append(q, msg, rcpt, dsn_class(dsn) == 4 ? dsn : "4.3.0", reason);
+        msg->deferred = 1;
+        break;
+    }
+}
+
+void qmgr_message_result_log(qmgr *q, qmgr_message *msg, size_t rcpt, const char *dsn,
+                             const char *reason)
+{
+    char status[DSN_MAX];
+    snprintf(status, sizeof(status), "%s", dsn);
+    if (status[0] == '5' && cfg_bool("soft_bounce"))
+        status[0] = '4';
+    log_outcome(msg, rcpt, status, reason);
+    qmgr_message_result(q, msg, rcpt, status, reason);
+}
+
+static int all_done(const qmgr_message *msg)
+{
+    for (size_t i = 0; i < msg->env.nrcpt; i++)
+        if (!msg->env.rcpts[i].done)
+            return 0;
+    return 1;
+}
+
+static void message_finish(qmgr *q, qmgr_message *msg)
+{
+    char path[4096];
+    strbuf err;
+    strbuf_init(&err, 4096);
+    if (msg->unsynced && fsync(msg->fd) < 0)
+        log_warning("%s: fsync: %s", msg->id, strerror(errno));
+    msg->unsynced = 0;
+    if (all_done(msg)) {
+        if (queue_path(path, sizeof(path), q->queue_dir, "active", msg->id, 0) == 0 &&
+            unlink(path) == 0) {
+            defer_log_remove(q, msg->id);
+            log_info("%s: removed", msg->id);
+        } else {
+            log_warning("%s: cannot remove queue file: %s", msg->id, strerror(errno));
+        }
+    } else if (queue_move(q->queue_dir, msg->id, "active", "deferred", &err) < 0) {
+        log_warning("%s: cannot move to deferred: %s", msg->id, err.data);
+    } else if (queue_path(path, sizeof(path), q->queue_dir, "deferred", msg->id, 0) == 0) {
+        /* The deferred file's mtime is its next attempt time, as in Postfix. */
+        time_t next = time(NULL) + cfg_time("minimal_backoff_time");
+        struct utimbuf tb = {.actime = next, .modtime = next};
+        if (utime(path, &tb) < 0)
+            log_warning("%s: cannot set the next attempt time: %s", msg->id, strerror(errno));
+    }
+    strbuf_free(&err);
+    message_unlink(q, msg);
+    message_free(msg);
+    if (q->scan_more)
+        qmgr_request_scan(q, 1, 0, 0);
+}
+
+void qmgr_message_job_done(qmgr *q, qmgr_message *msg)
+{
+    if (msg->unsynced && fsync(msg->fd) < 0)
+        log_warning("%s: fsync: %s", msg->id, strerror(errno));
+    msg->unsynced = 0;
+    if (--msg->jobs_pending <= 0)
+        message_finish(q, msg);
+}
+
+/* Moves a file that cannot be parsed out of the way; never deletes it. */
+static void quarantine(qmgr *q, const char *id, const char *why)
+{
+    strbuf err;
+    strbuf_init(&err, 4096);
+    if (queue_move(q->queue_dir, id, "active", "corrupt", &err) == 0)
+        log_warning("%s: corrupt queue file: %s; moved to corrupt", id, why);
+    else
+        log_warning("%s: corrupt queue file: %s; cannot move it to corrupt: %s", id, why,
+                    err.data);
+    strbuf_free(&err);
+}
+
+/* Resolves the recipients and hands out the jobs. */
+static void message_schedule(qmgr *q, qmgr_message *msg)
+{
+    strmap *open_jobs = strmap_new(); /* "transport\nnexthop" -> qmgr_job being filled */
+    qmgr_job *list = NULL, **tail = &list;
+    strbuf err, key;
+    strbuf_init(&err, 4096);
+    strbuf_init(&key, 4096);
+    /* Guard so the message cannot finish while its own jobs are still being submitted. */
+    msg->jobs_pending = 1;
+    for (size_t i = 0; i < msg->env.nrcpt; i++) {
+        queue_rcpt *r = &msg->env.rcpts[i];
+        if (r->done)
+            continue;
+        resolved res;
+        if (resolve_address(q->res, r->address, &res, &err) < 0) {
+            log_warning("%s: address resolver failure for %s: %s", msg->id, r->address,
+                        err.data);
+            qmgr_message_result_log(q, msg, i, "4.3.0", "address resolver failure");
+            continue;
+        }
+        qmgr_transport *t = qmgr_transport_get(q, res.transport);
+        strbuf_reset(&key);
+        strbuf_printf(&key, "%s\n%s", res.transport, res.nexthop);
+        qmgr_job *job = strmap_get(open_jobs, key.data);
+        if (job == NULL || job->nrcpt >= (size_t)qmgr_transport_recipient_limit(t)) {
+            job = xcalloc(1, sizeof(*job));
+            job->msg = msg;
+            job->transport = t;
+            snprintf(job->nexthop, sizeof(job->nexthop), "%s", res.nexthop);
+            job->rcpts = xcalloc((size_t)qmgr_transport_recipient_limit(t), sizeof(size_t));
+            strmap_put(open_jobs, key.data, job);
+            *tail = job;
+            tail = &job->next;
+            msg->jobs_pending++;
+        }
+        job->rcpts[job->nrcpt++] = i;
+    }
+    strmap_free(open_jobs, NULL);
+    strbuf_free(&err);
+    strbuf_free(&key);
+    while (list) {
+        qmgr_job *next = list->next;
+        list->next = NULL;
+        qmgr_transport_submit(q, list);
+        list = next;
+    }
+    qmgr_message_job_done(q, msg); /* drops the guard */
+}
+
+int qmgr_message_activate(qmgr *q, const char *queue_name, const char *id)
+{
+    char path[4096];
+    strbuf err;
+    strbuf_init(&err, 4096);
+    if (queue_move(q->queue_dir, id, queue_name, "active", &err) < 0) {
+        log_warning("%s: cannot move from %s to active: %s", id, queue_name, err.data);
+        strbuf_free(&err);
+        return -1;
+    }
+    if (queue_path(path, sizeof(path), q->queue_dir, "active", id, 0) < 0) {
+        strbuf_free(&err);
+        return -1;
+    }
+    int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        log_warning("%s: cannot open %s: %s", id, path, strerror(errno));
+        strbuf_free(&err);
+        return -1;
+    }
+    qmgr_message *msg = xcalloc(1, sizeof(*msg));
+    snprintf(msg->id, sizeof(msg->id), "%s", id);
+    msg->fd = fd;
+    strbuf_reset(&err);
+    if (queue_envelope_read(fd, &msg->env, &err) < 0) {
+        close(fd);
+        free(msg);
+        quarantine(q, id, err.data);
+        strbuf_free(&err);
+        return -1;
+    }
+    strbuf_free(&err);
+    msg->active_time = now_seconds();
+    msg->next = q->active;
+    if (q->active)
+        q->active->prev = msg;
+    q->active = msg;
+    q->nactive++;
+    /* This attempt writes a fresh defer log. */
+    defer_log_remove(q, id);
+    long nrcpt = msg->env.rcpt_count > 0 ? msg->env.rcpt_count : (long)msg->env.nrcpt;
+    log_info("%s: from=<%s>, size=%ld, nrcpt=%ld (queue active)", id, msg->env.sender,
+             msg->env.message_size, nrcpt);
+    message_schedule(q, msg);
+    return 0;
+}
+
+void qmgr_message_free_all(qmgr *q)
+{
+    while (q->active) {
+        qmgr_message *msg = q->active;
+        message_unlink(q, msg);
+        message_free(msg);
+    }
+}
