@@ -72,9 +72,23 @@ check: deps
 
 fuzz: $(FUZZBIN)
 
-build/fuzz/%: fuzz/%.c $(LIBSRCS)
+# Fuzz targets link against an archive, so each pulls in only the objects it needs.
+FUZZCC    := clang
+FUZZFLAGS := $(CSTD) -Isrc -g -O1 -fsanitize=fuzzer-no-link,address,undefined
+FUZZOBJS  := $(patsubst src/%.c,build/fuzz/obj/%.o,$(LIBSRCS))
+
+build/fuzz/obj/%.o: src/%.c
 	@mkdir -p $(@D)
-	clang $(CSTD) -Isrc -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(LIBSRCS) $(LDLIBS)
+	@echo "  FUZZCC  $<"
+	@$(FUZZCC) $(FUZZFLAGS) -MMD -MP -c -o $@ $<
+
+build/fuzz/libpostern.a: $(FUZZOBJS)
+	@rm -f $@
+	@ar rcs $@ $(FUZZOBJS)
+
+build/fuzz/%: fuzz/%.c build/fuzz/libpostern.a
+	@echo "  FUZZ    $@"
+	@$(FUZZCC) $(CSTD) -Isrc -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< build/fuzz/libpostern.a $(LDLIBS)
 
 fuzz-smoke: $(FUZZBIN)
 	@sh scripts/fuzz-smoke.sh $(FUZZBIN)
@@ -91,4 +105,4 @@ format:
 clean:
 	rm -rf build
 
--include $(OBJS:.o=.d) $(CHKOBJS:.o=.d)
+-include $(OBJS:.o=.d) $(CHKOBJS:.o=.d) $(FUZZOBJS:.o=.d)

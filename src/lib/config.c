@@ -204,6 +204,7 @@ static char *read_file_bounded(const char *path, size_t limit, strbuf *err)
 }
 
 static int validate_types(config *cfg, strbuf *err);
+static int config_parse_into(config *cfg, char *text, strbuf *err);
 
 config *config_load(const char *dir, strbuf *err)
 {
@@ -213,10 +214,34 @@ config *config_load(const char *dir, strbuf *err)
         config_free(cfg);
         return NULL;
     }
-    int rc = parse_main_cf(cfg, buf, err);
+    int rc = config_parse_into(cfg, buf, err);
     free(buf);
+    if (rc < 0) {
+        config_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+/* Parses text (NUL-terminated, modified in place) as main.cf content and validates it. */
+static int config_parse_into(config *cfg, char *text, strbuf *err)
+{
+    int rc = parse_main_cf(cfg, text, err);
     if (rc == 0)
         rc = validate_types(cfg, err);
+    return rc;
+}
+
+config *config_load_text(const char *dir, const char *text, size_t len, strbuf *err)
+{
+    if (len > CONFIG_MAX_FILE_SIZE || memchr(text, '\0', len) != NULL) {
+        strbuf_printf(err, "main.cf text: %s", len > CONFIG_MAX_FILE_SIZE ? "too large" : "NUL byte");
+        return NULL;
+    }
+    config *cfg = config_defaults(dir);
+    char *buf = xstrndup(text, len);
+    int rc = config_parse_into(cfg, buf, err);
+    free(buf);
     if (rc < 0) {
         config_free(cfg);
         return NULL;

@@ -23,6 +23,8 @@ typedef struct config config;
 
 /* dir may be NULL: $MAIL_CONFIG, then CONFIG_DEFAULT_DIR. Returns NULL with a message in err. */
 config *config_load(const char *dir, strbuf *err);
+/* Parses main.cf text held in memory, as config_load does a file (tests, fuzzing). */
+config *config_load_text(const char *dir, const char *text, size_t len, strbuf *err);
 /* A configuration with defaults only (postconf -d). */
 config *config_defaults(const char *dir);
 void config_free(config *cfg);

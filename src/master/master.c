@@ -237,10 +237,11 @@ static void reload(master_state *m)
         log_error("%s; keeping old configuration", err.data);
         goto done;
     }
-    /* Old processes finish their work and exit; endpoints not taken over close. */
+    /* Every process started before the reload finishes its work and exits; endpoints that
+     * were not taken over close. */
+    master_signal_children(m, NULL, SIGHUP);
     for (master_service *old = m->services; old;) {
         master_service *next = old->next;
-        master_signal_children(m, old, SIGHUP);
         master_service_free(old, 0);
         old = next;
     }
@@ -383,6 +384,7 @@ int master_main(int argc, char **argv)
     m.config_dir = absolute_dir(config_choose_dir(dir));
     log_init("master");
     prctl(PR_SET_NAME, "master");
+    umask(022);
     if (wait_mode)
         detach_and_wait(&st);
 

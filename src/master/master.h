@@ -48,7 +48,8 @@ typedef struct master_service {
 
 typedef struct master_child {
     pid_t pid;
-    master_service *service; /* NULL once retired (reload) or its service is gone */
+    master_service *service; /* NULL once its service is gone */
+    int retired;             /* from before a reload: counts for maxproc, never idle */
     int idle;
     int signalled;           /* the master sent it a signal; its death is no failure */
     struct master_child *next;
@@ -87,6 +88,8 @@ void master_service_free(master_service *svc, int keep_path);
 void master_service_update_watch(master_service *svc);
 /* Throttles the service after a failure for service_throttle_time. */
 void master_service_throttle(master_service *svc);
+/* After one of svc's processes exited: throttle when it failed, restart wake-up services. */
+void master_service_child_exited(master_service *svc, int failed);
 
 /* master_spawn.c */
 /* Starts one process for svc; returns 0 or -1 (logged, service throttled). */
@@ -97,8 +100,11 @@ void master_reap_children(master_state *m);
 void master_read_status(master_service *svc);
 /* Sends sig to every child (of svc, or all when svc is NULL) and marks them signalled. */
 void master_signal_children(master_state *m, master_service *svc, int sig);
-/* Detaches svc's children: they no longer count for svc (used on reload and removal). */
+/* Detaches svc's children: they no longer count for svc (used when svc goes away). */
 void master_detach_children(master_state *m, master_service *svc);
+/* Moves from's children to to as retired processes (reload of a service that stays): they
+ * keep counting against to's maxproc until they exit, so e.g. two qmgrs never overlap. */
+void master_transfer_children(master_state *m, master_service *from, master_service *to);
 int master_child_count(const master_state *m);
 
 #endif

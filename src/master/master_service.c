@@ -221,6 +221,7 @@ int master_services_build(master_state *m, const master_cf *mcf, master_service 
         master_service *prev = svc->listen_fd < 0 ? find_key(old, svc->key) : NULL;
         if (prev) {
             event_remove(m->loop, prev->listen_fd); /* its callback context is prev */
+            master_transfer_children(m, prev, svc);
             svc->listen_fd = prev->listen_fd;
             prev->listen_fd = -1;
             free(prev->path); /* the path now belongs to svc: never unlink it */
@@ -310,6 +311,15 @@ void master_service_throttle(master_service *svc)
     svc->throttled = 1;
     svc->throttle_timer =
         event_timer_add(svc->master->loop, delay > 0 ? delay * 1000 : 0, on_unthrottle, svc);
+    master_service_update_watch(svc);
+}
+
+void master_service_child_exited(master_service *svc, int failed)
+{
+    if (failed)
+        master_service_throttle(svc);
+    else
+        start_if_wanted(svc);
     master_service_update_watch(svc);
 }
 

@@ -128,8 +128,8 @@ static master_child *find_child(master_state *m, pid_t pid)
 static void apply_status(master_service *svc, const master_status *rec)
 {
     master_child *c = find_child(svc->master, rec->pid);
-    if (c == NULL || c->service != svc)
-        return; /* retired or unknown: no longer counts */
+    if (c == NULL || c->service != svc || c->retired)
+        return; /* unknown or retired: its state does not matter */
     if (rec->status == MASTER_STATUS_BUSY && c->idle) {
         c->idle = 0;
         svc->nidle--;
@@ -204,11 +204,8 @@ void master_reap_children(master_state *m)
         }
         detach(c);
         free(c);
-        if (svc) {
-            if (failed)
-                master_service_throttle(svc);
-            master_service_update_watch(svc);
-        }
+        if (svc)
+            master_service_child_exited(svc, failed);
     }
 }
 
@@ -227,6 +224,18 @@ void master_detach_children(master_state *m, master_service *svc)
     for (master_child *c = m->children; c; c = c->next)
         if (c->service == svc)
             detach(c);
+}
+
+void master_transfer_children(master_state *m, master_service *from, master_service *to)
+{
+    for (master_child *c = m->children; c; c = c->next) {
+        if (c->service != from)
+            continue;
+        detach(c);
+        c->service = to;
+        c->retired = 1;
+        to->nchildren++;
+    }
 }
 
 int master_child_count(const master_state *m)

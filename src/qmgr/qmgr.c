@@ -1,12 +1,256 @@
-/* qmgr.c: the qmgr program (not implemented yet; see the issue tracker). */
+/*
+ * qmgr.c: the qmgr program, Postern's queue manager.
+ *
+ * One event-driven process started by the master with the listening socket public/qmgr on
+ * fd 3. Whoever queues mail connects and writes one byte: 'A' or 'I' (scan incoming), 'D'
+ * (scan deferred), 'F' (flush: scan deferred ignoring next-attempt times), 'W' (the master's
+ * periodic wakeup). Deferred mail is also scanned every queue_run_delay. A scan moves each
+ * complete file (owner-execute bit set) to active/ and hands it to qmgr_message.c; files not
+ * yet complete are left alone. At most qmgr_message_active_limit messages are active at once.
+ *
+ * On start, files left in active/ by a crash go back to incoming/ (as Postfix does) and are
+ * delivered again; recipients already marked done in the file are not.
+ */
 #include "cmd/commands.h"
+#include "lib/config.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
+#include "master/master_cf.h"
+#include "qmgr/qmgr.h"
+#include "queue/queue_dir.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define QMGR_MAX_TRIGGER_CONNS 256
+#define QMGR_STOP_WAIT_SECONDS 30
+
+static int trigger_conns; /* open trigger connections, to bound them */
+
+static void scan_now(event_loop *loop, void *ctx);
+
+void qmgr_request_scan(qmgr *q, int incoming, int deferred, int flush)
+{
+    q->want_incoming |= incoming;
+    q->want_deferred |= deferred;
+    q->want_flush |= flush;
+    if (!q->scan_scheduled) {
+        q->scan_scheduled = 1;
+        event_timer_add(q->loop, 0, scan_now, q); /* coalesces a burst of triggers */
+    }
+}
+
+/* Calls fn for each complete queue file under dir (descending into hash subdirectories). */
+static void walk_queue(qmgr *q, const char *queue_name, const char *dir, int depth, int due_only,
+                       time_t now)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        if (errno != ENOENT)
+            log_warning("cannot open %s: %s", dir, strerror(errno));
+        return;
+    }
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (q->nactive >= q->active_limit) {
+            q->scan_more = 1;
+            break;
+        }
+        if (de->d_name[0] == '.')
+            continue;
+        char path[4096];
+        int n = snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        if (n < 0 || (size_t)n >= sizeof(path))
+            continue;
+        struct stat st;
+        if (lstat(path, &st) < 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            if (depth < 4 && strlen(de->d_name) == 1)
+                walk_queue(q, queue_name, path, depth + 1, due_only, now);
+            continue;
+        }
+        if (!S_ISREG(st.st_mode) || !queue_id_valid(de->d_name))
+            continue;
+        if (!(st.st_mode & S_IXUSR))
+            continue; /* still being written, or abandoned: never delivered, never deleted */
+        if (due_only && st.st_mtime > now)
+            continue;
+        qmgr_message_activate(q, queue_name, de->d_name);
+    }
+    closedir(d);
+}
+
+static void scan_queue(qmgr *q, const char *queue_name, int due_only)
+{
+    char dir[4200];
+    snprintf(dir, sizeof(dir), "%s/%s", q->queue_dir, queue_name);
+    walk_queue(q, queue_name, dir, 0, due_only, time(NULL));
+}
+
+static void scan_now(event_loop *loop, void *ctx)
+{
+    (void)loop;
+    qmgr *q = ctx;
+    q->scan_scheduled = 0;
+    if (q->stopping)
+        return;
+    int incoming = q->want_incoming, deferred = q->want_deferred, flush = q->want_flush;
+    q->want_incoming = q->want_deferred = q->want_flush = 0;
+    q->scan_more = 0;
+    if (incoming)
+        scan_queue(q, "incoming", 0);
+    if (deferred || flush)
+        scan_queue(q, "deferred", !flush);
+}
+
+/* A reload or stop (SIGHUP) arrived: take no new mail, let deliveries in flight finish (so
+ * their results are recorded), then exit; the master starts a fresh queue manager. */
+static void check_stop(event_loop *loop, void *ctx)
+{
+    qmgr *q = ctx;
+    if (mail_server_stop_requested()) {
+        if (q->stopping == 0)
+            q->stopping = deliver_now();
+        if (q->nactive == 0 || deliver_now() - q->stopping > QMGR_STOP_WAIT_SECONDS) {
+            event_loop_stop(loop);
+            return;
+        }
+    }
+    event_timer_add(loop, 200, check_stop, q);
+}
+
+static void periodic_deferred(event_loop *loop, void *ctx)
+{
+    qmgr *q = ctx;
+    qmgr_request_scan(q, 1, 1, 0);
+    long delay = cfg_time("queue_run_delay");
+    event_timer_add(loop, (delay > 0 ? delay : 300) * 1000, periodic_deferred, q);
+}
+
+static void trigger_read(event_loop *loop, int fd, unsigned events, void *ctx)
+{
+    (void)events;
+    qmgr *q = ctx;
+    char buf[64];
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    for (ssize_t i = 0; i < n; i++) {
+        switch (buf[i]) {
+        case 'F':
+            qmgr_request_scan(q, 1, 1, 1);
+            break;
+        case 'D':
+            qmgr_request_scan(q, 0, 1, 0);
+            break;
+        default: /* 'A', 'I', 'W' and anything else: look at incoming */
+            qmgr_request_scan(q, 1, 0, 0);
+            break;
+        }
+    }
+    if (n <= 0) {
+        event_remove(loop, fd);
+        close(fd);
+        trigger_conns--;
+    }
+}
+
+static void trigger_accept(event_loop *loop, int fd, unsigned events, void *ctx)
+{
+    (void)events;
+    qmgr *q = ctx;
+    for (;;) {
+        int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (c < 0)
+            return;
+        if (trigger_conns >= QMGR_MAX_TRIGGER_CONNS ||
+            event_add(loop, c, EVENT_READ, trigger_read, q) < 0) {
+            close(c); /* still counts as a wakeup */
+            qmgr_request_scan(q, 1, 0, 0);
+            continue;
+        }
+        trigger_conns++;
+    }
+}
+
+/* Puts files a crashed queue manager left in active/ back into incoming/. */
+static void recover_active(qmgr *q)
+{
+    char dir[4200];
+    snprintf(dir, sizeof(dir), "%s/active", q->queue_dir);
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    struct dirent *de;
+    strbuf err;
+    strbuf_init(&err, 4096);
+    while ((de = readdir(d)) != NULL) {
+        if (!queue_id_valid(de->d_name))
+            continue;
+        strbuf_reset(&err);
+        if (queue_move(q->queue_dir, de->d_name, "active", "incoming", &err) < 0)
+            log_warning("%s: cannot move from active to incoming: %s", de->d_name, err.data);
+    }
+    strbuf_free(&err);
+    closedir(d);
+}
 
 int qmgr_main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "qmgr: not implemented yet\n");
-    return 1;
+    mail_server srv;
+    mail_server_init(&srv, "qmgr", argc, argv);
+    if (srv.listen_fd < 0)
+        log_fatal("qmgr: must be started by the master (no endpoint on fd %d)",
+                  MASTER_LISTEN_FD);
+    qmgr q;
+    memset(&q, 0, sizeof(q));
+    q.srv = &srv;
+    snprintf(q.queue_dir, sizeof(q.queue_dir), "%s", cfg_str("queue_directory"));
+    long limit = cfg_int("qmgr_message_active_limit");
+    q.active_limit = limit > 0 ? (size_t)limit : 20000;
+    q.loop = event_loop_new();
+    if (q.loop == NULL)
+        log_fatal("cannot create event loop: %s", strerror(errno));
+    strbuf err;
+    strbuf_init(&err, 4096);
+    q.res = resolver_open(&err);
+    if (q.res == NULL)
+        log_fatal("address resolver: %s", err.data);
+    strbuf_reset(&err);
+    q.master_cf = master_cf_load(srv.cfg, &err);
+    if (q.master_cf == NULL)
+        log_warning("master.cf: %s; using default process limits", err.data);
+    strbuf_free(&err);
+
+    int flags = fcntl(srv.listen_fd, F_GETFL);
+    if (flags >= 0)
+        fcntl(srv.listen_fd, F_SETFL, flags | O_NONBLOCK);
+    if (event_add(q.loop, srv.listen_fd, EVENT_READ, trigger_accept, &q) < 0)
+        log_fatal("cannot watch the trigger endpoint: %s", strerror(errno));
+
+    recover_active(&q);
+    qmgr_request_scan(&q, 1, 1, 0);
+    long delay = cfg_time("queue_run_delay");
+    event_timer_add(q.loop, (delay > 0 ? delay : 300) * 1000, periodic_deferred, &q);
+    /* Always "busy" for the master: a SIGHUP only sets a flag, which check_stop() acts on. */
+    mail_server_busy(&srv);
+    event_timer_add(q.loop, 200, check_stop, &q);
+    int rc = event_loop_run(q.loop);
+
+    qmgr_transport_free_all(&q);
+    qmgr_message_free_all(&q);
+    resolver_close(q.res);
+    if (q.master_cf)
+        master_cf_free(q.master_cf);
+    event_loop_free(q.loop);
+    return rc < 0 ? 1 : 0;
 }

@@ -59,6 +59,7 @@ struct qmgr {
     int want_incoming;     /* what the pending scan should do */
     int want_deferred;
     int want_flush;        /* deferred scan ignoring the next-attempt time */
+    double stopping;       /* when a stop was requested; 0 = running */
     qmgr_transport *transports;
     void *master_cf;       /* master_cf *, for the agents' maxproc */
 };

@@ -5,7 +5,6 @@ these tests also pin the on-disk format that the C writer produces (tests/unit/t
 checks the writer against the reader).
 """
 import os
-import time
 
 
 def record(rtype, data):
@@ -52,9 +51,6 @@ def place(instance, queue, qid, data, hashed=False):
     return p
 
 
-def asctime(secs):
-    return time.strftime("%a %b %e %H:%M:%S %Y", time.localtime(secs))
-
 
 def test_postcat_q_finds_hashed_deferred_file(instance):
     data = queue_file(LINES, [("www-data@hydra.udag.de", False), ("done@example.org", True)],
@@ -66,7 +62,7 @@ def test_postcat_q_finds_hashed_deferred_file(instance):
     size = sum(len(x) + 1 for x in LINES)
     assert p.stdout == (
         f"*** ENVELOPE RECORDS {label} ***\n"
-        f"message_size: {size} {65 + len(data.split(b'M' + bytes([15]))[0]) - 65} 3 0\n"
+        f"message_size: {size} {data.index(b'M' + bytes([15]))} 3 0\n"
         "message_arrival_time: Mon Feb 16 11:06:41 2009\n"
         "create_time: Mon Feb 16 11:06:41 2009\n"
         "named_attribute: rewrite_context=local\n"

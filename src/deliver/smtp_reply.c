@@ -1,0 +1,184 @@
+/* smtp_reply.c: parsing server replies and EHLO keywords (see smtp_reply.h). */
+#include "deliver/smtp_reply.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+void smtp_reply_init(smtp_reply *r)
+{
+    memset(r, 0, sizeof(*r));
+    strbuf_init(&r->text, SMTP_REPLY_TEXT_MAX);
+    strbuf_init(&r->lines, (size_t)SMTP_REPLY_LINES_MAX * (SMTP_REPLY_LINE_MAX + 1));
+}
+
+void smtp_reply_reset(smtp_reply *r)
+{
+    r->code = 0;
+    r->complete = 0;
+    r->nlines = 0;
+    strbuf_reset(&r->text);
+    strbuf_reset(&r->lines);
+}
+
+void smtp_reply_free(smtp_reply *r)
+{
+    strbuf_free(&r->text);
+    strbuf_free(&r->lines);
+}
+
+/* Appends as much of data as fits under the text limit. */
+static void append_bounded(strbuf *sb, const char *data, size_t len)
+{
+    size_t room = sb->limit > sb->len ? sb->limit - sb->len : 0;
+    strbuf_append(sb, data, len < room ? len : room);
+}
+
+static void mark_malformed(smtp_reply *r, const char *line, size_t len)
+{
+    if (r->text.len)
+        append_bounded(&r->text, " ", 1);
+    append_bounded(&r->text, line, len);
+    r->code = 0;
+    r->complete = 1;
+}
+
+int smtp_reply_add_line(smtp_reply *r, const char *line, size_t len)
+{
+    if (r->complete)
+        return r->code ? 1 : -1;
+    if (++r->nlines > SMTP_REPLY_LINES_MAX) {
+        mark_malformed(r, "(too many reply lines)", 22);
+        return -1;
+    }
+    if (len > SMTP_REPLY_LINE_MAX)
+        len = SMTP_REPLY_LINE_MAX;
+    if (len < 3 || !isdigit((unsigned char)line[0]) || !isdigit((unsigned char)line[1]) ||
+        !isdigit((unsigned char)line[2]) || (len > 3 && line[3] != ' ' && line[3] != '-') ||
+        line[0] < '1' || line[0] > '5') {
+        mark_malformed(r, line, len);
+        return -1;
+    }
+    if (r->text.len)
+        append_bounded(&r->text, " ", 1);
+    append_bounded(&r->text, line, len);
+    size_t skip = len > 3 ? 4 : 3;
+    strbuf_append(&r->lines, line + skip, len - skip);
+    strbuf_append_char(&r->lines, '\n');
+    r->code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+    if (len > 3 && line[3] == '-')
+        return 0;
+    r->complete = 1;
+    return 1;
+}
+
+int smtp_reply_class(const smtp_reply *r)
+{
+    int c = r->code / 100;
+    return c >= 2 && c <= 5 ? c : 0;
+}
+
+/* Length of a "d.ddd.ddd" enhanced status code at s (class 2, 4 or 5), 0 when none. */
+static size_t enhanced_code_len(const char *s)
+{
+    if (s[0] != '2' && s[0] != '4' && s[0] != '5')
+        return 0;
+    if (s[1] != '.')
+        return 0;
+    size_t i = 2, digits = 0;
+    while (isdigit((unsigned char)s[i]) && digits < 3) {
+        i++;
+        digits++;
+    }
+    if (digits == 0 || s[i] != '.')
+        return 0;
+    i++;
+    digits = 0;
+    while (isdigit((unsigned char)s[i]) && digits < 3) {
+        i++;
+        digits++;
+    }
+    if (digits == 0 || (s[i] != '\0' && s[i] != ' ' && s[i] != '\n'))
+        return 0;
+    return i;
+}
+
+void smtp_reply_dsn(const smtp_reply *r, char *dsn, size_t len)
+{
+    int cls = smtp_reply_class(r);
+    if (cls == 0 || cls == 3) {
+        snprintf(dsn, len, "%s", cls == 3 ? "2.0.0" : "4.5.0");
+        return;
+    }
+    /* The first line's text starts the lines buffer. */
+    const char *s = r->lines.data ? r->lines.data : "";
+    size_t n = enhanced_code_len(s);
+    if (n > 0 && n < len) {
+        snprintf(dsn, len, "%c%.*s", '0' + cls, (int)(n - 1), s + 1);
+        return;
+    }
+    snprintf(dsn, len, "%d.0.0", cls);
+}
+
+static const struct {
+    const char *name;
+    unsigned bit;
+} ehlo_keywords[] = {
+    {"PIPELINING", SMTP_FEATURE_PIPELINING},
+    {"SIZE", SMTP_FEATURE_SIZE},
+    {"8BITMIME", SMTP_FEATURE_8BITMIME},
+    {"DSN", SMTP_FEATURE_DSN},
+    {"ENHANCEDSTATUSCODES", SMTP_FEATURE_ENHANCEDSTATUSCODES},
+    {"SMTPUTF8", SMTP_FEATURE_SMTPUTF8},
+    {"STARTTLS", SMTP_FEATURE_STARTTLS},
+    {"AUTH", SMTP_FEATURE_AUTH},
+    {"CHUNKING", SMTP_FEATURE_CHUNKING},
+};
+
+/* Parses SIZE's argument: decimal digits only, capped; 0 when absent or bad. */
+static long long parse_size_arg(const char *s, size_t len)
+{
+    long long v = 0;
+    size_t i = 0;
+    while (i < len && s[i] == ' ')
+        i++;
+    if (i == len)
+        return 0;
+    for (; i < len; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return 0;
+        if (v > (1LL << 50))
+            return 1LL << 50;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+unsigned smtp_ehlo_parse(const smtp_reply *r, long long *size_limit)
+{
+    unsigned features = 0;
+    *size_limit = 0;
+    const char *p = r->lines.data ? r->lines.data : "";
+    const char *nl = strchr(p, '\n');
+    if (nl == NULL)
+        return 0;
+    p = nl + 1; /* skip the server's name line */
+    while ((nl = strchr(p, '\n')) != NULL) {
+        size_t len = (size_t)(nl - p);
+        size_t kw = 0;
+        while (kw < len && p[kw] != ' ' && p[kw] != '=')
+            kw++;
+        for (size_t i = 0; i < sizeof(ehlo_keywords) / sizeof(ehlo_keywords[0]); i++) {
+            if (strlen(ehlo_keywords[i].name) == kw &&
+                strncasecmp(p, ehlo_keywords[i].name, kw) == 0) {
+                features |= ehlo_keywords[i].bit;
+                if (ehlo_keywords[i].bit == SMTP_FEATURE_SIZE)
+                    *size_limit = parse_size_arg(p + kw, len - kw);
+            }
+        }
+        p = nl + 1;
+    }
+    return features;
+}

@@ -1,0 +1,143 @@
+/*
+ * smtpd.h: what the SMTP server's files share: the server (one per process) and the session
+ * (one per connection).
+ *
+ * smtpd_session.c holds the protocol state machine: smtpd_session_new() makes a session for a
+ * connected client, smtpd_session_process() consumes the complete commands (or DATA content)
+ * waiting in the session's input buffer and appends the replies to its output buffer, and
+ * tells the I/O layer what to do next. It never reads or writes a socket itself, so the same
+ * code serves the epoll server (smtpd_io.c) and the stand-alone "smtpd -S" session on
+ * stdin/stdout.
+ *
+ * Flush policy (RFC 2920): processing stops only when no complete command is left in the input
+ * (or the session must pause or close); the I/O layer then writes every queued reply at once.
+ */
+#ifndef POSTERN_SMTPD_H
+#define POSTERN_SMTPD_H
+
+#include "cleanup/cleanup.h"
+#include "lib/event.h"
+#include "lib/strbuf.h"
+#include "lib/strmap.h"
+#include "maps/match_list.h"
+#include "master/mail_server.h"
+#include "smtpd/smtpd_check.h"
+#include "smtpd/smtpd_data.h"
+#include "smtpd/smtpd_proto_parse.h"
+
+#include <stddef.h>
+#include <time.h>
+
+/* Bytes read from a client per read(); the input buffer holds this plus one command line. */
+#define SMTPD_READ_SIZE 65536
+/* Stop processing input while this much output waits for a client that does not read. */
+#define SMTPD_OUTPUT_HIGH_WATER 65536
+
+typedef struct smtpd_server {
+    mail_server *ms; /* NULL in stand-alone mode */
+    event_loop *loop;
+    smtpd_checker *checker;
+    int standalone;
+    /* Configuration, read once at start. */
+    char myhostname[256];
+    char banner[512];
+    char mail_name[64];
+    char queue_directory[1024];
+    size_t line_limit;
+    long long message_size_limit;
+    long recipient_limit;
+    long timeout_ms;
+    long soft_error_limit, hard_error_limit, error_sleep_ms;
+    long connection_count_limit;
+    int disable_vrfy, helo_required, strict_rfc821, delay_reject;
+    smtpd_bare_lf_mode bare_lf_mode;
+    int bare_lf_reject_code;
+    match_list *bare_lf_exclusions;
+    match_list *event_limit_exceptions;
+    /* Sessions. */
+    strmap *connections_per_addr; /* client address -> count, as (void *)(size_t) */
+    size_t session_count, session_capacity;
+    int accepting; /* the listener is being watched */
+    int stopping;  /* SIGHUP: finish the open sessions, accept no more */
+    int busy_reported;
+    struct smtpd_session *sessions; /* list of every open session, for shutdown */
+} smtpd_server;
+
+typedef enum {
+    SMTPD_STATE_COMMAND, /* reading commands */
+    SMTPD_STATE_DATA,    /* reading message content */
+    SMTPD_STATE_SKIP,    /* discarding the rest of an over-long command line */
+} smtpd_state;
+
+typedef struct smtpd_session {
+    smtpd_server *server;
+    struct smtpd_session *next, *prev;
+    int in_fd, out_fd;
+    /* Client. */
+    char addr[64];
+    char name[16];     /* "localhost" or "unknown": no DNS in the event loop */
+    char namaddr[96];  /* "name[addr]" */
+    int local_client;  /* the client address is one of this host's */
+    int counted;       /* included in connections_per_addr */
+    /* Buffers. */
+    char *in;
+    size_t in_len, in_cap;
+    strbuf out;
+    /* Protocol state. */
+    smtpd_state state;
+    char *helo;
+    int esmtp;
+    int in_mail;
+    char sender[SMTPD_ADDR_MAX + 1];
+    smtpd_mail_params mail_params;
+    long rcpt_count;
+    char first_rcpt[SMTPD_ADDR_MAX + 1];
+    cleanup *cleanup;
+    smtpd_data data;
+    int data_active;        /* data state machine initialised */
+    int data_failed;        /* a content line could not be written */
+    long long data_bytes;   /* content size as the client sent it */
+    int data_too_big;
+    int bare_lf_mode;       /* effective for this client (exclusions applied) */
+    int error_count;
+    int counts[SMTPD_CMD_COUNT][2]; /* [cmd][0] accepted, [1] total */
+    char where[24];        /* "CONNECT", "EHLO", "DATA", "END-OF-MESSAGE", ... */
+    /* Control. */
+    int closing;           /* close once the output is written */
+    int quit;              /* closed by QUIT (no "lost connection" log) */
+    int paused;            /* waiting out smtpd_error_sleep_time */
+    int delay_paid;        /* the pause before the next reply is over */
+    long long last_io_ms;
+    event_timer_id idle_timer, sleep_timer;
+    int write_blocked;     /* output waits for EVENT_WRITE */
+    strbuf scratch;        /* reply formatting */
+} smtpd_session;
+
+/* What smtpd_session_process() wants next. */
+typedef enum {
+    SMTPD_NEXT_READ,  /* flush output, then read more input */
+    SMTPD_NEXT_PAUSE, /* flush output, then call smtpd_session_resume() after error_sleep_ms */
+    SMTPD_NEXT_FLUSH, /* output is above the high-water mark: flush, then process again */
+    SMTPD_NEXT_CLOSE, /* flush output, then close */
+} smtpd_next;
+
+/* smtpd_session.c */
+smtpd_session *smtpd_session_new(smtpd_server *srv, int in_fd, int out_fd, const char *addr);
+/* Greeting (or a refusal when over the per-client connection limit); returns CLOSE or READ. */
+smtpd_next smtpd_session_start(smtpd_session *s);
+smtpd_next smtpd_session_process(smtpd_session *s);
+void smtpd_session_resume(smtpd_session *s);
+/* The client went away (EOF or read/write error) or timed out: logs as Postfix. */
+void smtpd_session_lost(smtpd_session *s, int timed_out);
+/* Logs "disconnect from ...", aborts an open transaction and frees the session. */
+void smtpd_session_free(smtpd_session *s);
+/* Postfix's "421 4.3.2 Service shutting down"-style final reply and close (SIGTERM). */
+void smtpd_session_abort(smtpd_session *s);
+
+/* smtpd_io.c */
+int smtpd_io_run(smtpd_server *srv);           /* the epoll server on the master's listener */
+int smtpd_io_run_standalone(smtpd_server *srv); /* one session on stdin/stdout */
+/* 1 when addr is an address of this host (loopback included). */
+int smtpd_io_is_local_address(const char *addr);
+
+#endif
