@@ -3,8 +3,10 @@
  *
  * Each input is written to a memfd and read as a queue file: queue_envelope_read(), then, when
  * the envelope parses, queue_content_each() over the content, then postcat's formatter over the
- * whole file. Any crash, leak or sanitizer report is a bug: queue files are input like any other.
+ * whole file. Each content line also goes through the To:/Cc: address-list parser, which
+ * sees the same hostile text in cleanup. Any crash, leak or sanitizer report is a bug: queue files are input like any other.
  */
+#include "cleanup/header_addr.h"
 #include "cmd/postcat.h"
 #include "queue/queue_file.h"
 
@@ -14,9 +16,17 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+static int ignore_address(const char *addr, void *ctx)
+{
+    (void)addr;
+    (void)ctx;
+    return 0;
+}
+
 static int count_bytes(const char *data, size_t len, int partial, void *ctx)
 {
     size_t *total = ctx;
+    header_addr_each(data, len, 100, ignore_address, NULL);
     *total += len + (partial ? 0 : 1);
     if (len > 0 && data[0] == '\x01') /* exercise the early-stop path too */
         return 1;

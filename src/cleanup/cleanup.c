@@ -48,14 +48,14 @@ struct cleanup {
     int local_context; /* rewrite_context=local */
     char *sender;
     long nrcpt;
-    long size;              /* content bytes accepted, one newline per line */
-    long long size_limit;   /* message_size_limit, 0 = none */
-    size_t header_limit;    /* header_size_limit */
-    long hop_limit;         /* hopcount_limit */
+    long size;            /* content bytes accepted, one newline per line */
+    long long size_limit; /* message_size_limit, 0 = none */
+    size_t header_limit;  /* header_size_limit */
+    long hop_limit;       /* hopcount_limit */
     long hops;
-    unsigned seen;          /* SEEN_* */
-    strbuf headers;         /* header section lines, back to back */
-    size_t *line_end;       /* end offset of each buffered line in headers */
+    unsigned seen;    /* SEEN_* */
+    strbuf headers;   /* header section lines, back to back */
+    size_t *line_end; /* end offset of each buffered line in headers */
     size_t nlines;
     size_t lines_cap;
     char **extracted; /* recipients from To:/Cc:/Bcc: under sendmail -t */
@@ -321,8 +321,7 @@ static void add_missing_headers(cleanup *c)
     }
     if (!(c->seen & SEEN_FROM)) {
         strbuf_reset(&line);
-        strbuf_printf(&line, "From: %s",
-                      c->sender && c->sender[0] ? c->sender : "MAILER-DAEMON");
+        strbuf_printf(&line, "From: %s", c->sender && c->sender[0] ? c->sender : "MAILER-DAEMON");
         add_header(c, line.data);
     }
     strbuf_free(&line);

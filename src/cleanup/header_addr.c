@@ -12,8 +12,8 @@
 #include <string.h>
 
 typedef struct addr_scan {
-    strbuf plain;  /* words outside <> */
-    strbuf angle;  /* text inside <> */
+    strbuf plain; /* words outside <> */
+    strbuf angle; /* text inside <> */
     int in_angle;
     int have_angle;
     size_t found;

@@ -43,9 +43,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PICKUP_RESCAN 60                      /* seconds between scans without a trigger */
+#define PICKUP_RESCAN 60                        /* seconds between scans without a trigger */
 #define PICKUP_LINE_DEFAULT (64L * 1024 * 1024) /* line bound when message_size_limit = 0 */
-#define PICKUP_BATCH_LIMIT 10000              /* files per scan, so triggers are not starved */
+#define PICKUP_BATCH_LIMIT 10000                /* files per scan, so triggers are not starved */
 #define QMGR_TRIGGER_INCOMING 'I'
 
 typedef enum { PICKUP_OK, PICKUP_SKIP, PICKUP_CORRUPT, PICKUP_RETRY } pickup_result;
@@ -54,10 +54,10 @@ typedef enum { PICKUP_OK, PICKUP_SKIP, PICKUP_CORRUPT, PICKUP_RETRY } pickup_res
 
 typedef struct content_copy {
     cleanup *c;
-    strbuf line;       /* a line assembled from pieces */
-    int in_headers;    /* still in the header section */
-    int saw_from;      /* a From: header was seen */
-    const char *from;  /* "From: ..." to add at the end of the headers, or NULL */
+    strbuf line;      /* a line assembled from pieces */
+    int in_headers;   /* still in the header section */
+    int saw_from;     /* a From: header was seen */
+    const char *from; /* "From: ..." to add at the end of the headers, or NULL */
     int failed;
 } content_copy;
 
@@ -166,8 +166,8 @@ static pickup_result copy_to_cleanup(int fd, const queue_envelope *env, uid_t ui
     cleanup_sender(c, sender);
     for (size_t i = 0; i < env->nrcpt; i++)
         if (!env->rcpts[i].done && env->rcpts[i].address)
-            cleanup_recipient(c, env->rcpts[i].address, env->rcpts[i].orig,
-                              env->rcpts[i].notify, env->rcpts[i].dsn_orcpt);
+            cleanup_recipient(c, env->rcpts[i].address, env->rcpts[i].orig, env->rcpts[i].notify,
+                              env->rcpts[i].dsn_orcpt);
     if (truthy(queue_envelope_attr(env, "extract_recipients")))
         cleanup_extract_recipients(c, 1);
 

@@ -19,8 +19,11 @@ int mailq_main(int argc, char **argv)
     while ((c = getopt(argc, argv, "+C:c:v")) != -1) {
         switch (c) {
         case 'C':
-        case 'c': config_dir = optarg; break;
-        case 'v': break;
+        case 'c':
+            config_dir = optarg;
+            break;
+        case 'v':
+            break;
         default:
             fprintf(stderr, "usage: mailq [-C config_dir] [-v]\n");
             return EX_USAGE_CODE;

@@ -317,8 +317,7 @@ static int show_queue_ids(int argc, char **argv, int flags, config *cfg)
         char label[4096];
         int fd = open_queue_file(queue_dir, argv[i], label, sizeof(label));
         if (fd < 0) {
-            fprintf(stderr, "postcat: fatal: open queue file %s: %s\n", argv[i],
-                    strerror(errno));
+            fprintf(stderr, "postcat: fatal: open queue file %s: %s\n", argv[i], strerror(errno));
             return 1;
         }
         int rc = show(fd, label, flags);

@@ -46,7 +46,8 @@
 #define POSTDROP_ENVELOPE_LIMIT (64 * 1024)
 #define POSTDROP_CONTENT_DEFAULT_LIMIT (64L * 1024 * 1024) /* message_size_limit = 0 */
 
-static void fatal_status(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+static void fatal_status(int status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
 
 static void fatal_status(int status, const char *fmt, ...)
 {
@@ -258,9 +259,10 @@ static int copy_stream(drop_input *d)
 {
     while (d->state != 2) {
         int type = 0;
-        size_t limit = d->state == 0 ? POSTDROP_ENVELOPE_LIMIT
-                                     : (size_t)(d->content_limit > 0 ? d->content_limit + 2
-                                                                     : POSTDROP_CONTENT_DEFAULT_LIMIT);
+        size_t limit = d->state == 0
+                           ? POSTDROP_ENVELOPE_LIMIT
+                           : (size_t)(d->content_limit > 0 ? d->content_limit + 2
+                                                           : POSTDROP_CONTENT_DEFAULT_LIMIT);
         int rc = read_record(d, &type, limit);
         if (rc == 0)
             return -4; /* the submitter gave up (or died) before the end */
@@ -293,7 +295,7 @@ static int drop(const char *queue_dir)
     d.content_limit = limit > 0 && limit < LONG_MAX - 2 ? (long)limit : 0;
     strbuf_init(&d.data, 0);
     strbuf_init(&d.line, (size_t)(d.content_limit > 0 ? d.content_limit + 2
-                                                        : POSTDROP_CONTENT_DEFAULT_LIMIT));
+                                                      : POSTDROP_CONTENT_DEFAULT_LIMIT));
     strbuf err;
     strbuf_init(&err, 0);
     d.qw = queue_writer_create(queue_dir, "maildrop", &err);
@@ -307,10 +309,16 @@ static int drop(const char *queue_dir)
     if (rc != 0) {
         queue_writer_abort(d.qw);
         switch (rc) {
-        case -2: fatal_status(EX_TEMPFAIL, "uid=%ld: error writing %s: %s", d.uid, path, strerror(errno));
-        case -3: log_warning("uid=%ld: File too large", d.uid); exit(EX_UNAVAILABLE);
-        case -4: fatal_status(EX_TEMPFAIL, "uid=%ld: premature end of input", d.uid);
-        default: fatal_status(EX_USAGE, "uid=%ld: malformed input", d.uid);
+        case -2:
+            fatal_status(EX_TEMPFAIL, "uid=%ld: error writing %s: %s", d.uid, path,
+                         strerror(errno));
+        case -3:
+            log_warning("uid=%ld: File too large", d.uid);
+            exit(EX_UNAVAILABLE);
+        case -4:
+            fatal_status(EX_TEMPFAIL, "uid=%ld: premature end of input", d.uid);
+        default:
+            fatal_status(EX_USAGE, "uid=%ld: malformed input", d.uid);
         }
     }
     if (queue_writer_commit(d.qw, &err) != 0)
@@ -335,9 +343,12 @@ int postdrop_main(int argc, char **argv)
     opterr = 0;
     while ((c = getopt(argc, argv, "+c:rv")) != -1) {
         switch (c) {
-        case 'c': requested_dir = optarg; break;
+        case 'c':
+            requested_dir = optarg;
+            break;
         case 'r':
-        case 'v': break;
+        case 'v':
+            break;
         default:
             fprintf(stderr, "usage: postdrop [-r] [-c config_dir] [-v]\n");
             return EX_USAGE;
@@ -360,8 +371,7 @@ int postdrop_main(int argc, char **argv)
     struct passwd *pw = getpwuid(getuid());
     const char *user = pw && pw->pw_name ? pw->pw_name : "";
     if (getuid() != 0 && !list_allows(cfg_str("authorized_submit_users"), user, 0))
-        fatal_status(EX_NOPERM, "User %s(%ld) is not allowed to submit mail", user,
-                     (long)getuid());
+        fatal_status(EX_NOPERM, "User %s(%ld) is not allowed to submit mail", user, (long)getuid());
     int status = drop(cfg_str("queue_directory"));
     config_free(cfg);
     return status;

@@ -59,9 +59,15 @@ static void say(int level, const char *fmt, ...)
     const char *name = config_current() ? cfg_str("syslog_name") : "postern";
     fprintf(stderr, "%s/postfix-script: %s%s\n", name, prefixes[level], text);
     switch (level) {
-    case SAY_INFO: log_info("%s", text); break;
-    case SAY_WARNING: log_warning("%s", text); break;
-    default: log_error("%s", text); break; /* a command's fatal is not the server's */
+    case SAY_INFO:
+        log_info("%s", text);
+        break;
+    case SAY_WARNING:
+        log_warning("%s", text);
+        break;
+    default:
+        log_error("%s", text);
+        break; /* a command's fatal is not the server's */
     }
 }
 
@@ -172,8 +178,8 @@ static int cmd_stop(config *cfg, int sig)
         say(SAY_FATAL, "the Postern mail system is not running");
         return 1;
     }
-    say(SAY_INFO, sig == SIGQUIT ? "aborting the Postern mail system"
-                                 : "stopping the Postern mail system");
+    say(SAY_INFO,
+        sig == SIGQUIT ? "aborting the Postern mail system" : "stopping the Postern mail system");
     if (kill(pid, sig) < 0) {
         say(SAY_FATAL, "cannot signal the master (pid %ld): %s", (long)pid, strerror(errno));
         close(fd);
@@ -346,16 +352,20 @@ int postfix_main(int argc, char **argv)
     opterr = 0;
     while ((opt = getopt(argc, argv, "+c:Dv")) != -1) {
         switch (opt) {
-        case 'c': dir = optarg; break;
+        case 'c':
+            dir = optarg;
+            break;
         case 'D':
-        case 'v': break;
-        default: usage();
+        case 'v':
+            break;
+        default:
+            usage();
         }
     }
     if (argc - optind != 1)
         usage();
-    static const char *const known[] = {"start", "start-fg", "stop",  "abort",
-                                        "reload", "status",  "check", NULL};
+    static const char *const known[] = {"start",  "start-fg", "stop",  "abort",
+                                        "reload", "status",   "check", NULL};
     const char *what = argv[optind];
     int ok = 0;
     for (size_t i = 0; known[i]; i++)
@@ -368,8 +378,8 @@ int postfix_main(int argc, char **argv)
     strbuf err;
     strbuf_init(&err, 0);
     config *cfg = config_load(dir, &err);
-    int read_only = strcmp(what, "stop") == 0 || strcmp(what, "abort") == 0 ||
-                    strcmp(what, "status") == 0;
+    int read_only =
+        strcmp(what, "stop") == 0 || strcmp(what, "abort") == 0 || strcmp(what, "status") == 0;
     if (cfg == NULL && read_only) {
         say(SAY_WARNING, "%s", err.data);
         cfg = load_lenient(dir);

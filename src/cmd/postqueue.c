@@ -39,7 +39,8 @@
 #define LOG_LEVEL_FATAL 3 /* log.c's order: info, warning, error, fatal */
 #define QMGR_TRIGGER_FLUSH 'F'
 
-static void fatal_status(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+static void fatal_status(int status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
 
 static void fatal_status(int status, const char *fmt, ...)
 {
@@ -244,9 +245,13 @@ int postqueue_main(int argc, char **argv)
     opterr = 0;
     while ((c = getopt(argc, argv, "+c:fi:jps:v")) != -1) {
         switch (c) {
-        case 'c': config_dir = optarg; break;
-        case 'v': break;
-        case 'i': id = optarg; /* FALLTHROUGH */
+        case 'c':
+            config_dir = optarg;
+            break;
+        case 'v':
+            break;
+        case 'i':
+            id = optarg; /* FALLTHROUGH */
         case 'f':
         case 'j':
         case 'p':
@@ -257,7 +262,8 @@ int postqueue_main(int argc, char **argv)
             if (c == 's')
                 site = optarg;
             break;
-        default: usage();
+        default:
+            usage();
         }
     }
     if (mode == 0 || optind < argc)
@@ -272,11 +278,21 @@ int postqueue_main(int argc, char **argv)
     log_configure();
     int status;
     switch (mode) {
-    case 'p': status = show_queue(0); break;
-    case 'j': status = show_queue(1); break;
-    case 'f': status = flush_queue(NULL, NULL); break;
-    case 's': status = flush_queue(site, NULL); break;
-    default: status = flush_queue(NULL, id); break;
+    case 'p':
+        status = show_queue(0);
+        break;
+    case 'j':
+        status = show_queue(1);
+        break;
+    case 'f':
+        status = flush_queue(NULL, NULL);
+        break;
+    case 's':
+        status = flush_queue(site, NULL);
+        break;
+    default:
+        status = flush_queue(NULL, id);
+        break;
     }
     config_free(cfg);
     return status;

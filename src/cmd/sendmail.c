@@ -44,9 +44,9 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#define LOG_LEVEL_FATAL 3             /* log.c's order: info, warning, error, fatal */
+#define LOG_LEVEL_FATAL 3 /* log.c's order: info, warning, error, fatal */
 #define SENDMAIL_LINE_LIMIT_DEFAULT (64L * 1024 * 1024) /* when message_size_limit = 0 */
-#define SENDMAIL_MAX_RECIPIENTS 100000 /* command-line recipients */
+#define SENDMAIL_MAX_RECIPIENTS 100000                  /* command-line recipients */
 
 typedef struct sendmail_opts {
     const char *config_dir;
@@ -66,7 +66,8 @@ typedef struct rcpt_list {
     size_t n, cap;
 } rcpt_list;
 
-static void fatal_status(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+static void fatal_status(int status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
 
 static void fatal_status(int status, const char *fmt, ...)
 {
@@ -653,9 +654,15 @@ static void parse_options(sendmail_opts *opts, int argc, char **argv)
             }
             break;
         }
-        case 'F': opts->full_name = optarg; break;
-        case 'I': opts->mode = 'i'; break;
-        case 'N': opts->notify = parse_notify(optarg); break;
+        case 'F':
+            opts->full_name = optarg;
+            break;
+        case 'I':
+            opts->mode = 'i';
+            break;
+        case 'N':
+            opts->notify = parse_notify(optarg);
+            break;
         case 'R':
             if (strcasecmp(optarg, "full") == 0)
                 opts->dsn_ret = "1";
@@ -664,20 +671,43 @@ static void parse_options(sendmail_opts *opts, int argc, char **argv)
             else
                 fatal_status(EX_USAGE, "bad -R option value: %s", optarg);
             break;
-        case 'V': opts->envid = optarg; break;
-        case 'b': parse_b_option(opts, optarg); break;
+        case 'V':
+            opts->envid = optarg;
+            break;
+        case 'b':
+            parse_b_option(opts, optarg);
+            break;
         case 'f':
-        case 'r': opts->sender = strip_angles(optarg); break;
-        case 'i': opts->dot_ends = 0; break;
+        case 'r':
+            opts->sender = strip_angles(optarg);
+            break;
+        case 'i':
+            opts->dot_ends = 0;
+            break;
         case 'o':
             if (optarg[0] == 'i' && optarg[1] == '\0')
                 opts->dot_ends = 0;
             /* other -oX options are Sendmail's: ignored */
             break;
-        case 'q': parse_q_option(opts, optarg); break;
-        case 't': opts->extract = 1; break;
-        case 'B': case 'G': case 'L': case 'O': case 'U': case 'X': case 'e': case 'h':
-        case 'm': case 'n': case 'p': case 'v': case 'x':
+        case 'q':
+            parse_q_option(opts, optarg);
+            break;
+        case 't':
+            opts->extract = 1;
+            break;
+        case 'B':
+        case 'G':
+        case 'L':
+        case 'O':
+        case 'U':
+        case 'X':
+        case 'e':
+        case 'h':
+        case 'm':
+        case 'n':
+        case 'p':
+        case 'v':
+        case 'x':
             break; /* accepted for compatibility; no effect */
         default:
             usage();
@@ -707,17 +737,28 @@ int sendmail_main(int argc, char **argv)
     log_configure();
 
     switch (opts.mode) {
-    case 's': run_program(&opts, "smtpd", "-S", NULL); break;
-    case 'p': run_program(&opts, "postqueue", "-p", NULL); break;
-    case 'i': run_program(&opts, "newaliases", NULL, NULL); break;
+    case 's':
+        run_program(&opts, "smtpd", "-S", NULL);
+        break;
+    case 'p':
+        run_program(&opts, "postqueue", "-p", NULL);
+        break;
+    case 'i':
+        run_program(&opts, "newaliases", NULL, NULL);
+        break;
     case 'q':
         if (opts.flush_site)
             run_program(&opts, "postqueue", "-s", opts.flush_site);
         run_program(&opts, "postqueue", "-f", NULL);
         break;
-    case 'd': run_program(&opts, "postfix", "start", NULL); break;
-    case 'D': run_program(&opts, "postfix", "start-fg", NULL); break;
-    default: break;
+    case 'd':
+        run_program(&opts, "postfix", "start", NULL);
+        break;
+    case 'D':
+        run_program(&opts, "postfix", "start-fg", NULL);
+        break;
+    default:
+        break;
     }
 
     const char *user = login_name();

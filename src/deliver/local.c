@@ -1,12 +1,693 @@
-/* local.c: the local program (not implemented yet; see the issue tracker). */
+/*
+ * local.c: the local delivery agent, for domains in mydestination.
+ *
+ * For each recipient user[+ext]@domain (lookups use the lowercased local part):
+ *   1. alias_maps, for "user+ext" then "user" ("\user" skips this and step 3). The value is
+ *      expanded (local_expand.h): addresses recurse, "/file" and "|command" are delivered with
+ *      the default_privs identity when running as root (allow_mail_to_files and
+ *      allow_mail_to_commands must include "alias"; ":include:" files add "include").
+ *      A name that appears in its own expansion goes to its mailbox. When alias_maps cannot be
+ *      opened (hash: table without its .lmdb), every recipient is deferred with "4.3.0 alias
+ *      database unavailable", as Postfix does.
+ *   2. the passwd entry of "user"; none: bounce 5.1.1 unknown user.
+ *   3. ~/.forward, read and expanded with the user's identity (class "forward").
+ *   4. the mailbox, as the user: mailbox_command when set, else home_mailbox (Maildir when it
+ *      ends in '/', else an mbox file in the home directory), else mail_spool_directory/user
+ *      (mbox, locked per mailbox_delivery_lock, bounded by mailbox_size_limit).
+ * Started as root, each write runs with the owner's uid/gid; started as a normal user every
+ * local user's mail is delivered as that user (to that user's passwd home), for test and
+ * `make run` instances. Remote addresses in an expansion are deferred until the SMTP client
+ * exists. Each leaf delivery is logged (relay=local); the recipient's reply is the worst
+ * outcome (deferred over bounced over sent).
+ */
 #include "cmd/commands.h"
+#include "deliver/deliver_privs.h"
+#include "deliver/deliver_server.h"
+#include "deliver/local_expand.h"
+#include "deliver/mail_copy.h"
+#include "deliver/maildir.h"
+#include "deliver/mbox.h"
+#include "global/mail_addr.h"
+#include "global/resolve.h"
+#include "lib/config.h"
+#include "lib/log.h"
+#include "lib/strmap.h"
+#include "lib/xalloc.h"
+#include "maps/map.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define LOCAL_MAX_DEPTH 20
+#define LOCAL_FILE_LIMIT (1024 * 1024) /* .forward and :include: files */
+#define COMMAND_OUTPUT_MAX 1024
+
+typedef struct local_agent {
+    map_list *aliases; /* NULL until opened; reopened when the file changes */
+    resolver *res;
+} local_agent;
+
+typedef struct identity {
+    uid_t uid;
+    gid_t gid;
+    char user[256];
+    char home[1024];
+} identity;
+
+/* One top-level recipient being delivered. */
+typedef struct local_state {
+    local_agent *agent;
+    deliver_request *req;
+    mail_source *src;
+    deliver_rcpt *rcpt;
+    strmap *seen; /* leaf destinations already delivered in this expansion */
+    int worst;    /* 2, 5 or 4 */
+    char dsn[DSN_MAX];
+    strbuf reason;
+} local_state;
+
+/* The child of a command delivery, for the time limit (signal handler state). */
+static volatile pid_t command_child;
+static volatile sig_atomic_t command_timed_out;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    if (command_child > 0) {
+        command_timed_out = 1;
+        kill(-command_child, SIGKILL);
+    }
+}
+
+static int rank(int cls)
+{
+    return cls == 4 ? 3 : cls == 5 ? 2 : 1;
+}
+
+/* Records and logs one leaf outcome. */
+static void leaf_result(local_state *st, const char *to, const char *dsn, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void leaf_result(local_state *st, const char *to, const char *dsn, const char *fmt, ...)
+{
+    strbuf text;
+    strbuf_init(&text, 4096);
+    va_list ap;
+    va_start(ap, fmt);
+    strbuf_vprintf(&text, fmt, ap);
+    va_end(ap);
+    char status[DSN_MAX];
+    snprintf(status, sizeof(status), "%s", dsn_class(dsn) ? dsn : "4.3.0");
+    if (status[0] == '5' && cfg_bool("soft_bounce"))
+        status[0] = '4';
+    deliver_log(st->req, to, st->rcpt->orig, "local", status, text.data);
+    int cls = status[0] - '0';
+    if (rank(cls) > rank(st->worst)) {
+        st->worst = cls;
+        snprintf(st->dsn, sizeof(st->dsn), "%s", status);
+        strbuf_reset(&st->reason);
+        strbuf_append_str(&st->reason, text.data);
+    }
+    strbuf_free(&text);
+}
+
+/* Is this class ("alias", "forward", "include") allowed by the parameter's list? */
+static int class_allowed(const char *param, const char *cls)
+{
+    const char *list = cfg_str(param);
+    size_t n = strlen(cls);
+    for (const char *p = list; *p;) {
+        while (*p && (isspace((unsigned char)*p) || *p == ','))
+            p++;
+        size_t len = 0;
+        while (p[len] && !isspace((unsigned char)p[len]) && p[len] != ',')
+            len++;
+        if (len == n && strncasecmp(p, cls, n) == 0)
+            return 1;
+        p += len;
+    }
+    return 0;
+}
+
+static int identity_of_user(const char *name, identity *id)
+{
+    struct passwd *pw = getpwnam(name);
+    if (pw == NULL)
+        return -1;
+    id->uid = pw->pw_uid;
+    id->gid = pw->pw_gid;
+    snprintf(id->user, sizeof(id->user), "%s", pw->pw_name);
+    snprintf(id->home, sizeof(id->home), "%s", pw->pw_dir);
+    return 0;
+}
+
+/* The identity for alias files and commands: default_privs (root never writes them). */
+static void identity_default_privs(identity *id)
+{
+    if (identity_of_user(cfg_str("default_privs"), id) < 0 || id->uid == 0) {
+        id->uid = 65534;
+        id->gid = 65534;
+        snprintf(id->user, sizeof(id->user), "nobody");
+        snprintf(id->home, sizeof(id->home), "/");
+    }
+    if (!deliver_privs_root()) {
+        /* A normal user delivers everything as itself. */
+        id->uid = getuid();
+        id->gid = getgid();
+    }
+}
+
+/* ---- leaves ---- */
+
+static void deliver_to_file(local_state *st, const char *to, const char *path, const identity *id,
+                            const char *delivered_to)
+{
+    strbuf why;
+    strbuf_init(&why, 4096);
+    char dsn[DSN_MAX] = "4.3.0";
+    if (deliver_privs_enter(id->uid, id->gid, &why) < 0) {
+        leaf_result(st, to, "4.3.0", "%s", why.data);
+        strbuf_free(&why);
+        return;
+    }
+    int rc;
+    size_t len = strlen(path);
+    if (len > 0 && path[len - 1] == '/')
+        rc = maildir_deliver(path, st->src, st->req->sender, delivered_to,
+                             cfg_size("mailbox_size_limit"), dsn, &why);
+    else
+        rc = mbox_deliver(path, st->src, st->req->sender, delivered_to,
+                          cfg_size("mailbox_size_limit"),
+                          mbox_lock_methods(cfg_str("mailbox_delivery_lock")), dsn, &why);
+    deliver_privs_leave();
+    if (rc == 0)
+        leaf_result(st, to, "2.0.0", "delivered to file: %s", path);
+    else
+        leaf_result(st, to, dsn, "%s", why.data);
+    strbuf_free(&why);
+}
+
+static void command_environment(local_state *st, const identity *id, const char *to)
+{
+    char local[1024], domain[1024], ext[1024] = "";
+    if (mail_addr_split(to, local, sizeof(local), domain, sizeof(domain)) < 0)
+        local[0] = domain[0] = '\0';
+    const char *delims = cfg_str("recipient_delimiter");
+    if (delims[0])
+        mail_addr_strip_extension(local, delims, ext, sizeof(ext));
+    clearenv();
+    setenv("PATH", "/usr/bin:/bin", 1);
+    setenv("SHELL", "/bin/sh", 1);
+    setenv("HOME", id->home, 1);
+    setenv("USER", id->user, 1);
+    setenv("LOGNAME", id->user, 1);
+    setenv("SENDER", st->req->sender, 1);
+    setenv("RECIPIENT", to, 1);
+    setenv("ORIGINAL_RECIPIENT", st->rcpt->orig, 1);
+    setenv("LOCAL", local, 1);
+    setenv("DOMAIN", domain, 1);
+    setenv("EXTENSION", ext, 1);
+}
+
+/* Runs /bin/sh -c command with the message on stdin. */
+static void deliver_to_command(local_state *st, const char *to, const char *cmdline,
+                               const identity *id, const char *delivered_to)
+{
+    int in[2];
+    FILE *out = tmpfile();
+    if (out == NULL || pipe2(in, O_CLOEXEC) < 0) {
+        leaf_result(st, to, "4.3.0", "cannot run command: %s", strerror(errno));
+        if (out)
+            fclose(out);
+        return;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        leaf_result(st, to, "4.3.0", "cannot fork: %s", strerror(errno));
+        close(in[0]);
+        close(in[1]);
+        fclose(out);
+        return;
+    }
+    if (pid == 0) {
+        setsid();
+        dup2(in[0], 0);
+        dup2(fileno(out), 1);
+        dup2(fileno(out), 2);
+        if (deliver_privs_root()) {
+            deliver_privs_leave();
+            if (setgroups(1, &id->gid) < 0 || setgid(id->gid) < 0 || setuid(id->uid) < 0)
+                _exit(75);
+        }
+        if (chdir(id->home) < 0 && chdir("/") < 0)
+            _exit(75);
+        signal(SIGPIPE, SIG_DFL);
+        command_environment(st, id, to);
+        execl("/bin/sh", "sh", "-c", cmdline, (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    command_timed_out = 0;
+    command_child = pid;
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_alarm;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, &old);
+    long limit = cfg_time("command_time_limit");
+    alarm(limit > 0 ? (unsigned)limit : 1000);
+    mail_copy_opts opts = {.from_line = 1, .return_path = 1, .delivered_to = delivered_to};
+    strbuf why;
+    strbuf_init(&why, 4096);
+    int copy = mail_copy(st->src, st->req->sender, in[1], &opts, NULL, &why);
+    int copy_errno = errno;
+    close(in[1]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    alarm(0);
+    sigaction(SIGALRM, &old, NULL);
+    command_child = 0;
+
+    char output[COMMAND_OUTPUT_MAX + 1];
+    size_t olen = 0;
+    if (fseek(out, 0, SEEK_SET) == 0)
+        olen = fread(output, 1, COMMAND_OUTPUT_MAX, out);
+    fclose(out);
+    output[olen] = '\0';
+    for (size_t i = 0; i < olen; i++)
+        if (output[i] == '\n' || output[i] == '\r' || (unsigned char)output[i] < 0x20)
+            output[i] = ' ';
+    while (olen > 0 && output[olen - 1] == ' ')
+        output[--olen] = '\0';
+    const char *sep = olen ? ". Command output: " : "";
+
+    if (command_timed_out) {
+        leaf_result(st, to, "5.3.0", "Command time limit exceeded: \"%s\"%s%s", cmdline, sep,
+                    output);
+    } else if (WIFSIGNALED(status)) {
+        leaf_result(st, to, "5.3.0", "Command died with signal %d: \"%s\"%s%s", WTERMSIG(status),
+                    cmdline, sep, output);
+    } else if (WEXITSTATUS(status) == 75) {
+        leaf_result(st, to, "4.3.0", "temporary failure. Command output: %s",
+                    olen ? output : "(none)");
+    } else if (WEXITSTATUS(status) != 0) {
+        leaf_result(st, to, "5.3.0", "Command died with status %d: \"%s\"%s%s",
+                    WEXITSTATUS(status), cmdline, sep, output);
+    } else if (copy == MAIL_COPY_READ_ERROR) {
+        leaf_result(st, to, "4.3.0", "%s", why.data);
+    } else {
+        (void)copy_errno; /* a cmdline may exit 0 without reading all of its input */
+        leaf_result(st, to, "2.0.0", "delivered to command: %s", cmdline);
+    }
+    strbuf_free(&why);
+}
+
+static void deliver_to_mailbox(local_state *st, const char *to, const identity *user)
+{
+    strbuf why;
+    strbuf_init(&why, 4096);
+    int loop = mail_copy_loop_check(st->src, to, &why);
+    if (loop != 0) {
+        leaf_result(st, to, loop > 0 ? "5.4.6" : "4.3.0", "%s", why.data);
+        strbuf_free(&why);
+        return;
+    }
+    identity id = *user;
+    if (!deliver_privs_root()) {
+        id.uid = getuid();
+        id.gid = getgid();
+    }
+    const char *cmdline = cfg_str("mailbox_command");
+    if (cmdline[0] != '\0') {
+        strbuf expanded, err;
+        strbuf_init(&expanded, 8192);
+        strbuf_init(&err, 1024);
+        if (config_expand(config_current(), cmdline, &expanded, &err) < 0)
+            strbuf_append_str(&expanded, cmdline);
+        deliver_to_command(st, to, expanded.data, &id, to);
+        strbuf_free(&expanded);
+        strbuf_free(&err);
+        strbuf_free(&why);
+        return;
+    }
+    const char *home_mailbox = cfg_str("home_mailbox");
+    strbuf path;
+    strbuf_init(&path, 8192);
+    int maildir = 0, in_spool = 0;
+    if (home_mailbox[0] != '\0') {
+        strbuf_printf(&path, "%s/%s", id.home, home_mailbox);
+        maildir = home_mailbox[strlen(home_mailbox) - 1] == '/';
+    } else {
+        strbuf_printf(&path, "%s/%s", cfg_str("mail_spool_directory"), id.user);
+        in_spool = 1;
+    }
+    char dsn[DSN_MAX] = "4.3.0";
+    int rc;
+    if (deliver_privs_enter(id.uid, id.gid, &why) < 0) {
+        rc = -1;
+    } else {
+        if (maildir)
+            rc = maildir_deliver(path.data, st->src, st->req->sender, to,
+                                 cfg_size("mailbox_size_limit"), dsn, &why);
+        else
+            rc = mbox_deliver(path.data, st->src, st->req->sender, to,
+                              cfg_size("mailbox_size_limit"),
+                              mbox_lock_methods(cfg_str("mailbox_delivery_lock")), dsn, &why);
+        deliver_privs_leave();
+    }
+    (void)in_spool;
+    if (rc == 0)
+        leaf_result(st, to, "2.0.0", "delivered to %s", maildir ? "maildir" : "mailbox");
+    else
+        leaf_result(st, to, dsn, "%s", why.data);
+    strbuf_free(&path);
+    strbuf_free(&why);
+}
+
+/* ---- expansion ---- */
+
+static void deliver_address(local_state *st, const char *address, int depth, int no_alias);
+
+/* Reads a small file with the given identity. 1 read, 0 missing, -1 error (why). */
+static int read_small_file(const char *path, const identity *id, int must_own, strbuf *text,
+                           strbuf *why)
+{
+    if (deliver_privs_enter(id->uid, id->gid, why) < 0)
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    int rc = 1;
+    if (fd < 0) {
+        rc = errno == ENOENT ? 0 : -1;
+        if (rc < 0)
+            strbuf_printf(why, "cannot open %s: %s", path, strerror(errno));
+    } else {
+        struct stat st;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+            (must_own && st.st_uid != id->uid && st.st_uid != 0 && deliver_privs_root())) {
+            strbuf_printf(why, "%s is not a regular file owned by %s", path, id->user);
+            rc = -1;
+        } else {
+            char buf[8192];
+            ssize_t n;
+            while ((n = read(fd, buf, sizeof(buf))) > 0) {
+                if (text->len + (size_t)n > LOCAL_FILE_LIMIT ||
+                    strbuf_append(text, buf, (size_t)n) < 0) {
+                    strbuf_printf(why, "%s is too large", path);
+                    rc = -1;
+                    break;
+                }
+            }
+            if (n < 0) {
+                strbuf_printf(why, "cannot read %s: %s", path, strerror(errno));
+                rc = -1;
+            }
+        }
+        close(fd);
+    }
+    deliver_privs_leave();
+    return rc;
+}
+
+/* Expands a list. cls is "alias", "forward" or "include"; id the identity for files and
+ * commands; self the local part whose own name means "its mailbox"; to the address that
+ * expanded (for logs of files and commands). */
+static void expand_list(local_state *st, const char *text, const char *cls, const identity *id,
+                        const char *self, const char *to, int depth)
+{
+    local_item_list items;
+    if (local_expand_parse(text, &items) < 0) {
+        leaf_result(st, to, "5.3.5", "malformed %s expansion for %s", cls, to);
+        return;
+    }
+    strbuf key;
+    strbuf_init(&key, 8192);
+    for (size_t i = 0; i < items.count; i++) {
+        const local_item *it = &items.items[i];
+        strbuf_reset(&key);
+        strbuf_printf(&key, "%s:%s", local_item_type_name(it->type), it->text);
+        if (it->type == LOCAL_ITEM_FILE || it->type == LOCAL_ITEM_COMMAND) {
+            if (strmap_has(st->seen, key.data))
+                continue;
+            strmap_put(st->seen, key.data, NULL);
+        }
+        switch (it->type) {
+        case LOCAL_ITEM_FILE:
+            if (!class_allowed("allow_mail_to_files", cls))
+                leaf_result(st, to, "5.7.1", "mail to file is restricted");
+            else
+                deliver_to_file(st, to, it->text, id, to);
+            break;
+        case LOCAL_ITEM_COMMAND:
+            if (!class_allowed("allow_mail_to_commands", cls))
+                leaf_result(st, to, "5.7.1", "mail to command is restricted");
+            else
+                deliver_to_command(st, to, it->text, id, to);
+            break;
+        case LOCAL_ITEM_INCLUDE: {
+            if (depth >= LOCAL_MAX_DEPTH) {
+                leaf_result(st, to, "5.4.6", "mail forwarding loop for %s", to);
+                break;
+            }
+            strbuf body, why;
+            strbuf_init(&body, LOCAL_FILE_LIMIT + 1);
+            strbuf_init(&why, 4096);
+            int rc = read_small_file(it->text, id, 0, &body, &why);
+            if (rc <= 0)
+                leaf_result(st, to, rc == 0 ? "5.3.5" : "4.3.0", "%s",
+                            rc == 0 ? "include file not found" : why.data);
+            else
+                expand_list(st, body.data, "include", id, self, to, depth + 1);
+            strbuf_free(&body);
+            strbuf_free(&why);
+            break;
+        }
+        case LOCAL_ITEM_MAILBOX:
+            deliver_address(st, it->text, depth + 1, 1);
+            break;
+        case LOCAL_ITEM_ADDRESS: {
+            char local[1024], domain[1024];
+            int own = mail_addr_split(it->text, local, sizeof(local), domain,
+                                      sizeof(domain)) == 0 &&
+                      self && strcasecmp(local, self) == 0 &&
+                      (domain[0] == '\0' || strchr(to, '@') == NULL ||
+                       strcasecmp(domain, strchr(to, '@') + 1) == 0);
+            deliver_address(st, it->text, depth + 1, own);
+            break;
+        }
+        }
+    }
+    strbuf_free(&key);
+    local_item_list_free(&items);
+}
+
+/* Opens or reopens alias_maps. 0, or -1 (logged) when the tables cannot be opened. */
+static int open_aliases(local_agent *a)
+{
+    if (a->aliases && !map_list_changed(a->aliases))
+        return 0;
+    if (a->aliases)
+        map_list_close(a->aliases);
+    strbuf err;
+    strbuf_init(&err, 4096);
+    a->aliases = map_list_open(cfg_str("alias_maps"), &err);
+    if (a->aliases == NULL)
+        log_warning("alias_maps: %s", err.data);
+    strbuf_free(&err);
+    return a->aliases ? 0 : -1;
+}
+
+/* Strips the extension unless owner_request_special protects owner-x / x-request names. */
+static void strip_extension(char *local, char *ext, size_t extlen)
+{
+    const char *delims = cfg_str("recipient_delimiter");
+    ext[0] = '\0';
+    if (delims[0] == '\0')
+        return;
+    if (cfg_bool("owner_request_special") && strchr(delims, '-')) {
+        size_t len = strlen(local);
+        if (strncasecmp(local, "owner-", 6) == 0 ||
+            (len > 8 && strcasecmp(local + len - 8, "-request") == 0))
+            return;
+    }
+    mail_addr_strip_extension(local, delims, ext, extlen);
+}
+
+static void lowercase(char *s)
+{
+    for (; *s; s++)
+        *s = (char)tolower((unsigned char)*s);
+}
+
+static void deliver_address(local_state *st, const char *address, int depth, int no_alias)
+{
+    if (depth > LOCAL_MAX_DEPTH) {
+        leaf_result(st, address, "5.4.6", "mail forwarding loop for %s", address);
+        return;
+    }
+    resolved res;
+    strbuf err;
+    strbuf_init(&err, 4096);
+    if (resolve_address(st->agent->res, address, &res, &err) < 0) {
+        leaf_result(st, address, "4.3.0", "address resolver failure: %s", err.data);
+        strbuf_free(&err);
+        return;
+    }
+    strbuf_free(&err);
+    const char *to = res.address;
+    if (res.cls != ADDR_CLASS_LOCAL || strcmp(res.transport, "local") != 0) {
+        /* TODO: resubmit through cleanup once the SMTP client can deliver it. */
+        leaf_result(st, to, "4.3.0", "forwarding to non-local address is not yet supported");
+        return;
+    }
+    char local[1024], domain[1024], bare[1024], ext[1024];
+    if (mail_addr_split(to, local, sizeof(local), domain, sizeof(domain)) < 0) {
+        leaf_result(st, to, "5.1.3", "bad address syntax");
+        return;
+    }
+    lowercase(local);
+    snprintf(bare, sizeof(bare), "%s", local);
+    strip_extension(bare, ext, sizeof(ext));
+
+    strbuf key;
+    strbuf_init(&key, 4096);
+    strbuf_printf(&key, "mailbox:%s", bare);
+    if (no_alias && strmap_has(st->seen, key.data)) {
+        strbuf_free(&key);
+        return;
+    }
+    if (!no_alias) {
+        if (open_aliases(st->agent) < 0) {
+            leaf_result(st, to, "4.3.0", "alias database unavailable");
+            strbuf_free(&key);
+            return;
+        }
+        strbuf value;
+        strbuf_init(&value, LOCAL_FILE_LIMIT);
+        int found = map_list_lookup(st->agent->aliases, local, &value);
+        const char *name = local;
+        if (found == 0 && strcmp(bare, local) != 0) {
+            found = map_list_lookup(st->agent->aliases, bare, &value);
+            name = bare;
+        }
+        if (found < 0) {
+            leaf_result(st, to, "4.3.0", "alias database unavailable");
+        } else if (found > 0) {
+            identity id;
+            identity_default_privs(&id);
+            char alias_addr[2100];
+            snprintf(alias_addr, sizeof(alias_addr), "%s@%s", name, domain);
+            expand_list(st, value.data, "alias", &id, name, to, depth);
+        }
+        strbuf_free(&value);
+        if (found != 0) {
+            strbuf_free(&key);
+            return;
+        }
+    }
+    identity user;
+    if (identity_of_user(bare, &user) < 0) {
+        leaf_result(st, to, "5.1.1", "unknown user: \"%s\"", bare);
+        strbuf_free(&key);
+        return;
+    }
+    if (strmap_has(st->seen, key.data)) {
+        strbuf_free(&key);
+        return;
+    }
+    strmap_put(st->seen, key.data, NULL);
+    if (!no_alias) {
+        strbuf body, why;
+        strbuf_init(&body, LOCAL_FILE_LIMIT + 1);
+        strbuf_init(&why, 4096);
+        char path[1200];
+        snprintf(path, sizeof(path), "%s/.forward", user.home);
+        identity fwd = user;
+        if (!deliver_privs_root()) {
+            fwd.uid = getuid();
+            fwd.gid = getgid();
+        }
+        int rc = read_small_file(path, &fwd, 1, &body, &why);
+        if (rc < 0) {
+            log_warning("%s: %s", st->req->queue_id, why.data);
+        } else if (rc > 0) {
+            local_item_list items;
+            int nonempty = local_expand_parse(body.data, &items) == 0 && items.count > 0;
+            if (nonempty)
+                local_item_list_free(&items);
+            if (nonempty) {
+                expand_list(st, body.data, "forward", &fwd, bare, to, depth);
+                strbuf_free(&body);
+                strbuf_free(&why);
+                strbuf_free(&key);
+                return;
+            }
+        }
+        strbuf_free(&body);
+        strbuf_free(&why);
+    }
+    deliver_to_mailbox(st, to, &user);
+    strbuf_free(&key);
+}
+
+static void local_deliver(deliver_request *req, void *ctx)
+{
+    local_agent *agent = ctx;
+    mail_source src;
+    strbuf why;
+    strbuf_init(&why, 4096);
+    if (mail_source_open(&src, req, &why) < 0) {
+        log_warning("%s: %s", req->queue_id, why.data);
+        for (size_t i = 0; i < req->nrcpt; i++) {
+            deliver_set_result(&req->rcpts[i], "4.3.0", "cannot read the queue file");
+            deliver_log(req, req->rcpts[i].address, req->rcpts[i].orig, "local",
+                        req->rcpts[i].dsn, req->rcpts[i].reason);
+        }
+        strbuf_free(&why);
+        return;
+    }
+    for (size_t i = 0; i < req->nrcpt; i++) {
+        local_state st = {.agent = agent, .req = req, .src = &src, .rcpt = &req->rcpts[i],
+                          .worst = 2};
+        st.seen = strmap_new();
+        strbuf_init(&st.reason, 4096);
+        snprintf(st.dsn, sizeof(st.dsn), "2.0.0");
+        deliver_address(&st, req->rcpts[i].address, 0, 0);
+        /* The result carries the worst outcome; soft_bounce was applied per leaf. */
+        snprintf(req->rcpts[i].dsn, DSN_MAX, "%s", st.dsn);
+        free(req->rcpts[i].reason);
+        req->rcpts[i].reason = xstrdup(st.reason.len ? st.reason.data : "delivered");
+        strmap_free(st.seen, NULL);
+        strbuf_free(&st.reason);
+    }
+    mail_source_close(&src);
+    strbuf_free(&why);
+}
 
 int local_main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "local: not implemented yet\n");
-    return 1;
+    mail_server srv;
+    mail_server_init(&srv, "local", argc, argv);
+    local_agent agent = {0};
+    strbuf err;
+    strbuf_init(&err, 4096);
+    agent.res = resolver_open(&err);
+    if (agent.res == NULL)
+        log_fatal("address resolver: %s", err.data);
+    strbuf_free(&err);
+    int rc = deliver_server_run(&srv, local_deliver, &agent);
+    if (agent.aliases)
+        map_list_close(agent.aliases);
+    resolver_close(agent.res);
+    return rc;
 }

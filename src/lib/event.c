@@ -288,7 +288,8 @@ int event_loop_once(event_loop *loop, long max_wait_ms)
     if (loop->stop)
         return ran;
     struct epoll_event evs[EVENT_BATCH];
-    int n = epoll_wait(loop->epfd, evs, EVENT_BATCH, (int)next_timeout(loop, ran ? 0 : max_wait_ms));
+    int n =
+        epoll_wait(loop->epfd, evs, EVENT_BATCH, (int)next_timeout(loop, ran ? 0 : max_wait_ms));
     if (n < 0)
         return errno == EINTR ? ran : -1;
     for (int i = 0; i < n && !loop->stop; i++) {

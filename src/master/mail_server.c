@@ -95,10 +95,18 @@ void mail_server_init(mail_server *srv, const char *program, int argc, char **ar
     opterr = 0;
     while ((opt = getopt(argc, argv, "+c:n:t:uo:vDS")) != -1) {
         switch (opt) {
-        case 'c': dir = optarg; break;
-        case 'n': srv->service = optarg; break;
-        case 't': srv->type = optarg; break;
-        case 'u': srv->unprivileged = 1; break;
+        case 'c':
+            dir = optarg;
+            break;
+        case 'n':
+            srv->service = optarg;
+            break;
+        case 't':
+            srv->type = optarg;
+            break;
+        case 'u':
+            srv->unprivileged = 1;
+            break;
         case 'o':
             if (strchr(optarg, '=') == NULL || optarg[0] == '=') {
                 fprintf(stderr, "%s: bad -o argument \"%s\": want name=value\n", program, optarg);
@@ -108,8 +116,10 @@ void mail_server_init(mail_server *srv, const char *program, int argc, char **ar
             break;
         case 'v':
         case 'D':
-        case 'S': break; /* Postfix daemon options Postern accepts and ignores */
-        default: usage_exit(program);
+        case 'S':
+            break; /* Postfix daemon options Postern accepts and ignores */
+        default:
+            usage_exit(program);
         }
     }
     srv->argc = argc - optind;
@@ -120,6 +130,9 @@ void mail_server_init(mail_server *srv, const char *program, int argc, char **ar
     config *cfg = config_load(dir, &err);
     if (cfg == NULL)
         log_fatal("%s", err.data);
+    /* As in Postfix, -o values may say $service_name and $process_name. */
+    config_override(cfg, "service_name", srv->service);
+    config_override(cfg, "process_name", program);
     for (int i = 0; i < nover; i++) {
         char *eq = strchr(overrides[i], '=');
         char *name = xstrndup(overrides[i], (size_t)(eq - overrides[i]));

@@ -26,6 +26,9 @@
  *            A daemon that is in the middle of work it must not abandon calls
  *            mail_server_busy() first. The handler does not use SA_RESTART, so a blocking call
  *            returns EINTR and the daemon can look at the flag.
+ * A busy daemon that got SIGHUP should close fd 3 so its copy stops accepting. When a reload
+ * removes an inet service, the master shuts its listener down for every process: accept()
+ * then fails (EINVAL) and epoll reports a hangup; stop watching fd 3 then.
  * The master also arranges SIGTERM for its children when it dies (Linux parent-death signal),
  * so a killed master leaves no daemons behind.
  */

@@ -16,10 +16,10 @@
  * then, or print why it failed (one line) and exit 1. Without -w the master runs in the
  * foreground. -t only tests: exit 0 when no master runs for this configuration, 1 when one does.
  */
+#include "master/master.h"
 #include "cmd/commands.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
-#include "master/master.h"
 #include "queue/queue_dir.h"
 
 #include <errno.h>
@@ -56,7 +56,8 @@ static void report_ready(startup *st, const char *text)
     st->ready_fd = -1;
 }
 
-static void startup_fail(startup *st, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+static void startup_fail(startup *st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
 
 static void startup_fail(startup *st, const char *fmt, ...)
 {
@@ -155,8 +156,8 @@ static int lookup_owner(config *cfg, uid_t *uid, gid_t *gid, strbuf *err)
     struct group *gr = getgrnam(config_get(cfg, "setgid_group"));
     *gid = gr ? gr->gr_gid : pw->pw_gid;
     if (gr == NULL)
-        log_warning("file %s: parameter setgid_group: unknown group name: %s",
-                    config_main_cf(cfg), config_get(cfg, "setgid_group"));
+        log_warning("file %s: parameter setgid_group: unknown group name: %s", config_main_cf(cfg),
+                    config_get(cfg, "setgid_group"));
     return 0;
 }
 
@@ -242,7 +243,7 @@ static void reload(master_state *m)
     master_signal_children(m, NULL, SIGHUP);
     for (master_service *old = m->services; old;) {
         master_service *next = old->next;
-        master_service_free(old, 0);
+        master_service_free(old, 1);
         old = next;
     }
     m->services = services;
@@ -294,8 +295,12 @@ static void on_signal(event_loop *loop, int fd, unsigned events, void *ctx)
     struct signalfd_siginfo si;
     while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
         switch (si.ssi_signo) {
-        case SIGCHLD: master_reap_children(m); break;
-        case SIGHUP: reload(m); break;
+        case SIGCHLD:
+            master_reap_children(m);
+            break;
+        case SIGHUP:
+            reload(m);
+            break;
         case SIGTERM:
         case SIGINT:
             log_info("terminating on signal %u", si.ssi_signo);
@@ -307,7 +312,8 @@ static void on_signal(event_loop *loop, int fd, unsigned events, void *ctx)
             shutdown_children(m, SIGKILL);
             event_loop_stop(loop);
             return;
-        default: break;
+        default:
+            break;
         }
     }
 }
@@ -343,7 +349,7 @@ static void free_state(master_state *m)
 {
     while (m->services) {
         master_service *next = m->services->next;
-        master_service_free(m->services, 1);
+        master_service_free(m->services, 0);
         m->services = next;
     }
     while (m->children) {
@@ -367,11 +373,19 @@ int master_main(int argc, char **argv)
     optind = 1;
     while ((opt = getopt(argc, argv, "c:wtd")) != -1) {
         switch (opt) {
-        case 'c': dir = optarg; break;
-        case 'w': wait_mode = 1; break;
-        case 't': test_mode = 1; break;
-        case 'd': break; /* Postfix's "stay in the foreground": Postern's default */
-        default: usage();
+        case 'c':
+            dir = optarg;
+            break;
+        case 'w':
+            wait_mode = 1;
+            break;
+        case 't':
+            test_mode = 1;
+            break;
+        case 'd':
+            break; /* Postfix's "stay in the foreground": Postern's default */
+        default:
+            usage();
         }
     }
     if (optind != argc)
@@ -422,8 +436,7 @@ int master_main(int argc, char **argv)
     event_add(m.loop, sigfd, EVENT_READ, on_signal, &m);
     if (master_services_build(&m, m.mcf, NULL, &m.services, &err) < 0)
         startup_fail(&st, "%s", err.data);
-    log_info("daemon started -- version %s, configuration %s", MASTER_VERSION_TEXT,
-             m.config_dir);
+    log_info("daemon started -- version %s, configuration %s", MASTER_VERSION_TEXT, m.config_dir);
     for (master_service *svc = m.services; svc; svc = svc->next)
         master_service_start(svc);
     report_ready(&st, "ok\n");

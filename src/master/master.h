@@ -28,21 +28,21 @@ typedef struct master_state master_state;
 
 typedef struct master_service {
     master_state *master;
-    char *key;                     /* identity across reloads */
-    char *label;                   /* for log lines: "127.0.0.1:2525", "private/local" */
-    const master_cf_entry *entry;  /* in master->mcf */
+    char *key;                    /* identity across reloads */
+    char *label;                  /* for log lines: "127.0.0.1:2525", "private/local" */
+    const master_cf_entry *entry; /* in master->mcf */
     int listen_fd;
-    char *path;                    /* unix/fifo endpoint path, NULL for inet */
-    int status_read;               /* status pipe, read end (watched) */
-    int status_write;              /* status pipe, write end (children's fd 4) */
-    char status_buf[64];           /* partial master_status record */
+    char *path;          /* unix/fifo endpoint path, NULL for inet */
+    int status_read;     /* status pipe, read end (watched) */
+    int status_write;    /* status pipe, write end (children's fd 4) */
+    char status_buf[64]; /* partial master_status record */
     size_t status_len;
-    int nchildren;                 /* current-generation children */
+    int nchildren; /* current-generation children */
     int nidle;
     int throttled;
     event_timer_id throttle_timer;
     event_timer_id wakeup_timer;
-    int used;                      /* a process was started since the last wake-up */
+    int used; /* a process was started since the last wake-up */
     struct master_service *next;
 } master_service;
 
@@ -51,7 +51,8 @@ typedef struct master_child {
     master_service *service; /* NULL once its service is gone */
     int retired;             /* from before a reload: counts for maxproc, never idle */
     int idle;
-    int signalled;           /* the master sent it a signal; its death is no failure */
+    int reported;            /* sent at least one status record */
+    int signalled; /* the master sent it a signal; its death is no failure */
     struct master_child *next;
 } master_child;
 
@@ -81,15 +82,17 @@ int master_services_build(master_state *m, const master_cf *mcf, master_service 
                           master_service **out, strbuf *err);
 /* Starts watching endpoints, wake-up timers and the processes that start at once. */
 void master_service_start(master_service *svc);
-/* Stops watching, closes the endpoint (removing a unix/fifo path unless keep_path) and frees;
- * children are detached (service = NULL). */
-void master_service_free(master_service *svc, int keep_path);
+/* Stops watching, closes the endpoint and frees; children are detached (service = NULL).
+ * remove != 0 means the service is gone for good: an inet listener is shut down (also in the
+ * children that share it) and a unix/fifo path is unlinked. */
+void master_service_free(master_service *svc, int remove);
 /* Recomputes whether the endpoint is watched. */
 void master_service_update_watch(master_service *svc);
-/* Throttles the service after a failure for service_throttle_time. */
-void master_service_throttle(master_service *svc);
+/* Throttles the service after a failure for service_throttle_time; at_startup says the
+ * process failed before it reported any status (Postfix's "bad command startup"). */
+void master_service_throttle(master_service *svc, int at_startup);
 /* After one of svc's processes exited: throttle when it failed, restart wake-up services. */
-void master_service_child_exited(master_service *svc, int failed);
+void master_service_child_exited(master_service *svc, int failed, int at_startup);
 
 /* master_spawn.c */
 /* Starts one process for svc; returns 0 or -1 (logged, service throttled). */

@@ -29,8 +29,8 @@ static const struct {
     const char *name;
     int port;
 } builtin_ports[] = {
-    {"smtp", 25},        {"submission", 587}, {"smtps", 465}, {"submissions", 465},
-    {"lmtp", 24},        {"urd", 465},        {"pop3", 110},  {"imap", 143},
+    {"smtp", 25}, {"submission", 587}, {"smtps", 465}, {"submissions", 465},
+    {"lmtp", 24}, {"urd", 465},        {"pop3", 110},  {"imap", 143},
 };
 
 int master_cf_port(const char *text)
@@ -185,8 +185,8 @@ static int parse_flag(parser *p, const char *field, const char *text, int *out)
     return 0;
 }
 
-static int parse_count(parser *p, const char *field, const char *text, int allow_query,
-                       int *out, int *query)
+static int parse_count(parser *p, const char *field, const char *text, int allow_query, int *out,
+                       int *query)
 {
     if (query)
         *query = 0;
@@ -379,8 +379,9 @@ static int parse_entry(parser *p, char *text)
     if (tokenize(p, text, tokens, &n) < 0)
         return -1;
     if (n < 8)
-        return parse_error(p, "want at least 8 fields (service type private unpriv chroot "
-                              "wakeup maxproc command), found %zu",
+        return parse_error(p,
+                           "want at least 8 fields (service type private unpriv chroot "
+                           "wakeup maxproc command), found %zu",
                            n);
     master_cf_entry e = {.line = p->line};
     e.name = xstrdup(tokens[0]);
@@ -460,8 +461,8 @@ master_cf *master_cf_parse(config *cfg, const char *path, const char *text, strb
                 p.line = lineno;
                 have = 1;
             }
-            if (rc == 0 && (strbuf_append_char(&logical, ' ') < 0 ||
-                            strbuf_append(&logical, s, len) < 0)) {
+            if (rc == 0 &&
+                (strbuf_append_char(&logical, ' ') < 0 || strbuf_append(&logical, s, len) < 0)) {
                 p.line = lineno;
                 rc = parse_error(&p, "entry too long");
             }

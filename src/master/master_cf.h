@@ -43,22 +43,22 @@ typedef struct master_cf_override {
 } master_cf_override;
 
 typedef struct master_cf_entry {
-    int line;                 /* first line of the entry in master.cf */
-    char *name;               /* service field as written: "smtp", "127.0.0.1:2525", "qmgr" */
+    int line;   /* first line of the entry in master.cf */
+    char *name; /* service field as written: "smtp", "127.0.0.1:2525", "qmgr" */
     master_service_type type;
-    const char *type_name;    /* "inet", "unix", ... (static) */
-    int private_;             /* private field: endpoint under private/ (else public/) */
-    int unpriv;               /* run as mail_owner */
-    int chroot;               /* parsed and ignored: Postern does not chroot */
-    int wakeup;               /* seconds, 0 = never */
-    int wakeup_if_used;       /* wakeup field ended in '?' */
-    int maxproc;              /* 0 = no limit */
-    char *program;            /* command field: "smtpd" */
+    const char *type_name;         /* "inet", "unix", ... (static) */
+    int private_;                  /* private field: endpoint under private/ (else public/) */
+    int unpriv;                    /* run as mail_owner */
+    int chroot;                    /* parsed and ignored: Postern does not chroot */
+    int wakeup;                    /* seconds, 0 = never */
+    int wakeup_if_used;            /* wakeup field ended in '?' */
+    int maxproc;                   /* 0 = no limit */
+    char *program;                 /* command field: "smtpd" */
     master_cf_override *overrides; /* -o name=value, in order */
     size_t noverrides;
-    char **args;              /* the other arguments, in order */
+    char **args; /* the other arguments, in order */
     size_t nargs;
-    int skipped;              /* program not implemented by Postern */
+    int skipped; /* program not implemented by Postern */
     /* inet only: numeric bind addresses ("0.0.0.0", "::1") and the port. */
     char **addrs;
     size_t naddrs;

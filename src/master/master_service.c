@@ -3,10 +3,10 @@
  * sockets, FIFOs), taking them over across a reload, deciding when to watch an endpoint,
  * throttling after failures and periodic wake-ups (see master.h).
  */
-#include "master/mail_server.h"
-#include "master/master.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "master/mail_server.h"
+#include "master/master.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -138,10 +138,12 @@ static int open_endpoint(master_service *svc, strbuf *err)
         return rc;
     }
     case MASTER_TYPE_UNIX:
-    case MASTER_TYPE_PASS: return open_unix(svc->path, SOCK_STREAM, mode, &svc->listen_fd, err);
+    case MASTER_TYPE_PASS:
+        return open_unix(svc->path, SOCK_STREAM, mode, &svc->listen_fd, err);
     case MASTER_TYPE_UNIX_DGRAM:
         return open_unix(svc->path, SOCK_DGRAM, mode, &svc->listen_fd, err);
-    case MASTER_TYPE_FIFO: return open_fifo(svc->path, e->private_ ? 0600 : 0622, &svc->listen_fd, err);
+    case MASTER_TYPE_FIFO:
+        return open_fifo(svc->path, e->private_ ? 0600 : 0622, &svc->listen_fd, err);
     }
     return -1;
 }
@@ -174,11 +176,11 @@ static master_service *find_key(master_service *list, const char *key)
     return NULL;
 }
 
-static void free_list(master_service *list, int keep_path)
+static void free_list(master_service *list, int remove)
 {
     while (list) {
         master_service *next = list->next;
-        master_service_free(list, keep_path);
+        master_service_free(list, remove);
         list = next;
     }
 }
@@ -193,7 +195,8 @@ int master_services_build(master_state *m, const master_cf *mcf, master_service 
             continue;
         size_t n = e->type == MASTER_TYPE_INET ? e->naddrs : 1;
         for (size_t a = 0; a < n; a++) {
-            master_service *svc = service_new(m, e, e->type == MASTER_TYPE_INET ? e->addrs[a] : NULL);
+            const char *addr = e->type == MASTER_TYPE_INET ? e->addrs[a] : NULL;
+            master_service *svc = service_new(m, e, addr);
             *tail = svc;
             tail = &svc->next;
         }
@@ -203,7 +206,7 @@ int master_services_build(master_state *m, const master_cf *mcf, master_service 
         if (find_key(old, svc->key))
             continue;
         if (open_endpoint(svc, err) < 0) {
-            free_list(head, 1);
+            free_list(head, 1); /* also removes the unix/fifo paths just created */
             return -1;
         }
     }
@@ -211,7 +214,7 @@ int master_services_build(master_state *m, const master_cf *mcf, master_service 
         int fds[2];
         if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
             strbuf_printf(err, "status pipe: %s", strerror(errno));
-            free_list(head, 1);
+            free_list(head, 1); /* also removes the unix/fifo paths just created */
             return -1;
         }
         svc->status_read = fds[0];
@@ -301,23 +304,27 @@ static void on_unthrottle(event_loop *loop, void *ctx)
     master_service_update_watch(svc);
 }
 
-void master_service_throttle(master_service *svc)
+void master_service_throttle(master_service *svc, int at_startup)
 {
     if (svc->throttled)
         return;
     long delay = config_get_time(svc->master->cfg, "service_throttle_time");
-    log_warning("%s/%s: bad command startup -- throttling", svc->master->daemon_dir,
-                svc->entry->program);
+    if (at_startup)
+        log_warning("%s/%s: bad command startup -- throttling", svc->master->daemon_dir,
+                    svc->entry->program);
+    else
+        log_warning("%s/%s: service %s: process failed -- throttling for %lds",
+                    svc->master->daemon_dir, svc->entry->program, svc->label, delay);
     svc->throttled = 1;
     svc->throttle_timer =
         event_timer_add(svc->master->loop, delay > 0 ? delay * 1000 : 0, on_unthrottle, svc);
     master_service_update_watch(svc);
 }
 
-void master_service_child_exited(master_service *svc, int failed)
+void master_service_child_exited(master_service *svc, int failed, int at_startup)
 {
     if (failed)
-        master_service_throttle(svc);
+        master_service_throttle(svc, at_startup);
     else
         start_if_wanted(svc);
     master_service_update_watch(svc);
@@ -329,13 +336,12 @@ void master_service_start(master_service *svc)
     if (event_add(loop, svc->status_read, EVENT_READ, on_status, svc) < 0)
         log_warning("watch status pipe of %s: %s", svc->label, strerror(errno));
     if (svc->entry->wakeup > 0)
-        svc->wakeup_timer =
-            event_timer_add(loop, (long)svc->entry->wakeup * 1000, on_wakeup, svc);
+        svc->wakeup_timer = event_timer_add(loop, (long)svc->entry->wakeup * 1000, on_wakeup, svc);
     start_if_wanted(svc);
     master_service_update_watch(svc);
 }
 
-void master_service_free(master_service *svc, int keep_path)
+void master_service_free(master_service *svc, int remove)
 {
     master_state *m = svc->master;
     master_detach_children(m, svc);
@@ -344,7 +350,9 @@ void master_service_free(master_service *svc, int keep_path)
     if (svc->listen_fd >= 0) {
         event_remove(m->loop, svc->listen_fd);
         close(svc->listen_fd);
-        if (!keep_path && svc->path)
+        if (remove && svc->entry->type == MASTER_TYPE_INET)
+            shutdown(svc->listen_fd, SHUT_RDWR); /* children share it: stop listening for all */
+        if (remove && svc->path)
             unlink(svc->path);
     }
     if (svc->status_read >= 0) {

@@ -3,10 +3,10 @@
  * the status pipe on fd 4, busy/idle bookkeeping from master_status records, reaping, and the
  * log lines Postfix's master writes when a process fails (see master.h, mail_server.h).
  */
-#include "master/mail_server.h"
-#include "master/master.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "master/mail_server.h"
+#include "master/master.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -94,7 +94,7 @@ int master_spawn(master_service *svc)
     if (pid < 0) {
         log_warning("fork: %s", strerror(errno));
         free_argv(argv);
-        master_service_throttle(svc);
+        master_service_throttle(svc, 1);
         return -1;
     }
     if (pid == 0) {
@@ -130,6 +130,7 @@ static void apply_status(master_service *svc, const master_status *rec)
     master_child *c = find_child(svc->master, rec->pid);
     if (c == NULL || c->service != svc || c->retired)
         return; /* unknown or retired: its state does not matter */
+    c->reported = 1;
     if (rec->status == MASTER_STATUS_BUSY && c->idle) {
         c->idle = 0;
         svc->nidle--;
@@ -202,10 +203,11 @@ void master_reap_children(master_state *m)
                 log_warning("process %s/%s pid %ld exit status %d", m->daemon_dir, program,
                             (long)pid, WEXITSTATUS(status));
         }
+        int at_startup = !c->reported;
         detach(c);
         free(c);
         if (svc)
-            master_service_child_exited(svc, failed);
+            master_service_child_exited(svc, failed, at_startup);
     }
 }
 

@@ -50,8 +50,7 @@ static mode_t queue_dir_mode(const char *name, int *uses_group)
     return 0700;
 }
 
-static int make_queue_dir(const char *path, const char *name, uid_t owner, gid_t group,
-                          strbuf *err)
+static int make_queue_dir(const char *path, const char *name, uid_t owner, gid_t group, strbuf *err)
 {
     int uses_group;
     mode_t mode = queue_dir_mode(name, &uses_group);
@@ -131,8 +130,8 @@ static int make_hash_dir(const char *path, size_t parent_len)
     return fsync_dir(parent);
 }
 
-int queue_path(char *buf, size_t len, const char *queue_dir, const char *queue_name,
-               const char *id, int create)
+int queue_path(char *buf, size_t len, const char *queue_dir, const char *queue_name, const char *id,
+               int create)
 {
     if (id[0] == '\0' || strchr(id, '/') != NULL || strcmp(id, ".") == 0 || strcmp(id, "..") == 0) {
         errno = EINVAL;
@@ -181,8 +180,7 @@ static void parent_of(const char *path, char *out, size_t len)
     out[n] = '\0';
 }
 
-int queue_move(const char *queue_dir, const char *id, const char *from, const char *to,
-               strbuf *err)
+int queue_move(const char *queue_dir, const char *id, const char *from, const char *to, strbuf *err)
 {
     char old_path[4096], new_path[4096], new_dir[4096];
     if (!queue_id_valid(id)) {

@@ -11,14 +11,14 @@
  * every number is checked, and anything unexpected ends in -1 with a reason, never a crash.
  */
 #include "queue/queue_file.h"
+#include "lib/xalloc.h"
 #include "queue/queue_dir.h"
 #include "queue/queue_id.h"
-#include "lib/xalloc.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,8 +206,8 @@ queue_writer *queue_writer_create(const char *queue_dir, const char *queue_name,
     queue_writer *qw = xcalloc(1, sizeof(*qw));
     qw->fd = fd;
     struct timeval arrival;
-    if (name_by_id(qw, queue_dir, queue_name, tmp, (unsigned long long)st.st_ino, &arrival,
-                   err) < 0) {
+    if (name_by_id(qw, queue_dir, queue_name, tmp, (unsigned long long)st.st_ino, &arrival, err) <
+        0) {
         close(fd);
         unlink(tmp);
         free(qw);
@@ -416,9 +416,9 @@ void queue_writer_abort(queue_writer *qw)
 
 struct queue_reader {
     int fd;
-    int seekable;     /* pread at buf_start; else plain read() (pipes) */
+    int seekable; /* pread at buf_start; else plain read() (pipes) */
     int read_error;
-    long buf_start;   /* file offset of buf[0] */
+    long buf_start; /* file offset of buf[0] */
     size_t buf_len;
     size_t buf_pos;
     unsigned char buf[16384];

@@ -22,23 +22,23 @@
 #include <time.h>
 
 /* Record types. */
-#define REC_SIZE 'C'      /* "%15ld %15ld %15ld %15ld": size, content offset, rcpt count, flags */
-#define REC_TIME 'T'      /* arrival "sec usec" */
-#define REC_CREATE 'F'    /* creation time "sec" */
-#define REC_ATTR 'A'      /* named attribute "name=value" */
-#define REC_SENDER 'S'    /* envelope sender ("" = null sender) */
-#define REC_ORCPT 'O'     /* original recipient of the next 'R' */
+#define REC_SIZE 'C'       /* "%15ld %15ld %15ld %15ld": size, content offset, rcpt count, flags */
+#define REC_TIME 'T'       /* arrival "sec usec" */
+#define REC_CREATE 'F'     /* creation time "sec" */
+#define REC_ATTR 'A'       /* named attribute "name=value" */
+#define REC_SENDER 'S'     /* envelope sender ("" = null sender) */
+#define REC_ORCPT 'O'      /* original recipient of the next 'R' */
 #define REC_DSN_NOTIFY 'n' /* DSN NOTIFY bits of the next 'R' (decimal) */
-#define REC_DSN_ORCPT 'o' /* DSN ORCPT of the next 'R' ("rfc822;addr") */
-#define REC_RCPT 'R'      /* recipient, not yet done */
-#define REC_DONE 'D'      /* recipient, done (delivered or bounced): was 'R' */
-#define REC_MESSAGE 'M'   /* start of content */
-#define REC_NORM 'N'      /* content line, complete */
-#define REC_CONT 'L'      /* content line piece, continued by the next record */
-#define REC_XTRA 'X'      /* start of extracted section */
-#define REC_END 'E'       /* end of file */
+#define REC_DSN_ORCPT 'o'  /* DSN ORCPT of the next 'R' ("rfc822;addr") */
+#define REC_RCPT 'R'       /* recipient, not yet done */
+#define REC_DONE 'D'       /* recipient, done (delivered or bounced): was 'R' */
+#define REC_MESSAGE 'M'    /* start of content */
+#define REC_NORM 'N'       /* content line, complete */
+#define REC_CONT 'L'       /* content line piece, continued by the next record */
+#define REC_XTRA 'X'       /* start of extracted section */
+#define REC_END 'E'        /* end of file */
 
-#define REC_DATA_LIMIT 4096 /* longer content lines are split into 'L' records */
+#define REC_DATA_LIMIT 4096            /* longer content lines are split into 'L' records */
 #define REC_ENVELOPE_LIMIT (64 * 1024) /* longest envelope record a reader accepts */
 #define QUEUE_ID_MAX 32
 

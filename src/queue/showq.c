@@ -136,8 +136,8 @@ static void format_arrival(char *buf, size_t len, time_t when)
         snprintf(buf, len, "??");
         return;
     }
-    snprintf(buf, len, "%s %s %2d %02d:%02d:%02d", days[tm.tm_wday], months[tm.tm_mon],
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    snprintf(buf, len, "%s %s %2d %02d:%02d:%02d", days[tm.tm_wday], months[tm.tm_mon], tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 void showq_format_heading(strbuf *out, int long_ids)
@@ -146,8 +146,8 @@ void showq_format_heading(strbuf *out, int long_ids)
         strbuf_printf(out, "%-17s %8s %-19s %s\n", "----Queue ID-----", "--Size--",
                       "---Arrival Time----", "--Sender/Recipient------");
     else
-        strbuf_printf(out, "%-11s %7s %-20s %s\n", "-Queue ID-", "--Size--",
-                      "----Arrival Time----", "-Sender/Recipient-------");
+        strbuf_printf(out, "%-11s %7s %-20s %s\n", "-Queue ID-", "--Size--", "----Arrival Time----",
+                      "-Sender/Recipient-------");
 }
 
 void showq_format_message(strbuf *out, const showq_entry *e, int long_ids)
@@ -155,7 +155,7 @@ void showq_format_message(strbuf *out, const showq_entry *e, int long_ids)
     char id_status[80];
     const char *mark = strcmp(e->queue_name, "active") == 0 ? "*"
                        : strcmp(e->queue_name, "hold") == 0 ? "!"
-                                                             : "";
+                                                            : "";
     snprintf(id_status, sizeof(id_status), "%s%s%s", e->queue_id, mark,
              e->forced_expire ? "#" : "");
     char when[40];

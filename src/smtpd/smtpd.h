@@ -49,7 +49,7 @@ typedef struct smtpd_server {
     long timeout_ms;
     long soft_error_limit, hard_error_limit, error_sleep_ms;
     long connection_count_limit;
-    int disable_vrfy, helo_required, strict_rfc821, delay_reject;
+    int disable_vrfy, helo_required, strict_rfc821, delay_reject, soft_bounce;
     smtpd_bare_lf_mode bare_lf_mode;
     int bare_lf_reject_code;
     match_list *bare_lf_exclusions;
@@ -61,6 +61,8 @@ typedef struct smtpd_server {
     int stopping;  /* SIGHUP: finish the open sessions, accept no more */
     int busy_reported;
     struct smtpd_session *sessions; /* list of every open session, for shutdown */
+    char (*local_addrs)[64];        /* this host's interface addresses */
+    size_t nlocal_addrs;
 } smtpd_server;
 
 typedef enum {
@@ -83,6 +85,8 @@ typedef struct smtpd_session {
     char *in;
     size_t in_len, in_cap;
     strbuf out;
+    char *cmd;        /* the current command line, NUL-terminated (line_length_limit + 1) */
+    int line_bare_lf; /* the current command line ended in a bare LF */
     /* Protocol state. */
     smtpd_state state;
     char *helo;
@@ -110,7 +114,9 @@ typedef struct smtpd_session {
     long long last_io_ms;
     event_timer_id idle_timer, sleep_timer;
     int write_blocked;     /* output waits for EVENT_WRITE */
+    int watching;          /* registered with the event loop */
     strbuf scratch;        /* reply formatting */
+    strbuf scratch2;       /* restriction replies, Received: text */
 } smtpd_session;
 
 /* What smtpd_session_process() wants next. */
@@ -137,7 +143,9 @@ void smtpd_session_abort(smtpd_session *s);
 /* smtpd_io.c */
 int smtpd_io_run(smtpd_server *srv);           /* the epoll server on the master's listener */
 int smtpd_io_run_standalone(smtpd_server *srv); /* one session on stdin/stdout */
+/* Collects this host's addresses for smtpd_io_is_local_address(). */
+void smtpd_io_collect_local_addresses(smtpd_server *srv);
 /* 1 when addr is an address of this host (loopback included). */
-int smtpd_io_is_local_address(const char *addr);
+int smtpd_io_is_local_address(const smtpd_server *srv, const char *addr);
 
 #endif

@@ -165,8 +165,8 @@ TEST(remote_submission_is_left_alone)
 
 TEST(present_headers_are_not_added_again)
 {
-    const char *lines[] = {"message-id: <abc@example.org>", "From: Someone <s@example.org>",
-                           "", "body", NULL};
+    const char *lines[] = {"message-id: <abc@example.org>", "From: Someone <s@example.org>", "",
+                           "body", NULL};
     message m;
     submit(&m, "local", 0, one_rcpt, lines);
     CHECK_INT(m.status, CLEANUP_STAT_OK);
@@ -223,10 +223,11 @@ TEST(message_size_limit)
 TEST(hopcount_limit)
 {
     config_override(cfg, "hopcount_limit", "5");
-    const char *four[] = {"Received: a", "Received: b", "Delivered-To: x@y", "Received: c",
-                          "", "body", NULL};
-    const char *five[] = {"Received: a", "Received: b", "Delivered-To: x@y", "Received: c",
-                          "received: d", "", "body", NULL};
+    const char *four[] = {"Received: a", "Received: b", "Delivered-To: x@y", "Received: c", "",
+                          "body",        NULL};
+    const char *five[] = {"Received: a", "Received: b", "Delivered-To: x@y",
+                          "Received: c", "received: d", "",
+                          "body",        NULL};
     message m;
     submit(&m, "remote", 0, one_rcpt, four);
     CHECK_INT(m.status, CLEANUP_STAT_OK);
@@ -285,8 +286,8 @@ TEST(no_recipients_is_rejected)
 TEST(header_size_limit_turns_excess_into_body)
 {
     config_override(cfg, "header_size_limit", "40");
-    const char *lines[] = {"Subject: 0123456789", "X-A: 0123456789", "X-B: 0123456789", "",
-                           "body", NULL};
+    const char *lines[] = {
+        "Subject: 0123456789", "X-A: 0123456789", "X-B: 0123456789", "", "body", NULL};
     message m;
     submit(&m, "local", 0, one_rcpt, lines);
     CHECK_INT(m.status, CLEANUP_STAT_OK);

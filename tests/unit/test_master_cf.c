@@ -107,8 +107,7 @@ static master_cf *parse(config *cfg, const char *text, strbuf *err)
 static const master_cf_entry *find(const master_cf *mcf, const char *name, const char *type)
 {
     for (size_t i = 0; i < mcf->count; i++)
-        if (strcmp(mcf->entries[i].name, name) == 0 &&
-            strcmp(mcf->entries[i].type_name, type) == 0)
+        if (strcmp(mcf->entries[i].name, name) == 0 && strcmp(mcf->entries[i].type_name, type) == 0)
             return &mcf->entries[i];
     return NULL;
 }
@@ -261,7 +260,8 @@ TEST(errors_name_file_and_line)
     config *cfg = make_config("inet_interfaces = 127.0.0.1\n");
     strbuf err;
     strbuf_init(&err, 0);
-    master_cf *mcf = parse(cfg, "# c\nqmgr unix n - n 300 1 qmgr\nfoo bogus n - n - - smtpd\n", &err);
+    master_cf *mcf =
+        parse(cfg, "# c\nqmgr unix n - n 300 1 qmgr\nfoo bogus n - n - - smtpd\n", &err);
     CHECK(mcf == NULL);
     CHECK(strstr(err.data, "/etc/postern/master.cf, line 3") != NULL);
     CHECK(strstr(err.data, "unknown service type \"bogus\"") != NULL);

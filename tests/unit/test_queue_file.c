@@ -300,8 +300,8 @@ TEST(truncated_and_corrupted_files_are_rejected)
     /* a record length beyond the envelope limit */
     const char huge[] = {'C', (char)0xff, (char)0xff, (char)0xff, 0x0f};
     CHECK(envelope_rejects(huge, sizeof(huge), "too long"));
-    const char endless[] = {'C', (char)0x80, (char)0x80, (char)0x80, (char)0x80, (char)0x80,
-                            (char)0x80, 0x01};
+    const char endless[] = {'C',        (char)0x80, (char)0x80, (char)0x80,
+                            (char)0x80, (char)0x80, (char)0x80, 0x01};
     CHECK(envelope_rejects(endless, sizeof(endless), NULL));
     /* a file that does not start with a size record */
     CHECK(envelope_rejects("S\003abc", 5, "size record"));

@@ -100,8 +100,9 @@ TEST(held_message_null_sender_and_long_reason)
     char *text = render(&e, 1, 0);
     strbuf want;
     strbuf_init(&want, 0);
-    strbuf_printf(&want, HEADING "ABCDE12345!#       0 Mon Mar  2 09:05:01  MAILER-DAEMON\n(%s)\n" IND
-                                 "postmaster@example.com\n\n-- 0 Kbytes in 1 Request.\n",
+    strbuf_printf(&want,
+                  HEADING "ABCDE12345!#       0 Mon Mar  2 09:05:01  MAILER-DAEMON\n(%s)\n" IND
+                          "postmaster@example.com\n\n-- 0 Kbytes in 1 Request.\n",
                   reason);
     CHECK_STR(text, want.data);
     strbuf_free(&want);
@@ -157,7 +158,10 @@ TEST(addresses_are_quoted_and_printable)
     showq_entry_init(&e, "incoming", "BBBBB00001");
     showq_entry_set_sender(&e, "john smith@example.com", NULL);
     CHECK_STR(e.sender, "\"john smith\"@example.com");
-    showq_entry_add_rcpt(&e, "a\x01" "b@example.com", NULL, 1);
+    showq_entry_add_rcpt(&e,
+                         "a\x01"
+                         "b@example.com",
+                         NULL, 1);
     showq_entry_add_rcpt(&e, "x..y@example.com", NULL, 1);
     showq_entry_add_rcpt(&e, "plain.user+tag@example.com", NULL, 1);
     showq_entry_add_rcpt(&e, "q\"t@example.com", NULL, 1);

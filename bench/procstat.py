@@ -1,0 +1,133 @@
+"""CPU time and memory of one mail server instance, read from /proc.
+
+An instance is its master process (pid from queue_directory/pid/master.pid) and every live
+descendant. Both Postfix and Postern masters reap their own children, so the time of a process
+that has exited is in its parent's cutime/cstime. Hence
+
+    tree_cpu_seconds(master) = sum over live processes of the tree of
+                               utime + stime + cutime + cstime
+
+is the CPU time the instance has used since it started. A run's CPU cost is the difference of
+two readings. Limits: a child that exits and is reaped between reading its parent and reading
+it is missed or counted twice (its share is small next to a run's total); processes that
+escape the tree (double fork to init) are not counted — neither server does that.
+
+tree_rss_bytes(master) sums VmRSS over the live tree. Shared pages (the binary, libraries) are
+counted once per process, as `ps` does, so a server with many processes pays for each of them.
+Sampler samples it every 0.2 s in a thread and keeps the peak.
+"""
+import os
+import threading
+
+TICKS = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _read_stat(pid):
+    """Returns (ppid, cpu_ticks_including_children) or None when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    # The command name is in parentheses and may contain spaces: split after the last ')'.
+    fields = data[data.rfind(b")") + 2:].split()
+    ppid = int(fields[1])
+    utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+    return ppid, utime + stime + cutime + cstime
+
+
+def _all_parents():
+    parents = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            st = _read_stat(name)
+            if st is not None:
+                parents[int(name)] = st[0]
+    return parents
+
+
+def tree_pids(root):
+    """Returns the pids of ROOT and all its live descendants."""
+    parents = _all_parents()
+    if root not in parents:
+        return []
+    children = {}
+    for pid, ppid in parents.items():
+        children.setdefault(ppid, []).append(pid)
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def tree_cpu_seconds(root):
+    total = 0
+    for pid in tree_pids(root):
+        st = _read_stat(pid)
+        if st is not None:
+            total += st[1]
+    return total / TICKS
+
+
+def tree_rss_bytes(root):
+    total = 0
+    for pid in tree_pids(root):
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as f:
+                total += int(f.read().split()[1]) * PAGE
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+class Sampler:
+    """Samples the summed RSS of a process tree every INTERVAL seconds and keeps the peak."""
+
+    def __init__(self, interval=0.2):
+        self.interval = interval
+        self.root = None
+        self.peak = 0
+        self.samples = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def watch(self, root):
+        """Starts a new measurement of the tree under ROOT (None pauses sampling)."""
+        with self._lock:
+            self.root = root
+            self.peak = 0
+            self.samples = 0
+        if root is not None:
+            self._sample()
+
+    def _sample(self):
+        with self._lock:
+            root = self.root
+        if root is None:
+            return
+        rss = tree_rss_bytes(root)
+        with self._lock:
+            if self.root == root:
+                self.peak = max(self.peak, rss)
+                self.samples += 1
+
+    def _loop(self):
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def finish(self):
+        """Takes a last sample, stops watching and returns the peak in bytes."""
+        self._sample()
+        with self._lock:
+            peak = self.peak
+            self.root = None
+        return peak
+
+    def close(self):
+        self._stop.set()
+        self._thread.join()

@@ -1,0 +1,330 @@
+/* smtp_dns.c: MX and address lookups for the SMTP client (see smtp_dns.h). */
+#include "deliver/smtp_dns.h"
+#include "lib/config.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
+
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <resolv.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#define DNS_ANSWER_MAX 65536
+#define DNS_TYPE_A 1
+#define DNS_TYPE_MX 15
+#define DNS_TYPE_AAAA 28
+#define DNS_CLASS_IN 1
+
+static unsigned get16(const unsigned char *p)
+{
+    return (unsigned)p[0] << 8 | p[1];
+}
+
+/* Calls fn for each answer record of type qtype (class IN). Returns the records passed to fn,
+ * or -1 when the message is malformed. fn returns non-zero to stop. */
+typedef int (*answer_fn)(const unsigned char *msg, size_t len, const unsigned char *rdata,
+                         size_t rdlen, void *ctx);
+
+static int each_answer(const unsigned char *msg, size_t len, int qtype, answer_fn fn, void *ctx)
+{
+    if (len < 12)
+        return -1;
+    const unsigned char *eom = msg + len;
+    unsigned qdcount = get16(msg + 4), ancount = get16(msg + 6);
+    const unsigned char *p = msg + 12;
+    for (unsigned i = 0; i < qdcount; i++) {
+        int skip = dn_skipname(p, eom);
+        if (skip < 0 || eom - p < skip + 4)
+            return -1;
+        p += skip + 4;
+    }
+    int count = 0;
+    for (unsigned i = 0; i < ancount; i++) {
+        int skip = dn_skipname(p, eom);
+        if (skip < 0 || eom - p < skip + 10)
+            return -1;
+        p += skip;
+        unsigned type = get16(p), klass = get16(p + 2), rdlen = get16(p + 8);
+        p += 10;
+        if ((size_t)(eom - p) < rdlen)
+            return -1;
+        if ((int)type == qtype && klass == DNS_CLASS_IN) {
+            count++;
+            if (fn(msg, len, p, rdlen, ctx))
+                break;
+        }
+        p += rdlen;
+    }
+    return count;
+}
+
+typedef struct mx_collect {
+    smtp_mx *out;
+    size_t max, n;
+    int bad;
+} mx_collect;
+
+static int collect_mx(const unsigned char *msg, size_t len, const unsigned char *rdata,
+                      size_t rdlen, void *ctx)
+{
+    mx_collect *c = ctx;
+    if (rdlen < 3) {
+        c->bad = 1;
+        return 1;
+    }
+    if (c->n == c->max)
+        return 1;
+    smtp_mx *mx = &c->out[c->n];
+    mx->pref = (int)get16(rdata);
+    char name[NS_MAXDNAME];
+    int used = dn_expand(msg, msg + len, rdata + 2, name, sizeof(name));
+    if (used < 0 || (size_t)used > rdlen - 2 || strlen(name) >= sizeof(mx->host)) {
+        c->bad = 1;
+        return 1;
+    }
+    snprintf(mx->host, sizeof(mx->host), "%s", name);
+    c->n++;
+    return 0;
+}
+
+int smtp_dns_parse_mx(const unsigned char *msg, size_t len, smtp_mx *out, size_t max)
+{
+    mx_collect c = {out, max, 0, 0};
+    if (each_answer(msg, len, DNS_TYPE_MX, collect_mx, &c) < 0 || c.bad)
+        return -1;
+    return (int)c.n;
+}
+
+typedef struct addr_collect {
+    inet_address *out;
+    size_t max, n;
+    int family;
+    size_t size;
+    int bad;
+} addr_collect;
+
+static int collect_addr(const unsigned char *msg, size_t len, const unsigned char *rdata,
+                        size_t rdlen, void *ctx)
+{
+    (void)msg;
+    (void)len;
+    addr_collect *c = ctx;
+    if (rdlen != c->size) {
+        c->bad = 1;
+        return 1;
+    }
+    if (c->n == c->max)
+        return 1;
+    memset(&c->out[c->n], 0, sizeof(c->out[c->n]));
+    c->out[c->n].family = c->family;
+    memcpy(c->out[c->n].bytes, rdata, c->size);
+    c->n++;
+    return 0;
+}
+
+int smtp_dns_parse_addr(const unsigned char *msg, size_t len, int qtype, inet_address *out,
+                        size_t max)
+{
+    addr_collect c = {out, max, 0, qtype == DNS_TYPE_A ? AF_INET : AF_INET6,
+                      qtype == DNS_TYPE_A ? 4u : 16u, 0};
+    if (qtype != DNS_TYPE_A && qtype != DNS_TYPE_AAAA)
+        return -1;
+    if (each_answer(msg, len, qtype, collect_addr, &c) < 0 || c.bad)
+        return -1;
+    return (int)c.n;
+}
+
+static void mx_swap(smtp_mx *a, smtp_mx *b)
+{
+    smtp_mx t = *a;
+    *a = *b;
+    *b = t;
+}
+
+void smtp_mx_sort(smtp_mx *mx, size_t n, unsigned *seed)
+{
+    /* Insertion sort by preference (n is small and bounded), then shuffle each run of equal
+     * preference (Fisher-Yates). */
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && mx[j - 1].pref > mx[j].pref; j--)
+            mx_swap(&mx[j - 1], &mx[j]);
+    size_t start = 0;
+    while (start < n) {
+        size_t end = start + 1;
+        while (end < n && mx[end].pref == mx[start].pref)
+            end++;
+        for (size_t i = end - 1; i > start; i--) {
+            size_t j = start + (size_t)rand_r(seed) % (i - start + 1);
+            mx_swap(&mx[i], &mx[j]);
+        }
+        start = end;
+    }
+}
+
+void smtp_dns_families(int *want_v4, int *want_v6)
+{
+    const char *protos = cfg_str("inet_protocols");
+    int all = strstr(protos, "all") != NULL;
+    *want_v4 = all || strstr(protos, "ipv4") != NULL;
+    *want_v6 = all || strstr(protos, "ipv6") != NULL;
+    if (!*want_v4 && !*want_v6)
+        *want_v4 = 1;
+}
+
+/* Points the resolver at smtp_dns_resolver_address when it is set. */
+static void apply_resolver_address(struct __res_state *st)
+{
+    const char *spec = cfg_str("smtp_dns_resolver_address");
+    if (spec[0] == '\0')
+        return;
+    char host[64];
+    unsigned port = 53;
+    const char *colon = strrchr(spec, ':');
+    size_t hlen = colon ? (size_t)(colon - spec) : strlen(spec);
+    if (hlen >= sizeof(host)) {
+        log_warning("smtp_dns_resolver_address: bad value \"%s\"", spec);
+        return;
+    }
+    snprintf(host, sizeof(host), "%.*s", (int)hlen, spec);
+    if (colon) {
+        char *end;
+        unsigned long v = strtoul(colon + 1, &end, 10);
+        if (*end != '\0' || v == 0 || v > 65535) {
+            log_warning("smtp_dns_resolver_address: bad port in \"%s\"", spec);
+            return;
+        }
+        port = (unsigned)v;
+    }
+    struct in_addr in;
+    if (inet_pton(AF_INET, host, &in) != 1) {
+        log_warning("smtp_dns_resolver_address: \"%s\" is not an IPv4 address", spec);
+        return;
+    }
+    memset(&st->nsaddr_list[0], 0, sizeof(st->nsaddr_list[0]));
+    st->nsaddr_list[0].sin_family = AF_INET;
+    st->nsaddr_list[0].sin_port = htons((unsigned short)port);
+    st->nsaddr_list[0].sin_addr = in;
+    st->nscount = 1;
+}
+
+static const char *type_name(int qtype)
+{
+    return qtype == DNS_TYPE_MX ? "MX" : qtype == DNS_TYPE_A ? "A" : "AAAA";
+}
+
+/* One query. On SMTP_DNS_OK the answer is in buf/len. */
+static int dns_query(const char *name, int qtype, unsigned char *buf, size_t cap, size_t *len,
+                     strbuf *why)
+{
+    struct __res_state st;
+    memset(&st, 0, sizeof(st));
+    if (res_ninit(&st) != 0) {
+        strbuf_printf(why, "cannot initialise the DNS resolver");
+        return SMTP_DNS_RETRY;
+    }
+    apply_resolver_address(&st);
+    st.options &= ~(unsigned long)(RES_DNSRCH | RES_DEFNAMES);
+    int n = res_nquery(&st, name, DNS_CLASS_IN, qtype, buf, (int)cap);
+    int herr = st.res_h_errno;
+    res_nclose(&st);
+    if (n >= 0) {
+        *len = (size_t)n < cap ? (size_t)n : cap;
+        return SMTP_DNS_OK;
+    }
+    const char *text;
+    int status;
+    switch (herr) {
+    case HOST_NOT_FOUND:
+        text = "Host not found";
+        status = SMTP_DNS_NOTFOUND;
+        break;
+    case NO_DATA:
+        text = "Host found but no data record of requested type";
+        status = SMTP_DNS_NODATA;
+        break;
+    case NO_RECOVERY:
+        text = "Non-recoverable error";
+        status = SMTP_DNS_FAIL;
+        break;
+    default:
+        text = "Host not found, try again";
+        status = SMTP_DNS_RETRY;
+        break;
+    }
+    strbuf_reset(why);
+    strbuf_printf(why, "Host or domain name not found. Name service error for name=%s type=%s: %s",
+                  name, type_name(qtype), text);
+    return status;
+}
+
+int smtp_dns_mx(const char *domain, smtp_mx *out, size_t max, size_t *n, strbuf *why)
+{
+    unsigned char *buf = xmalloc(DNS_ANSWER_MAX);
+    size_t len = 0;
+    *n = 0;
+    int status = dns_query(domain, DNS_TYPE_MX, buf, DNS_ANSWER_MAX, &len, why);
+    if (status == SMTP_DNS_OK) {
+        int got = smtp_dns_parse_mx(buf, len, out, max);
+        if (got < 0) {
+            strbuf_reset(why);
+            strbuf_printf(why, "malformed DNS reply for name=%s type=MX", domain);
+            status = SMTP_DNS_RETRY;
+        } else if (got == 0) {
+            status = SMTP_DNS_NODATA;
+        } else {
+            *n = (size_t)got;
+        }
+    }
+    free(buf);
+    return status;
+}
+
+int smtp_dns_host(const char *host, int want_v4, int want_v6, inet_address *out, size_t max,
+                  size_t *n, strbuf *why)
+{
+    unsigned char *buf = xmalloc(DNS_ANSWER_MAX);
+    int types[2] = {DNS_TYPE_A, DNS_TYPE_AAAA};
+    int wanted[2] = {want_v4, want_v6};
+    int best = SMTP_DNS_FAIL, tried = 0;
+    *n = 0;
+    for (int i = 0; i < 2; i++) {
+        if (!wanted[i])
+            continue;
+        size_t len = 0;
+        strbuf tmp;
+        strbuf_init(&tmp, 1024);
+        int status = dns_query(host, types[i], buf, DNS_ANSWER_MAX, &len, &tmp);
+        if (status == SMTP_DNS_OK) {
+            int got = smtp_dns_parse_addr(buf, len, types[i], out + *n, max - *n);
+            if (got < 0) {
+                strbuf_reset(&tmp);
+                strbuf_printf(&tmp, "malformed DNS reply for name=%s type=%s", host,
+                              type_name(types[i]));
+                status = SMTP_DNS_RETRY;
+            } else {
+                *n += (size_t)got;
+            }
+        }
+        /* Keep the most telling failure: a temporary one beats "not found". */
+        if (status != SMTP_DNS_OK && (!tried || status == SMTP_DNS_RETRY || best != SMTP_DNS_RETRY)) {
+            strbuf_reset(why);
+            strbuf_append(why, tmp.data, tmp.len);
+            best = status;
+        }
+        tried = 1;
+        strbuf_free(&tmp);
+    }
+    free(buf);
+    if (*n > 0)
+        return SMTP_DNS_OK;
+    if (why->len == 0)
+        strbuf_printf(why, "Host or domain name not found. Name service error for name=%s "
+                           "type=A: Host found but no data record of requested type", host);
+    return best == SMTP_DNS_OK ? SMTP_DNS_NODATA : best;
+}

@@ -1,0 +1,200 @@
+/* smtp_stream.c: deadline-bounded line I/O for the SMTP client (see smtp_stream.h). */
+#include "deliver/smtp_stream.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void smtp_stream_init(smtp_stream *s, int fd)
+{
+    memset(s, 0, sizeof(*s));
+    s->fd = fd;
+    strbuf_init(&s->wbuf, SMTP_STREAM_WBUF_LIMIT);
+}
+
+void smtp_stream_close(smtp_stream *s)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
+    strbuf_free(&s->wbuf);
+}
+
+static int fail(smtp_stream *s, int error, int err_no)
+{
+    if (s->error == SMTP_STREAM_OK) {
+        s->error = error;
+        s->err_no = err_no;
+    }
+    return -1;
+}
+
+/* Waits until fd is ready for events or the deadline passes. 0 ready, -1 failed. */
+static int wait_for(smtp_stream *s, short events, long long deadline)
+{
+    for (;;) {
+        long long left = deadline - now_ms();
+        if (left <= 0)
+            return fail(s, SMTP_STREAM_TIMEOUT, 0);
+        struct pollfd p = {.fd = s->fd, .events = events};
+        int n = poll(&p, 1, left > 1000000 ? 1000000 : (int)left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return fail(s, SMTP_STREAM_IO, errno);
+        if (n > 0)
+            return 0;
+    }
+}
+
+/* Refills the read buffer. 0 or -1. */
+static int fill(smtp_stream *s, long long deadline)
+{
+    if (s->rstart == s->rend)
+        s->rstart = s->rend = 0;
+    if (wait_for(s, POLLIN, deadline) < 0)
+        return -1;
+    for (;;) {
+        ssize_t n = read(s->fd, s->rbuf + s->rend, sizeof(s->rbuf) - s->rend);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (wait_for(s, POLLIN, deadline) < 0)
+                return -1;
+            continue;
+        }
+        if (n < 0)
+            return fail(s, SMTP_STREAM_IO, errno);
+        if (n == 0)
+            return fail(s, SMTP_STREAM_EOF, 0);
+        s->rend += (size_t)n;
+        return 0;
+    }
+}
+
+int smtp_stream_read_line(smtp_stream *s, strbuf *line, size_t max, long timeout)
+{
+    if (s->error)
+        return -1;
+    long long deadline = now_ms() + (timeout > 0 ? timeout : 1) * 1000LL;
+    strbuf_reset(line);
+    for (;;) {
+        char *start = s->rbuf + s->rstart;
+        size_t avail = s->rend - s->rstart;
+        char *nl = memchr(start, '\n', avail);
+        size_t take = nl ? (size_t)(nl - start) : avail;
+        size_t room = max > line->len ? max - line->len : 0;
+        strbuf_append(line, start, take < room ? take : room);
+        s->rstart += take;
+        if (nl) {
+            s->rstart++; /* the newline */
+            if (line->len > 0 && line->data[line->len - 1] == '\r')
+                strbuf_truncate(line, line->len - 1);
+            return 0;
+        }
+        s->rstart = s->rend = 0;
+        if (fill(s, deadline) < 0)
+            return -1;
+    }
+}
+
+int smtp_stream_read_reply(smtp_stream *s, smtp_reply *r, long timeout)
+{
+    strbuf line;
+    strbuf_init(&line, SMTP_REPLY_LINE_MAX + 1);
+    smtp_reply_reset(r);
+    int rc = 0;
+    while (!r->complete) {
+        if (smtp_stream_read_line(s, &line, SMTP_REPLY_LINE_MAX, timeout) < 0) {
+            rc = -1;
+            break;
+        }
+        smtp_reply_add_line(r, line.data, line.len);
+    }
+    strbuf_free(&line);
+    return rc;
+}
+
+int smtp_stream_flush(smtp_stream *s, long timeout)
+{
+    if (s->error)
+        return -1;
+    long long deadline = now_ms() + (timeout > 0 ? timeout : 1) * 1000LL;
+    size_t off = 0;
+    while (off < s->wbuf.len) {
+        ssize_t n = send(s->fd, s->wbuf.data + off, s->wbuf.len - off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (wait_for(s, POLLOUT, deadline) < 0)
+                return -1;
+            continue;
+        }
+        if (n < 0)
+            return fail(s, errno == EPIPE || errno == ECONNRESET ? SMTP_STREAM_EOF
+                                                                 : SMTP_STREAM_IO,
+                        errno);
+        off += (size_t)n;
+    }
+    strbuf_reset(&s->wbuf);
+    return 0;
+}
+
+int smtp_stream_put(smtp_stream *s, const char *data, size_t len, long timeout)
+{
+    if (s->error)
+        return -1;
+    if (s->wbuf.len + len > s->wbuf.limit && smtp_stream_flush(s, timeout) < 0)
+        return -1;
+    while (len > s->wbuf.limit) { /* a single huge piece: send it in buffer-sized parts */
+        strbuf_append(&s->wbuf, data, s->wbuf.limit);
+        if (smtp_stream_flush(s, timeout) < 0)
+            return -1;
+        data += s->wbuf.limit;
+        len -= s->wbuf.limit;
+    }
+    strbuf_append(&s->wbuf, data, len);
+    return 0;
+}
+
+int smtp_stream_printf(smtp_stream *s, long timeout, const char *fmt, ...)
+{
+    strbuf tmp;
+    strbuf_init(&tmp, 64 * 1024);
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = strbuf_vprintf(&tmp, fmt, ap);
+    va_end(ap);
+    if (rc == 0)
+        rc = smtp_stream_put(s, tmp.data, tmp.len, timeout);
+    strbuf_free(&tmp);
+    return rc;
+}
+
+int smtp_stream_peer_spoke(smtp_stream *s)
+{
+    if (s->error || s->rstart != s->rend)
+        return 1;
+    struct pollfd p = {.fd = s->fd, .events = POLLIN};
+    return poll(&p, 1, 0) != 0;
+}
+
+const char *smtp_stream_error_text(const smtp_stream *s)
+{
+    switch (s->error) {
+    case SMTP_STREAM_TIMEOUT: return "timed out";
+    case SMTP_STREAM_IO: return strerror(s->err_no);
+    default: return "lost connection";
+    }
+}

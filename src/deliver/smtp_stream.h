@@ -1,0 +1,53 @@
+/*
+ * smtp_stream.h: line I/O on a client connection, with a deadline for every operation.
+ *
+ * Reads are buffered; smtp_stream_read_line() returns one line without its CRLF (or bare LF),
+ * keeping at most max bytes and dropping the rest of a longer line. Writes are collected with
+ * smtp_stream_put() and sent by smtp_stream_flush(). Each read or flush call waits at most
+ * timeout seconds in total; after any failure the stream stays failed and stream->error says why
+ * (SMTP_STREAM_EOF, _TIMEOUT, _IO with errno in stream->err_no).
+ */
+#ifndef POSTERN_SMTP_STREAM_H
+#define POSTERN_SMTP_STREAM_H
+
+#include "deliver/smtp_reply.h"
+#include "lib/strbuf.h"
+
+#include <stddef.h>
+
+#define SMTP_STREAM_OK 0
+#define SMTP_STREAM_EOF 1
+#define SMTP_STREAM_TIMEOUT 2
+#define SMTP_STREAM_IO 3
+
+#define SMTP_STREAM_RBUF 8192
+#define SMTP_STREAM_WBUF_LIMIT (1u << 20)
+
+typedef struct smtp_stream {
+    int fd;
+    char rbuf[SMTP_STREAM_RBUF];
+    size_t rstart, rend;
+    strbuf wbuf;
+    int error;
+    int err_no;
+} smtp_stream;
+
+void smtp_stream_init(smtp_stream *s, int fd);
+/* Closes the descriptor and frees the buffers. */
+void smtp_stream_close(smtp_stream *s);
+int smtp_stream_read_line(smtp_stream *s, strbuf *line, size_t max, long timeout);
+/* Reads a complete reply (possibly multi-line) into r (reset first). 0, or -1 on a stream error;
+ * a malformed reply is not a stream error (r->code == 0). */
+int smtp_stream_read_reply(smtp_stream *s, smtp_reply *r, long timeout);
+/* Queues bytes for sending; flushes first when the buffer would pass its limit. */
+int smtp_stream_put(smtp_stream *s, const char *data, size_t len, long timeout);
+int smtp_stream_printf(smtp_stream *s, long timeout, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int smtp_stream_flush(smtp_stream *s, long timeout);
+/* Non-zero when the peer has sent something or closed (checked without waiting): a cached
+ * idle connection in that state is not worth reusing. */
+int smtp_stream_peer_spoke(smtp_stream *s);
+/* Text for the last error: "lost connection" or "timed out" style. */
+const char *smtp_stream_error_text(const smtp_stream *s);
+
+#endif

@@ -1,0 +1,783 @@
+/*
+ * smtpd_session.c: the SMTP server protocol state machine, one session per client connection
+ * (see smtpd.h for how it is driven).
+ *
+ * States: COMMAND (reading command lines), DATA (message content, handed to the DATA state
+ * machine in smtpd_data.c) and SKIP (discarding the rest of an over-long command line). A mail
+ * transaction starts at MAIL FROM; the queue file is opened (cleanup_open) at the first
+ * accepted RCPT TO, and committed at the end of DATA, before the "250 ... queued as" reply.
+ *
+ * Error handling is Postfix's: every failed command counts as an error; from
+ * smtpd_soft_error_limit errors on, each reply waits smtpd_error_sleep_time (the session pauses
+ * on a timer; other sessions go on), and at smtpd_hard_error_limit the server says 421 and
+ * hangs up. Lines longer than line_length_limit are answered with 500 and never executed.
+ * Commands that betray another protocol (a message header, GET/POST/CONNECT) end the session.
+ */
+#include "smtpd/smtpd.h"
+#include "global/mail_addr.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
+#include "smtpd/smtpd_received.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+/* ---- small helpers ---- */
+
+/* Copies client text for a log line, with non-printable bytes shown as '?'. */
+static void printable_copy(char *out, size_t outlen, const char *in, size_t inlen)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < inlen && n + 1 < outlen; i++) {
+        unsigned char c = (unsigned char)in[i];
+        out[n++] = c >= 32 && c < 127 ? (char)c : '?';
+    }
+    if (outlen)
+        out[n] = '\0';
+}
+
+static void set_where(smtpd_session *s, const char *where)
+{
+    snprintf(s->where, sizeof(s->where), "%s", where);
+}
+
+static const char *protocol_name(const smtpd_session *s)
+{
+    return s->esmtp ? "ESMTP" : "SMTP";
+}
+
+/* Queues one reply line (CR LF added). 421 and 521 replies end the session, as in Postfix. */
+static void reply(smtpd_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void reply(smtpd_session *s, const char *fmt, ...)
+{
+    va_list ap;
+    strbuf_reset(&s->scratch);
+    va_start(ap, fmt);
+    strbuf_vprintf(&s->scratch, fmt, ap);
+    va_end(ap);
+    char *r = s->scratch.data;
+    if (s->server->soft_bounce && r[0] == '5') {
+        r[0] = '4';
+        if (s->scratch.len > 4 && r[4] == '5')
+            r[4] = '4';
+    }
+    if (strncmp(r, "421", 3) == 0 || strncmp(r, "521", 3) == 0)
+        s->closing = 1;
+    strbuf_append(&s->out, r, s->scratch.len);
+    strbuf_append(&s->out, "\r\n", 2);
+}
+
+static const char *queue_id_or_noqueue(const smtpd_session *s)
+{
+    return s->cleanup ? cleanup_queue_id(s->cleanup) : "NOQUEUE";
+}
+
+/* "NOQUEUE: reject: RCPT from host[addr]: 554 ...; from=<a> to=<b> proto=ESMTP helo=<h>" */
+static void log_reject(smtpd_session *s, const char *stage, const char *text, const char *sender,
+                       const char *rcpt)
+{
+    char from[SMTPD_ADDR_MAX * 2 + 16] = "", to[SMTPD_ADDR_MAX * 2 + 16] = "";
+    char helo[300] = "";
+    if (sender) {
+        char q[SMTPD_ADDR_MAX * 2 + 1];
+        smtpd_quote_address(sender, q, sizeof(q));
+        snprintf(from, sizeof(from), " from=<%s>", q);
+    }
+    if (rcpt) {
+        char q[SMTPD_ADDR_MAX * 2 + 1];
+        smtpd_quote_address(rcpt, q, sizeof(q));
+        snprintf(to, sizeof(to), " to=<%s>", q);
+    }
+    if (s->helo) {
+        char h[256];
+        printable_copy(h, sizeof(h), s->helo, strlen(s->helo));
+        snprintf(helo, sizeof(helo), " helo=<%s>", h);
+    }
+    log_info("%s: reject: %s from %s: %s;%s%s proto=%s%s", queue_id_or_noqueue(s), stage,
+             s->namaddr, text, from, to, protocol_name(s), helo);
+}
+
+static void fill_check_args(const smtpd_session *s, smtpd_check_args *a, const char *sender,
+                            const char *rcpt)
+{
+    a->client_name = s->name;
+    a->client_addr = s->addr;
+    a->helo = s->helo;
+    a->sender = sender;
+    a->recipient = rcpt;
+}
+
+/* Forgets the current mail transaction; an open queue file is removed. */
+static void mail_reset(smtpd_session *s)
+{
+    if (s->cleanup) {
+        cleanup_abort(s->cleanup);
+        s->cleanup = NULL;
+    }
+    if (s->data_active) {
+        smtpd_data_free(&s->data);
+        s->data_active = 0;
+    }
+    s->in_mail = 0;
+    s->sender[0] = '\0';
+    s->first_rcpt[0] = '\0';
+    s->rcpt_count = 0;
+    memset(&s->mail_params, 0, sizeof(s->mail_params));
+}
+
+/* ---- session life ---- */
+
+smtpd_session *smtpd_session_new(smtpd_server *srv, int in_fd, int out_fd, const char *addr)
+{
+    smtpd_session *s = xcalloc(1, sizeof(*s));
+    s->server = srv;
+    s->in_fd = in_fd;
+    s->out_fd = out_fd;
+    snprintf(s->addr, sizeof(s->addr), "%s", addr);
+    s->local_client = smtpd_io_is_local_address(srv, addr);
+    /* No DNS lookups in the event loop: loopback clients are "localhost", others "unknown". */
+    int loopback = strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
+    snprintf(s->name, sizeof(s->name), "%s", loopback ? "localhost" : "unknown");
+    snprintf(s->namaddr, sizeof(s->namaddr), "%s[%s]", s->name, s->addr);
+    s->in_cap = SMTPD_READ_SIZE + srv->line_limit + 2;
+    s->in = xmalloc(s->in_cap);
+    s->cmd = xmalloc(srv->line_limit + 1);
+    strbuf_init(&s->out, 0);
+    strbuf_init(&s->scratch, 0);
+    strbuf_init(&s->scratch2, 0);
+    s->bare_lf_mode = srv->bare_lf_mode;
+    if (s->bare_lf_mode == SMTPD_BARE_LF_REJECT && srv->bare_lf_exclusions &&
+        net_list_match(srv->bare_lf_exclusions, addr) == 1)
+        s->bare_lf_mode = SMTPD_BARE_LF_NORMALIZE;
+    set_where(s, "CONNECT");
+    return s;
+}
+
+/* Per-client concurrency (smtpd_client_connection_count_limit). Returns the count. */
+static long count_connection(smtpd_session *s)
+{
+    smtpd_server *srv = s->server;
+    if (srv->standalone || srv->connection_count_limit <= 0)
+        return 0;
+    if (srv->event_limit_exceptions && net_list_match(srv->event_limit_exceptions, s->addr) == 1)
+        return 0;
+    size_t n = (size_t)(uintptr_t)strmap_get(srv->connections_per_addr, s->addr) + 1;
+    strmap_put(srv->connections_per_addr, s->addr, (void *)(uintptr_t)n);
+    s->counted = 1;
+    return (long)n;
+}
+
+static void uncount_connection(smtpd_session *s)
+{
+    if (!s->counted)
+        return;
+    smtpd_server *srv = s->server;
+    size_t n = (size_t)(uintptr_t)strmap_get(srv->connections_per_addr, s->addr);
+    if (n <= 1)
+        strmap_remove(srv->connections_per_addr, s->addr);
+    else
+        strmap_put(srv->connections_per_addr, s->addr, (void *)(uintptr_t)(n - 1));
+    s->counted = 0;
+}
+
+smtpd_next smtpd_session_start(smtpd_session *s)
+{
+    smtpd_server *srv = s->server;
+    log_info("connect from %s", s->namaddr);
+    long count = count_connection(s);
+    if (count > srv->connection_count_limit && srv->connection_count_limit > 0) {
+        log_warning("Connection concurrency limit exceeded: %ld from %s for service %s", count,
+                    s->namaddr, srv->ms ? srv->ms->service : "smtpd");
+        reply(s, "421 4.7.0 %s Error: too many connections from %s", srv->myhostname, s->addr);
+        return SMTPD_NEXT_CLOSE;
+    }
+    reply(s, "220 %s", srv->banner);
+    return SMTPD_NEXT_READ;
+}
+
+void smtpd_session_lost(smtpd_session *s, int timed_out)
+{
+    if (timed_out) {
+        log_info("timeout after %s from %s", s->where, s->namaddr);
+        reply(s, "421 4.4.2 %s Error: timeout exceeded", s->server->myhostname);
+    } else if (!s->quit && strcmp(s->where, "END-OF-MESSAGE") != 0) {
+        log_info("lost connection after %s from %s", s->where, s->namaddr);
+    }
+    s->closing = 1;
+}
+
+static void log_disconnect(smtpd_session *s)
+{
+    char line[512];
+    size_t n = (size_t)snprintf(line, sizeof(line), "disconnect from %s", s->namaddr);
+    int ok = 0, total = 0;
+    for (int i = 1; i <= SMTPD_CMD_COUNT; i++) {
+        int c = i == SMTPD_CMD_COUNT ? SMTPD_CMD_UNKNOWN : i; /* "unknown" goes last */
+        if (s->counts[c][1] == 0)
+            continue;
+        ok += s->counts[c][0];
+        total += s->counts[c][1];
+        if (n >= sizeof(line))
+            continue;
+        if (s->counts[c][0] == s->counts[c][1])
+            n += (size_t)snprintf(line + n, sizeof(line) - n, " %s=%d", smtpd_command_name(c),
+                                  s->counts[c][0]);
+        else
+            n += (size_t)snprintf(line + n, sizeof(line) - n, " %s=%d/%d",
+                                  smtpd_command_name(c), s->counts[c][0], s->counts[c][1]);
+    }
+    if (n < sizeof(line)) {
+        if (ok == total)
+            snprintf(line + n, sizeof(line) - n, " commands=%d", ok);
+        else
+            snprintf(line + n, sizeof(line) - n, " commands=%d/%d", ok, total);
+    }
+    log_info("%s", line);
+}
+
+void smtpd_session_free(smtpd_session *s)
+{
+    log_disconnect(s);
+    mail_reset(s);
+    uncount_connection(s);
+    free(s->helo);
+    free(s->in);
+    free(s->cmd);
+    strbuf_free(&s->out);
+    strbuf_free(&s->scratch);
+    strbuf_free(&s->scratch2);
+    free(s);
+}
+
+void smtpd_session_abort(smtpd_session *s)
+{
+    mail_reset(s);
+    s->closing = 1;
+}
+
+/* ---- commands ---- */
+
+static int cmd_helo(smtpd_session *s, const char *args, int esmtp)
+{
+    smtpd_server *srv = s->server;
+    if (*args == '\0') {
+        reply(s, "501 5.5.4 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
+        return -1;
+    }
+    /* The whole argument, trailing blanks removed, is the name (as Postfix). */
+    size_t len = strlen(args);
+    while (len > 0 && (args[len - 1] == ' ' || args[len - 1] == '\t'))
+        len--;
+    char *old_helo = s->helo;
+    int old_esmtp = s->esmtp;
+    s->helo = xstrndup(args, len);
+    s->esmtp = esmtp;
+    smtpd_check_args a;
+    fill_check_args(s, &a, NULL, NULL);
+    if (!srv->standalone && !srv->delay_reject &&
+        smtpd_check_helo(srv->checker, &a, &s->scratch2) == SMTPD_CHECK_REJECT) {
+        log_reject(s, esmtp ? "EHLO" : "HELO", s->scratch2.data, NULL, NULL);
+        reply(s, "%s", s->scratch2.data);
+        free(s->helo);
+        s->helo = old_helo;
+        s->esmtp = old_esmtp;
+        return -1;
+    }
+    free(old_helo);
+    mail_reset(s);
+    if (!esmtp) {
+        reply(s, "250 %s", srv->myhostname);
+        return 0;
+    }
+    reply(s, "250-%s", srv->myhostname);
+    reply(s, "250-PIPELINING");
+    if (srv->message_size_limit > 0)
+        reply(s, "250-SIZE %lld", srv->message_size_limit);
+    else
+        reply(s, "250-SIZE");
+    if (!srv->disable_vrfy)
+        reply(s, "250-VRFY");
+    reply(s, "250-ENHANCEDSTATUSCODES");
+    reply(s, "250-8BITMIME");
+    reply(s, "250 DSN");
+    return 0;
+}
+
+static int cmd_mail(smtpd_session *s, const char *args)
+{
+    smtpd_server *srv = s->server;
+    if (srv->helo_required && s->helo == NULL) {
+        reply(s, "503 5.5.1 Error: send HELO/EHLO first");
+        return -1;
+    }
+    if (s->in_mail) {
+        reply(s, "503 5.5.1 Error: nested MAIL command");
+        return -1;
+    }
+    char sender[SMTPD_ADDR_MAX + 1];
+    const char *params;
+    smtpd_path_status st = smtpd_parse_path(args, "FROM:", srv->strict_rfc821, 1, sender,
+                                            sizeof(sender), &params);
+    if (st == SMTPD_PATH_BAD_SYNTAX) {
+        reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
+        return -1;
+    }
+    if (st != SMTPD_PATH_OK) {
+        reply(s, "501 5.1.7 Bad sender address syntax");
+        return -1;
+    }
+    smtpd_mail_params mp;
+    if (smtpd_parse_mail_params(params, &mp, &s->scratch2) < 0) {
+        reply(s, "%s", s->scratch2.data);
+        return -1;
+    }
+    if (mp.size > 0 && srv->message_size_limit > 0 && mp.size > srv->message_size_limit) {
+        log_reject(s, "MAIL", "552 5.3.4 Message size exceeds fixed limit", sender, NULL);
+        reply(s, "552 5.3.4 Message size exceeds fixed limit");
+        return -1;
+    }
+    smtpd_check_args a;
+    fill_check_args(s, &a, sender, NULL);
+    if (!srv->standalone &&
+        smtpd_check_sender(srv->checker, &a, &s->scratch2) == SMTPD_CHECK_REJECT) {
+        log_reject(s, "MAIL", s->scratch2.data, sender, NULL);
+        reply(s, "%s", s->scratch2.data);
+        return -1;
+    }
+    s->in_mail = 1;
+    memcpy(s->sender, sender, strlen(sender) + 1);
+    s->mail_params = mp;
+    s->rcpt_count = 0;
+    reply(s, "250 2.1.0 Ok");
+    return 0;
+}
+
+/* Opens the queue file at the first accepted recipient and records the envelope. */
+static int open_transaction(smtpd_session *s)
+{
+    strbuf err;
+    strbuf_init(&err, 0);
+    s->cleanup = cleanup_open("incoming", &err);
+    if (s->cleanup == NULL) {
+        log_warning("%s: cannot create queue file: %s", s->namaddr, err.data);
+        strbuf_free(&err);
+        return -1;
+    }
+    strbuf_free(&err);
+    log_info("%s: client=%s", cleanup_queue_id(s->cleanup), s->namaddr);
+    cleanup *c = s->cleanup;
+    const char *helo = s->helo ? s->helo : "";
+    int bad = 0;
+    bad |= cleanup_attr(c, "log_client_name", s->name);
+    bad |= cleanup_attr(c, "log_client_address", s->addr);
+    bad |= cleanup_attr(c, "log_helo_name", helo);
+    bad |= cleanup_attr(c, "log_protocol_name", protocol_name(s));
+    bad |= cleanup_attr(c, "client_name", s->name);
+    bad |= cleanup_attr(c, "client_address", s->addr);
+    bad |= cleanup_attr(c, "helo_name", helo);
+    bad |= cleanup_attr(c, "rewrite_context", s->local_client ? "local" : "remote");
+    if (s->mail_params.has_envid)
+        bad |= cleanup_attr(c, "envelope_id", s->mail_params.envid);
+    if (s->mail_params.ret)
+        bad |= cleanup_attr(c, "dsn_ret", s->mail_params.ret == SMTPD_DSN_RET_FULL ? "1" : "2");
+    bad |= cleanup_sender(c, s->sender);
+    if (bad) {
+        cleanup_abort(c);
+        s->cleanup = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static int cmd_rcpt(smtpd_session *s, const char *args)
+{
+    smtpd_server *srv = s->server;
+    if (!s->in_mail) {
+        reply(s, "503 5.5.1 Error: need MAIL command");
+        return -1;
+    }
+    char rcpt[SMTPD_ADDR_MAX + 1];
+    const char *params;
+    smtpd_path_status st = smtpd_parse_path(args, "TO:", srv->strict_rfc821, 0, rcpt,
+                                            sizeof(rcpt), &params);
+    if (st == SMTPD_PATH_BAD_SYNTAX) {
+        reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
+        return -1;
+    }
+    if (st != SMTPD_PATH_OK) {
+        reply(s, "501 5.1.3 Bad recipient address syntax");
+        return -1;
+    }
+    smtpd_rcpt_params rp;
+    if (smtpd_parse_rcpt_params(params, &rp, &s->scratch2) < 0) {
+        reply(s, "%s", s->scratch2.data);
+        return -1;
+    }
+    if (srv->recipient_limit > 0 && s->rcpt_count >= srv->recipient_limit) {
+        reply(s, "452 4.5.3 Error: too many recipients");
+        return -1;
+    }
+    smtpd_check_args a;
+    fill_check_args(s, &a, s->sender, rcpt);
+    if (!srv->standalone &&
+        smtpd_check_rcpt(srv->checker, &a, &s->scratch2) == SMTPD_CHECK_REJECT) {
+        log_reject(s, "RCPT", s->scratch2.data, s->sender, rcpt);
+        reply(s, "%s", s->scratch2.data);
+        return -1;
+    }
+    if (s->cleanup == NULL && open_transaction(s) < 0) {
+        reply(s, "451 4.3.0 Error: queue file write error");
+        return -1;
+    }
+    if (cleanup_recipient(s->cleanup, rcpt, rcpt, rp.notify, rp.orcpt[0] ? rp.orcpt : NULL) <
+        0) {
+        log_warning("%s: cannot write recipient to queue file", cleanup_queue_id(s->cleanup));
+        mail_reset(s);
+        reply(s, "451 4.3.0 Error: queue file write error");
+        return -1;
+    }
+    if (s->rcpt_count++ == 0)
+        memcpy(s->first_rcpt, rcpt, strlen(rcpt) + 1);
+    reply(s, "250 2.1.5 Ok");
+    return 0;
+}
+
+/* Content lines go straight into the queue file; the size is checked on the way. */
+static void data_line(void *ctx, const char *line, size_t len)
+{
+    smtpd_session *s = ctx;
+    s->data_bytes += (long long)len + 2;
+    if (s->data_too_big || s->data_failed)
+        return;
+    if (s->server->message_size_limit > 0 && s->data_bytes > s->server->message_size_limit) {
+        s->data_too_big = 1;
+        return;
+    }
+    if (cleanup_line(s->cleanup, line, len) < 0)
+        s->data_failed = 1;
+}
+
+static int write_received(smtpd_session *s)
+{
+    smtpd_server *srv = s->server;
+    char rcpt[SMTPD_ADDR_MAX * 2 + 1];
+    smtpd_quote_address(s->first_rcpt, rcpt, sizeof(rcpt));
+    smtpd_received_info ri = {
+        .helo = s->helo,
+        .client_name = s->name,
+        .client_addr = s->addr,
+        .myhostname = srv->myhostname,
+        .mail_name = srv->mail_name,
+        .protocol = protocol_name(s),
+        .queue_id = cleanup_queue_id(s->cleanup),
+        .rcpt = s->rcpt_count == 1 ? rcpt : NULL,
+        .when = time(NULL),
+    };
+    strbuf_reset(&s->scratch2);
+    smtpd_received_format(&ri, &s->scratch2);
+    char *p = s->scratch2.data;
+    for (char *nl; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
+        if (cleanup_line(s->cleanup, p, (size_t)(nl - p)) < 0)
+            return -1;
+    return 0;
+}
+
+static int cmd_data(smtpd_session *s, const char *args)
+{
+    smtpd_server *srv = s->server;
+    if (*args != '\0') {
+        reply(s, "501 5.5.4 Syntax: DATA");
+        return -1;
+    }
+    if (s->rcpt_count == 0) {
+        if (!s->in_mail)
+            reply(s, "503 5.5.1 Error: need RCPT command");
+        else
+            reply(s, "554 5.5.1 Error: no valid recipients");
+        return -1;
+    }
+    smtpd_check_args a;
+    fill_check_args(s, &a, s->sender, s->rcpt_count == 1 ? s->first_rcpt : NULL);
+    if (!srv->standalone &&
+        smtpd_check_data(srv->checker, &a, &s->scratch2) == SMTPD_CHECK_REJECT) {
+        log_reject(s, "DATA", s->scratch2.data, s->sender,
+                   s->rcpt_count == 1 ? s->first_rcpt : NULL);
+        reply(s, "%s", s->scratch2.data);
+        return -1;
+    }
+    s->data_bytes = 0;
+    s->data_too_big = 0;
+    s->data_failed = write_received(s) < 0;
+    smtpd_data_init(&s->data, srv->line_limit, (smtpd_bare_lf_mode)s->bare_lf_mode,
+                    !s->line_bare_lf);
+    s->data_active = 1;
+    s->state = SMTPD_STATE_DATA;
+    reply(s, "354 End data with <CR><LF>.<CR><LF>");
+    return 1; /* the outcome is known at the end of the data */
+}
+
+/* End of DATA: commit the queue file, then (and only then) say 250. */
+static void finish_data(smtpd_session *s)
+{
+    smtpd_server *srv = s->server;
+    s->state = SMTPD_STATE_COMMAND;
+    if (s->data.saw_bare_lf && s->bare_lf_mode == SMTPD_BARE_LF_NOTE)
+        log_info("%s: bare <LF> received in message content from %s",
+                 queue_id_or_noqueue(s), s->namaddr);
+    smtpd_data_free(&s->data);
+    s->data_active = 0;
+    set_where(s, "END-OF-MESSAGE");
+    const char *rcpt = s->rcpt_count == 1 ? s->first_rcpt : NULL;
+    int ok = 0;
+    if (s->data_too_big) {
+        const char *text = "552 5.3.4 Message size exceeds fixed limit";
+        log_reject(s, "END-OF-MESSAGE", text, s->sender, rcpt);
+        reply(s, "%s", text);
+    } else {
+        char id[64];
+        snprintf(id, sizeof(id), "%s", cleanup_queue_id(s->cleanup));
+        int status = cleanup_close(s->cleanup);
+        s->cleanup = NULL;
+        if (s->data_failed && status == CLEANUP_STAT_OK)
+            status = CLEANUP_STAT_WRITE;
+        if (status == CLEANUP_STAT_OK) {
+            reply(s, "250 2.0.0 Ok: queued as %s", id);
+            ok = 1;
+            if (!srv->standalone)
+                mail_trigger(srv->queue_directory, "public/qmgr", 'A');
+        } else {
+            const char *text = cleanup_status_reply(status);
+            log_info("%s: reject: END-OF-MESSAGE from %s: %s; from=<%s> proto=%s", id,
+                     s->namaddr, text, s->sender, protocol_name(s));
+            reply(s, "%s", text);
+        }
+    }
+    mail_reset(s);
+    if (ok)
+        s->counts[SMTPD_CMD_DATA][0]++;
+    else
+        s->error_count++;
+}
+
+static int cmd_rset(smtpd_session *s, const char *args)
+{
+    if (*args != '\0') {
+        reply(s, "501 5.5.4 Syntax: RSET");
+        return -1;
+    }
+    mail_reset(s);
+    reply(s, "250 2.0.0 Ok");
+    return 0;
+}
+
+static int cmd_vrfy(smtpd_session *s, const char *args)
+{
+    smtpd_server *srv = s->server;
+    if (srv->disable_vrfy) {
+        reply(s, "502 5.5.1 VRFY command is disabled");
+        return -1;
+    }
+    if (*args == '\0') {
+        reply(s, "501 5.5.4 Syntax: VRFY address");
+        return -1;
+    }
+    char addr[SMTPD_ADDR_MAX + 1];
+    if (smtpd_parse_path(args, "", 0, 0, addr, sizeof(addr), NULL) != SMTPD_PATH_OK) {
+        reply(s, "501 5.1.3 Bad recipient address syntax");
+        return -1;
+    }
+    smtpd_check_args a;
+    fill_check_args(s, &a, NULL, addr);
+    if (!srv->standalone &&
+        smtpd_check_vrfy(srv->checker, &a, &s->scratch2) == SMTPD_CHECK_REJECT) {
+        log_reject(s, "VRFY", s->scratch2.data, NULL, addr);
+        reply(s, "%s", s->scratch2.data);
+        return -1;
+    }
+    char quoted[SMTPD_ADDR_MAX * 2 + 1];
+    smtpd_quote_address(addr, quoted, sizeof(quoted));
+    reply(s, "252 2.0.0 %s", quoted);
+    return 0;
+}
+
+/* Runs one complete command line. */
+static void execute(smtpd_session *s, const smtpd_line *line)
+{
+    smtpd_server *srv = s->server;
+    if (line->bare_lf && s->bare_lf_mode == SMTPD_BARE_LF_REJECT) {
+        log_info("bare <LF> received from %s", s->namaddr);
+        reply(s, "%d 5.5.2 Error: bare <LF> received", srv->bare_lf_reject_code);
+        s->closing = 1;
+        return;
+    }
+    if (line->bare_lf && s->bare_lf_mode == SMTPD_BARE_LF_NOTE)
+        log_info("bare <LF> received in command from %s", s->namaddr);
+    s->line_bare_lf = line->bare_lf;
+    if (line->has_nul) {
+        s->counts[SMTPD_CMD_UNKNOWN][1]++;
+        s->error_count++;
+        reply(s, "500 5.5.2 Error: bad syntax");
+        return;
+    }
+    memcpy(s->cmd, line->text, line->len);
+    s->cmd[line->len] = '\0';
+    const char *args;
+    smtpd_cmd cmd = smtpd_command_lookup(s->cmd, &args);
+    if (cmd == SMTPD_CMD_UNKNOWN) {
+        s->counts[SMTPD_CMD_UNKNOWN][1]++;
+        if (smtpd_command_is_forbidden(s->cmd)) {
+            char shown[101];
+            printable_copy(shown, sizeof(shown), s->cmd, line->len);
+            log_warning("non-SMTP command from %s: %s", s->namaddr, shown);
+            reply(s, "221 2.7.0 Error: I can break rules, too. Goodbye.");
+            s->closing = 1;
+            return;
+        }
+        s->error_count++;
+        if (*args == '\0' && s->cmd[strspn(s->cmd, " \t")] == '\0')
+            reply(s, "500 5.5.2 Error: bad syntax");
+        else
+            reply(s, "502 5.5.2 Error: command not recognized");
+        set_where(s, "UNKNOWN");
+        return;
+    }
+    char where[8];
+    snprintf(where, sizeof(where), "%s", smtpd_command_name(cmd));
+    for (char *p = where; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    set_where(s, where);
+    int rc;
+    switch (cmd) {
+    case SMTPD_CMD_HELO: rc = cmd_helo(s, args, 0); break;
+    case SMTPD_CMD_EHLO: rc = cmd_helo(s, args, 1); break;
+    case SMTPD_CMD_MAIL: rc = cmd_mail(s, args); break;
+    case SMTPD_CMD_RCPT: rc = cmd_rcpt(s, args); break;
+    case SMTPD_CMD_DATA: rc = cmd_data(s, args); break;
+    case SMTPD_CMD_RSET: rc = cmd_rset(s, args); break;
+    case SMTPD_CMD_NOOP:
+        reply(s, "250 2.0.0 Ok");
+        rc = 0;
+        break;
+    case SMTPD_CMD_VRFY: rc = cmd_vrfy(s, args); break;
+    case SMTPD_CMD_ETRN:
+        reply(s, "502 5.5.1 Error: command not implemented");
+        rc = -1;
+        break;
+    case SMTPD_CMD_QUIT:
+        reply(s, "221 2.0.0 Bye");
+        s->quit = 1;
+        s->closing = 1;
+        rc = 0;
+        break;
+    default: return;
+    }
+    if (cmd >= SMTPD_CMD_COUNT)
+        return;
+    s->counts[cmd][1]++;
+    if (rc == 0)
+        s->counts[cmd][0]++;
+    else if (rc < 0)
+        s->error_count++;
+}
+
+/* ---- input processing ---- */
+
+static void discard_input(smtpd_session *s, size_t n)
+{
+    if (n == 0)
+        return;
+    memmove(s->in, s->in + n, s->in_len - n);
+    s->in_len -= n;
+}
+
+smtpd_next smtpd_session_process(smtpd_session *s)
+{
+    smtpd_server *srv = s->server;
+    smtpd_next next = SMTPD_NEXT_READ;
+    size_t pos = 0;
+    while (!s->closing && !s->paused) {
+        if (s->state == SMTPD_STATE_DATA) {
+            size_t used = 0;
+            smtpd_data_status st = smtpd_data_feed(&s->data, s->in + pos, s->in_len - pos,
+                                                   &used, data_line, s);
+            pos += used;
+            if (st == SMTPD_DATA_MORE)
+                break;
+            if (st == SMTPD_DATA_END) {
+                finish_data(s);
+            } else {
+                log_info("%s: bare <LF> received in message content from %s",
+                         queue_id_or_noqueue(s), s->namaddr);
+                mail_reset(s);
+                s->state = SMTPD_STATE_COMMAND;
+                s->error_count++;
+                reply(s, "%d 5.5.2 Error: bare <LF> received", srv->bare_lf_reject_code);
+                s->closing = 1;
+            }
+            continue;
+        }
+        if (s->state == SMTPD_STATE_SKIP) {
+            size_t used = 0;
+            int found = smtpd_line_skip(s->in + pos, s->in_len - pos, &used);
+            pos += used;
+            if (!found)
+                break;
+            s->state = SMTPD_STATE_COMMAND;
+            continue;
+        }
+        if (s->out.len >= SMTPD_OUTPUT_HIGH_WATER) {
+            next = SMTPD_NEXT_FLUSH;
+            break;
+        }
+        smtpd_line line;
+        smtpd_line_status ls = smtpd_line_next(s->in + pos, s->in_len - pos, srv->line_limit,
+                                               &line);
+        int at_hard_limit = srv->hard_error_limit > 0 && s->error_count >= srv->hard_error_limit;
+        if (ls == SMTPD_LINE_NEED_MORE && !at_hard_limit)
+            break;
+        if (srv->error_sleep_ms > 0 && s->error_count >= srv->soft_error_limit &&
+            !s->delay_paid) {
+            s->paused = 1;
+            next = SMTPD_NEXT_PAUSE;
+            break;
+        }
+        s->delay_paid = 0;
+        if (at_hard_limit) {
+            log_info("too many errors after %s from %s", s->where, s->namaddr);
+            reply(s, "421 4.7.0 %s Error: too many errors", srv->myhostname);
+            break;
+        }
+        pos += line.consumed;
+        if (ls == SMTPD_LINE_OK) {
+            execute(s, &line);
+            continue;
+        }
+        /* Over-long line: answered, never executed; the rest of it is skipped. */
+        char shown[31];
+        printable_copy(shown, sizeof(shown), s->in + pos - line.consumed,
+                       line.consumed < 30 ? line.consumed : 30);
+        log_warning("%s: request longer than %zu: %s...", s->namaddr, srv->line_limit, shown);
+        s->counts[SMTPD_CMD_UNKNOWN][1]++;
+        s->error_count++;
+        reply(s, "500 5.5.0 Error: line too long");
+        if (ls == SMTPD_LINE_TOO_LONG_PARTIAL)
+            s->state = SMTPD_STATE_SKIP;
+    }
+    discard_input(s, pos);
+    if (s->closing)
+        return SMTPD_NEXT_CLOSE;
+    return next;
+}
+
+void smtpd_session_resume(smtpd_session *s)
+{
+    s->paused = 0;
+    s->delay_paid = 1;
+}
