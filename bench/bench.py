@@ -120,6 +120,9 @@ def smtp_source_run(server, sessions, size, messages, sampler):
                 waiter.join()
                 break
             time.sleep(POLL)
+    except BaseException:
+        proc.kill()
+        raise
     finally:
         waiter.join(timeout=30)
     cpu1 = procstat.tree_cpu_seconds(pid)

@@ -561,11 +561,6 @@ static void deliver_address(local_state *st, const char *address, int depth, int
 
     strbuf key;
     strbuf_init(&key, 4096);
-    strbuf_printf(&key, "mailbox:%s", bare);
-    if (no_alias && strmap_has(st->seen, key.data)) {
-        strbuf_free(&key);
-        return;
-    }
     if (!no_alias) {
         if (open_aliases(st->agent) < 0) {
             leaf_result(st, to, "4.3.0", "alias database unavailable");
@@ -585,8 +580,6 @@ static void deliver_address(local_state *st, const char *address, int depth, int
         } else if (found > 0) {
             identity id;
             identity_default_privs(&id);
-            char alias_addr[2100];
-            snprintf(alias_addr, sizeof(alias_addr), "%s@%s", name, domain);
             expand_list(st, value.data, "alias", &id, name, to, depth);
         }
         strbuf_free(&value);
@@ -601,12 +594,9 @@ static void deliver_address(local_state *st, const char *address, int depth, int
         strbuf_free(&key);
         return;
     }
-    if (strmap_has(st->seen, key.data)) {
-        strbuf_free(&key);
-        return;
-    }
-    strmap_put(st->seen, key.data, NULL);
-    if (!no_alias) {
+    strbuf_printf(&key, "forward:%s", bare);
+    if (!no_alias && !strmap_has(st->seen, key.data)) {
+        strmap_put(st->seen, key.data, NULL);
         strbuf body, why;
         strbuf_init(&body, LOCAL_FILE_LIMIT + 1);
         strbuf_init(&why, 4096);
@@ -636,7 +626,12 @@ static void deliver_address(local_state *st, const char *address, int depth, int
         strbuf_free(&body);
         strbuf_free(&why);
     }
-    deliver_to_mailbox(st, to, &user);
+    strbuf_reset(&key);
+    strbuf_printf(&key, "mailbox:%s", bare);
+    if (!strmap_has(st->seen, key.data)) {
+        strmap_put(st->seen, key.data, NULL);
+        deliver_to_mailbox(st, to, &user);
+    }
     strbuf_free(&key);
 }
 
