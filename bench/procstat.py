@@ -12,9 +12,11 @@ two readings. Limits: a child that exits and is reaped between reading its paren
 it is missed or counted twice (its share is small next to a run's total); processes that
 escape the tree (double fork to init) are not counted — neither server does that.
 
-tree_rss_bytes(master) sums VmRSS over the live tree. Shared pages (the binary, libraries) are
-counted once per process, as `ps` does, so a server with many processes pays for each of them.
-Sampler samples it every 0.2 s in a thread and keeps the peak.
+tree_memory_bytes(master) sums resident memory over the live tree two ways: RSS counts shared
+pages (the binary, libraries, shared mappings) once per process, as `ps` does, so a server
+with many processes pays for each copy; PSS (from smaps_rollup) divides each shared page among
+the processes that map it, so the sum is the memory the instance really occupies.
+Sampler samples both every 0.2 s in a thread and keeps each peak.
 """
 import os
 import threading
@@ -37,29 +39,48 @@ def _read_stat(pid):
     return ppid, utime + stime + cutime + cstime
 
 
-def _all_parents():
-    parents = {}
+def _children(pid):
+    """Returns the children of PID from /proc/PID/task/*/children, or None if unsupported."""
+    kids = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
+                kids.extend(int(x) for x in f.read().split())
+        except FileNotFoundError:
+            return None
+        except OSError:
+            pass
+    return kids
+
+
+def _children_by_scan():
+    children = {}
     for name in os.listdir("/proc"):
         if name.isdigit():
             st = _read_stat(name)
             if st is not None:
-                parents[int(name)] = st[0]
-    return parents
+                children.setdefault(st[0], []).append(int(name))
+    return children
 
 
 def tree_pids(root):
     """Returns the pids of ROOT and all its live descendants."""
-    parents = _all_parents()
-    if root not in parents:
+    if not os.path.exists(f"/proc/{root}"):
         return []
-    children = {}
-    for pid, ppid in parents.items():
-        children.setdefault(ppid, []).append(pid)
-    found, todo = [], [root]
+    found, todo, table = [], [root], None
     while todo:
         pid = todo.pop()
         found.append(pid)
-        todo.extend(children.get(pid, []))
+        kids = _children(pid) if table is None else None
+        if kids is None:  # kernel without CONFIG_PROC_CHILDREN: one full scan of /proc
+            if table is None:
+                table = _children_by_scan()
+            kids = table.get(pid, [])
+        todo.extend(kids)
     return found
 
 
@@ -72,24 +93,38 @@ def tree_cpu_seconds(root):
     return total / TICKS
 
 
-def tree_rss_bytes(root):
-    total = 0
+def _pss_bytes(pid):
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0
+
+
+def tree_memory_bytes(root):
+    """Returns (summed RSS, summed PSS) of the live tree under ROOT, in bytes."""
+    rss = pss = 0
     for pid in tree_pids(root):
         try:
             with open(f"/proc/{pid}/statm", "rb") as f:
-                total += int(f.read().split()[1]) * PAGE
+                rss += int(f.read().split()[1]) * PAGE
         except (OSError, IndexError, ValueError):
-            pass
-    return total
+            continue
+        pss += _pss_bytes(pid)
+    return rss, pss
 
 
 class Sampler:
-    """Samples the summed RSS of a process tree every INTERVAL seconds and keeps the peak."""
+    """Samples the summed RSS and PSS of a process tree every INTERVAL seconds and keeps the peak."""
 
     def __init__(self, interval=0.2):
         self.interval = interval
         self.root = None
         self.peak = 0
+        self.peak_pss = 0
         self.samples = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -101,6 +136,7 @@ class Sampler:
         with self._lock:
             self.root = root
             self.peak = 0
+            self.peak_pss = 0
             self.samples = 0
         if root is not None:
             self._sample()
@@ -110,10 +146,11 @@ class Sampler:
             root = self.root
         if root is None:
             return
-        rss = tree_rss_bytes(root)
+        rss, pss = tree_memory_bytes(root)
         with self._lock:
             if self.root == root:
                 self.peak = max(self.peak, rss)
+                self.peak_pss = max(self.peak_pss, pss)
                 self.samples += 1
 
     def _loop(self):
@@ -121,12 +158,12 @@ class Sampler:
             self._sample()
 
     def finish(self):
-        """Takes a last sample, stops watching and returns the peak in bytes."""
+        """Takes a last sample, stops watching and returns the peaks (RSS, PSS) in bytes."""
         self._sample()
         with self._lock:
-            peak = self.peak
+            peaks = (self.peak, self.peak_pss)
             self.root = None
-        return peak
+        return peaks
 
     def close(self):
         self._stop.set()

@@ -16,7 +16,7 @@ import tempfile
 
 FIELDS = ["server", "round", "sessions", "size", "messages", "accept_s", "e2e_s",
           "accept_msgs_per_s", "e2e_msgs_per_s", "delivered", "cpu_s", "cpu_s_per_1000",
-          "peak_rss_mb", "lat_count", "lat_p50_ms", "lat_p99_ms", "lat_errors", "error"]
+          "peak_rss_mb", "peak_pss_mb", "lat_count", "lat_p50_ms", "lat_p99_ms", "lat_errors", "error"]
 NUMERIC = [f for f in FIELDS if f not in ("server", "error")]
 
 # Figures where a higher value is better; the others are better when lower.
@@ -84,6 +84,8 @@ def aggregate(runs):
             "p99": _median(r["lat_p99_ms"] for r in rs),
             "cpu": _median(r["cpu_s_per_1000"] for r in rs),
             "rss": max(rss) if rss else None,
+            "pss": max((r["peak_pss_mb"] for r in rs if r.get("peak_pss_mb") is not None),
+                       default=None),
             "rounds": len(rs),
             "errors": sum(1 for r in rs if r.get("error")),
             "messages": int(rs[0]["messages"]),
@@ -114,7 +116,7 @@ def regressions(agg, prev):
         old = prev.get(key)
         if not old:
             continue
-        for metric in ("accept", "e2e", "p50", "p99", "cpu", "rss"):
+        for metric in ("accept", "e2e", "p50", "p99", "cpu", "rss", "pss"):
             a, b = cur.get(metric), old.get(metric)
             if a is None or not b:
                 continue
@@ -167,7 +169,7 @@ def markdown(agg, flags, meta, had_previous):
     out = ["# Postern vs Postfix: latest benchmark", ""]
     out.append(f"Run {meta['date']} on `{meta['host']}` (Linux {meta['kernel']}, {m['cpus']} CPUs), "
                f"{meta['rounds']} round(s), {meta['messages']} messages per point "
-               f"(256K: a tenth), {meta['latency_messages']} latency transactions per point and "
+               f"(256K: a fifth), {meta['latency_messages']} latency transactions per point and "
                f"round, {meta['duration_s'] / 60:.1f} min. Reproduce: `make bench` "
                "(see docs/performance.md for the method).")
     if meta.get("quick"):
@@ -191,10 +193,10 @@ def markdown(agg, flags, meta, had_previous):
             "Ratios of medians over rounds. Throughput: higher is better; latency, CPU and "
             "memory: lower is better.", "",
             "| sessions | size | e2e msgs/s | accept msgs/s | p50 latency | p99 latency | "
-            "CPU s/1000 msgs | peak RSS |", "|---|---|---|---|---|---|---|---|"]
+            "CPU s/1000 msgs | peak RSS | peak PSS |", "|---|---|---|---|---|---|---|---|---|"]
     for s, l in pts:
         out.append(f"| {s} | {size_label(l)} | " + " | ".join(
-            fmt_ratio(ratio(agg, k, s, l)) for k in ("e2e", "accept", "p50", "p99", "cpu", "rss"))
+            fmt_ratio(ratio(agg, k, s, l)) for k in ("e2e", "accept", "p50", "p99", "cpu", "rss", "pss"))
                    + " |")
     out += ["", "## Targets (from the Performance issue)", "",
             "| target | bound (Postern/Postfix) | measured | met |", "|---|---|---|---|"]
@@ -223,11 +225,15 @@ def markdown(agg, flags, meta, had_previous):
             cell(agg, flags, srv, s, l, k, 2) for k in ("p50", "p99")
             for srv in ("postfix", "postern")) + " |")
     out += ["", "## Resources (during the smtp-source run)", "",
+            "CPU: all processes of the instance, per 1000 messages. Memory: peak over 0.2 s "
+            "samples of the sum over its processes; RSS counts shared pages once per process, "
+            "PSS shares them out.", "",
             "| sessions | size | Postfix CPU s/1000 | Postern CPU s/1000 | Postfix peak RSS MB | "
-            "Postern peak RSS MB |", "|---|---|---|---|---|---|"]
+            "Postern peak RSS MB | Postfix peak PSS MB | Postern peak PSS MB |",
+            "|---|---|---|---|---|---|---|---|"]
     for s, l in pts:
         out.append(f"| {s} | {size_label(l)} | " + " | ".join(
-            cell(agg, flags, srv, s, l, k, 2 if k == "cpu" else 0) for k in ("cpu", "rss")
+            cell(agg, flags, srv, s, l, k, 2 if k == "cpu" else 0) for k in ("cpu", "rss", "pss")
             for srv in ("postfix", "postern")) + " |")
     errors = [(k, v["errors"]) for k, v in sorted(agg.items()) if v["errors"]]
     out += ["", "## Regressions against the previous run (more than 10% worse)", ""]
@@ -287,7 +293,7 @@ def plot(path, agg):
         return p.returncode == 0
 
 
-def write_all(out_dir, runs, _latencies, meta):
+def write_all(out_dir, runs, meta):
     os.makedirs(out_dir, exist_ok=True)
     latest_md = os.path.join(out_dir, "latest.md")
     latest_csv = os.path.join(out_dir, "latest.csv")

@@ -72,9 +72,12 @@ static int notify_wanted(bounce_kind kind, int notify)
     if (notify & DSN_NOTIFY_NEVER)
         return 0;
     switch (kind) {
-    case BOUNCE_FAILURE: return notify == 0 || (notify & DSN_NOTIFY_FAILURE) != 0;
-    case BOUNCE_DELAY: return notify == 0 || (notify & DSN_NOTIFY_DELAY) != 0;
-    case BOUNCE_SUCCESS: return (notify & DSN_NOTIFY_SUCCESS) != 0;
+    case BOUNCE_FAILURE:
+        return notify == 0 || (notify & DSN_NOTIFY_FAILURE) != 0;
+    case BOUNCE_DELAY:
+        return notify == 0 || (notify & DSN_NOTIFY_DELAY) != 0;
+    case BOUNCE_SUCCESS:
+        return (notify & DSN_NOTIFY_SUCCESS) != 0;
     }
     return 0;
 }
@@ -99,8 +102,8 @@ static void copy_id(char *new_id, size_t new_id_len, const char *id)
 }
 
 /* Queues one notice; returns 0 with its id, or -1 with err. Wakes qmgr when queued. */
-static int queue_notice(int fd, const queue_envelope *env, const bounce_notice *notice,
-                        char *id, size_t id_len, strbuf *err)
+static int queue_notice(int fd, const queue_envelope *env, const bounce_notice *notice, char *id,
+                        size_t id_len, strbuf *err)
 {
     if (bounce_message_queue(fd, env, notice, id, id_len, err) < 0)
         return -1;
@@ -111,9 +114,12 @@ static int queue_notice(int fd, const queue_envelope *env, const bounce_notice *
 static const char *kind_log_name(bounce_kind kind)
 {
     switch (kind) {
-    case BOUNCE_FAILURE: return "non-delivery notification";
-    case BOUNCE_DELAY: return "delay notification";
-    case BOUNCE_SUCCESS: return "delivery status notification";
+    case BOUNCE_FAILURE:
+        return "non-delivery notification";
+    case BOUNCE_DELAY:
+        return "delay notification";
+    case BOUNCE_SUCCESS:
+        return "delivery status notification";
     }
     return "notification";
 }
@@ -124,14 +130,20 @@ static int notify_double_bounce(int fd, const queue_envelope *env, bounce_kind k
                                 char *new_id, size_t new_id_len, strbuf *err)
 {
     const char *classes = cfg_str("notify_classes");
-    int wanted = kind == BOUNCE_FAILURE ? bounce_notify_class(classes, "bounce") ||
-                                              bounce_notify_class(classes, "2bounce")
-                                        : kind == BOUNCE_DELAY && bounce_notify_class(classes, "2bounce");
+    int wanted =
+        kind == BOUNCE_FAILURE
+            ? bounce_notify_class(classes, "bounce") || bounce_notify_class(classes, "2bounce")
+            : kind == BOUNCE_DELAY && bounce_notify_class(classes, "2bounce");
     if (!wanted)
         return 0;
     char *postmaster = qualified(cfg_str("2bounce_notice_recipient"));
-    bounce_notice notice = {kind, BOUNCE_TO_POSTMASTER_DOUBLE, postmaster, double_bounce,
-                            return_headers_only(env, kind == BOUNCE_FAILURE), all, n};
+    bounce_notice notice = {kind,
+                            BOUNCE_TO_POSTMASTER_DOUBLE,
+                            postmaster,
+                            double_bounce,
+                            return_headers_only(env, kind == BOUNCE_FAILURE),
+                            all,
+                            n};
     char id[QUEUE_ID_MAX];
     int rc = queue_notice(fd, env, &notice, id, sizeof(id), err);
     if (rc == 0) {
@@ -183,8 +195,12 @@ static int notify_sender(int fd, const queue_envelope *env, bounce_kind kind,
     }
     int rc = 0;
     if (count > 0) {
-        bounce_notice notice = {kind, BOUNCE_TO_SENDER, env->sender, "",
-                                return_headers_only(env, kind == BOUNCE_FAILURE), wanted,
+        bounce_notice notice = {kind,
+                                BOUNCE_TO_SENDER,
+                                env->sender,
+                                "",
+                                return_headers_only(env, kind == BOUNCE_FAILURE),
+                                wanted,
                                 count};
         char id[QUEUE_ID_MAX];
         rc = queue_notice(fd, env, &notice, id, sizeof(id), err);

@@ -159,8 +159,10 @@ static const char *subject_of(const bounce_notice *n)
         return postmaster ? "Postmaster Copy: Undelivered Mail"
                           : "Undelivered Mail Returned to Sender";
     case BOUNCE_DELAY:
-        return postmaster ? "Postmaster Warning: Delayed Mail" : "Delayed Mail (still being retried)";
-    case BOUNCE_SUCCESS: return "Successful Mail Delivery Report";
+        return postmaster ? "Postmaster Warning: Delayed Mail"
+                          : "Delayed Mail (still being retried)";
+    case BOUNCE_SUCCESS:
+        return "Successful Mail Delivery Report";
     }
     return "Mail Delivery Status Report";
 }
@@ -233,9 +235,12 @@ static const char *diagnostic_text(const char *diag, int *has_type)
 static const char *default_reason(bounce_kind kind)
 {
     switch (kind) {
-    case BOUNCE_FAILURE: return "delivery failed";
-    case BOUNCE_DELAY: return "delivery temporarily suspended";
-    case BOUNCE_SUCCESS: return "delivery successful";
+    case BOUNCE_FAILURE:
+        return "delivery failed";
+    case BOUNCE_DELAY:
+        return "delivery temporarily suspended";
+    case BOUNCE_SUCCESS:
+        return "delivery successful";
     }
     return "unknown";
 }
@@ -425,9 +430,10 @@ static void write_rcpt_fields(writer *w, const queue_envelope *env, const bounce
         bounce_append_safe(&sb, r->orig);
         emit_field(w, "Original-Recipient", sb.data);
     }
-    emit_field(w, "Action", n->kind == BOUNCE_FAILURE ? "failed"
-                            : r->action && r->action[0] ? r->action
-                                                        : default_action(n->kind));
+    emit_field(w, "Action",
+               n->kind == BOUNCE_FAILURE   ? "failed"
+               : r->action && r->action[0] ? r->action
+                                           : default_action(n->kind));
     emit_field(w, "Status", r->status && r->status[0] ? r->status : default_status(n->kind));
     if (r->remote_mta && r->remote_mta[0])
         emit_field(w, "Remote-MTA", r->remote_mta);
@@ -484,8 +490,8 @@ static int copy_original_piece(const char *data, size_t len, int partial, void *
     if (oc->w->failed)
         return 1;
     if (!oc->continuing && oc->headers_only) {
-        int is_header = header_name_length(data, len) > 0 ||
-                        (len > 0 && (data[0] == ' ' || data[0] == '\t'));
+        int is_header =
+            header_name_length(data, len) > 0 || (len > 0 && (data[0] == ' ' || data[0] == '\t'));
         if (!is_header)
             return 1; /* end of the header section */
     }
@@ -537,8 +543,8 @@ static void write_original_part(writer *w, int fd, const queue_envelope *env,
     emitf(w, "--%s--", boundary);
 }
 
-int bounce_message_queue(int fd, const queue_envelope *env, const bounce_notice *notice,
-                         char *id, size_t id_len, strbuf *err)
+int bounce_message_queue(int fd, const queue_envelope *env, const bounce_notice *notice, char *id,
+                         size_t id_len, strbuf *err)
 {
     cleanup *c = cleanup_open("incoming", err);
     if (c == NULL)

@@ -28,7 +28,7 @@ typedef struct bounce_notice {
 } bounce_notice;
 
 /* Returns 0 with the new queue id in id, or -1 with the reason in err (nothing is queued). */
-int bounce_message_queue(int fd, const queue_envelope *env, const bounce_notice *notice,
-                         char *id, size_t id_len, strbuf *err);
+int bounce_message_queue(int fd, const queue_envelope *env, const bounce_notice *notice, char *id,
+                         size_t id_len, strbuf *err);
 
 #endif

@@ -4,9 +4,10 @@
  *   postqueue [-c config_dir] [-v] -p | -j | -f | -i queue_id | -s site
  *
  * -p lists the queue in the Sendmail mailq layout (see queue/showq.h), -j prints one JSON
- * object per message (Postfix 3.1's fields). -f flushes: every deferred message becomes due
- * now and the queue manager is woken with 'F'; -i ID does that for one deferred message, -s SITE
- * for the deferred messages with a recipient in SITE. Listing is allowed to the users in
+ * object per message (Postfix 3.1's fields). -f flushes: the queue manager is woken with 'F'
+ * (retry all deferred mail now). -i ID makes one deferred message due now (its mtime is its
+ * next attempt time) and wakes the queue manager with 'D'; -s SITE does that for the deferred
+ * messages with a recipient in SITE. Listing is allowed to the users in
  * authorized_mailq_users, flushing to authorized_flush_users (names or type:table lookups,
  * "static:anyone" by default); root and mail_owner are always allowed. The queue is read
  * directly, so the listing works while the mail system is down, for root and mail_owner.
@@ -36,8 +37,9 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#define LOG_LEVEL_FATAL 3 /* log.c's order: info, warning, error, fatal */
-#define QMGR_TRIGGER_FLUSH 'F'
+#define LOG_LEVEL_FATAL 3         /* log.c's order: info, warning, error, fatal */
+#define QMGR_TRIGGER_FLUSH 'F'    /* scan deferred/, ignoring next-attempt times */
+#define QMGR_TRIGGER_DEFERRED 'D' /* scan deferred/ for messages that are due */
 
 static void fatal_status(int status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), noreturn));
@@ -188,7 +190,7 @@ static void make_due(const char *queue_dir, const char *id)
 
 typedef struct flush_filter {
     const char *queue_dir;
-    const char *site; /* NULL: every deferred message */
+    const char *site;
 } flush_filter;
 
 static int rcpt_in_site(const char *address, const char *site)
@@ -202,7 +204,7 @@ static int flush_one(const showq_entry *e, void *ctx)
     flush_filter *f = ctx;
     if (strcmp(e->queue_name, "deferred") != 0)
         return 0;
-    int match = f->site == NULL;
+    int match = 0;
     for (size_t i = 0; i < e->nrcpt && !match; i++)
         match = rcpt_in_site(e->rcpts[i].address, f->site);
     if (match)
@@ -210,9 +212,9 @@ static int flush_one(const showq_entry *e, void *ctx)
     return 0;
 }
 
-static void wake_qmgr(const char *queue_dir)
+static void wake_qmgr(const char *queue_dir, char code)
 {
-    if (mail_trigger(queue_dir, "public/qmgr", QMGR_TRIGGER_FLUSH) < 0)
+    if (mail_trigger(queue_dir, "public/qmgr", code) < 0)
         fatal_status(EX_UNAVAILABLE, "Cannot flush mail queue - mail system is down");
 }
 
@@ -224,13 +226,16 @@ static int flush_queue(const char *site, const char *id)
         if (!queue_id_valid(id))
             fatal_status(EX_USAGE, "invalid queue ID: %s", id);
         make_due(queue_dir, id);
-    } else {
-        if (site != NULL && (site[0] == '\0' || strchr(site, '/') != NULL))
+        wake_qmgr(queue_dir, QMGR_TRIGGER_DEFERRED);
+    } else if (site != NULL) {
+        if (site[0] == '\0' || strchr(site, '/') != NULL)
             fatal_status(EX_USAGE, "invalid site name: %s", site);
         flush_filter f = {queue_dir, site};
         showq_walk(queue_dir, cfg_str("empty_address_recipient"), flush_one, &f);
+        wake_qmgr(queue_dir, QMGR_TRIGGER_DEFERRED);
+    } else {
+        wake_qmgr(queue_dir, QMGR_TRIGGER_FLUSH);
     }
-    wake_qmgr(queue_dir);
     return 0;
 }
 

@@ -10,7 +10,7 @@
  * With downgrade set (the server does not announce 8BITMIME and the message has 8-bit
  * content), MIME parts declared "Content-Transfer-Encoding: 8bit" or "binary" are converted to
  * quoted-printable and their header is rewritten, as Postfix's default
- * (disable_mime_output_conversion = no) does. multipart/* parts are walked by boundary (at most
+ * (disable_mime_output_conversion = no) does. Multipart parts are walked by boundary (at most
  * SMTP_BODY_NESTING_MAX levels) and message/rfc822 parts by their own headers; a header block
  * longer than SMTP_BODY_HEADER_MAX bytes ends the conversion and the rest is sent as is. Mail
  * without MIME headers is sent as is.

@@ -1,12 +1,277 @@
-/* smtp_client.c: the smtp program (not implemented yet; see the issue tracker). */
+/*
+ * smtp_client.c: the smtp (and lmtp) delivery agent, as Postfix's smtp(8).
+ *
+ * For each delivery request from the queue manager: read the message's envelope, find the
+ * destination's servers (smtp_connect.h: MX lookup or the given host), and try them in order
+ * until every recipient has a final result or smtp_mx_session_limit sessions were used. A
+ * recipient that gets a 4xx from one server is tried again at the next one; 2xx and 5xx are
+ * final. Connection failures are logged as info lines ("connect to host[addr]:port: Connection
+ * refused") and, when no server could be reached, end as 4.4.1 with the last such text. Each
+ * recipient's result is logged with relay=host[addr]:port (relay=none when no server answered).
+ *
+ * A session that ends in a known state is kept (smtp_cache.h) for the next request to the same
+ * nexthop when smtp_connection_cache_on_demand is on, and reset with RSET before it is used
+ * again. Started as "lmtp", the agent speaks LMTP (LHLO, one reply per recipient after DATA, no
+ * MX lookups, unix:/path destinations).
+ */
 #include "cmd/commands.h"
+#include "deliver/deliver_server.h"
+#include "deliver/mail_copy.h"
+#include "deliver/smtp_body.h"
+#include "deliver/smtp_cache.h"
+#include "deliver/smtp_connect.h"
+#include "deliver/smtp_nexthop.h"
+#include "deliver/smtp_session.h"
+#include "lib/config.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct smtp_agent {
+    smtp_cache cache;
+    int lmtp;
+} smtp_agent;
+
+/* Per-request bookkeeping: which recipients are final and which relay their result names. */
+typedef struct delivery {
+    deliver_request *req;
+    smtp_message msg;
+    int *final;
+    const char **relay; /* points into relays[] or to a literal */
+    char relays[SMTP_CANDIDATE_MAX + 2][SMTP_NAME_MAX];
+    size_t nrelays;
+    size_t open; /* recipients without a final result */
+    /* the last failure that happened before a transaction */
+    char fail_dsn[DSN_MAX];
+    strbuf fail_why;
+    const char *fail_relay;
+} delivery;
+
+static void finalize(delivery *d, size_t i)
+{
+    deliver_rcpt *r = &d->req->rcpts[i];
+    d->final[i] = 1;
+    d->open--;
+    deliver_log(d->req, r->address, r->orig, d->relay[i] ? d->relay[i] : "none", r->dsn,
+                r->reason);
+}
+
+static const char *remember_relay(delivery *d, const char *relay)
+{
+    if (d->nrelays == sizeof(d->relays) / sizeof(d->relays[0]))
+        d->nrelays--; /* reuse the last slot; only reached with absurd candidate counts */
+    snprintf(d->relays[d->nrelays], SMTP_NAME_MAX, "%s", relay);
+    return d->relays[d->nrelays++];
+}
+
+/* One transaction for the open recipients. more: another server may still be tried, so 4xx
+ * results stay open. */
+static void attempt(delivery *d, smtp_session *s, int more)
+{
+    deliver_request *req = d->req;
+    deliver_rcpt **list = xcalloc(req->nrcpt, sizeof(*list));
+    size_t *index = xcalloc(req->nrcpt, sizeof(*index));
+    size_t n = 0;
+    for (size_t i = 0; i < req->nrcpt; i++) {
+        if (!d->final[i]) {
+            index[n] = i;
+            list[n++] = &req->rcpts[i];
+        }
+    }
+    smtp_session_transaction(s, &d->msg, list, n);
+    const char *relay = remember_relay(d, s->relay);
+    for (size_t k = 0; k < n; k++) {
+        size_t i = index[k];
+        d->relay[i] = relay;
+        if (dsn_class(req->rcpts[i].dsn) != 4 || !more)
+            finalize(d, i);
+    }
+    free(list);
+    free(index);
+}
+
+/* Parks or closes a session after use. */
+static void release_session(smtp_agent *agent, const char *key, smtp_session *s)
+{
+    if (s->usable && cfg_bool("smtp_connection_cache_on_demand")) {
+        smtp_cache_put(&agent->cache, key, s);
+        return;
+    }
+    smtp_session_quit(s);
+    free(s);
+}
+
+/* Tries the destination's servers for the open recipients. */
+static void try_servers(smtp_agent *agent, delivery *d, const char *nexthop, const char *key)
+{
+    smtp_dest dests[SMTP_DEST_MAX];
+    strbuf why;
+    strbuf_init(&why, 4096);
+    int ndest = smtp_nexthop_parse(nexthop, agent->lmtp, dests, SMTP_DEST_MAX, &why);
+    if (ndest < 0) {
+        log_warning("%s: %s", d->req->queue_id, why.data);
+        snprintf(d->fail_dsn, sizeof(d->fail_dsn), "4.3.5");
+        strbuf_reset(&d->fail_why);
+        strbuf_printf(&d->fail_why, "mail system configuration error: %s", why.data);
+        strbuf_free(&why);
+        return;
+    }
+    smtp_candidate *cands = xcalloc(SMTP_CANDIDATE_MAX, sizeof(*cands));
+    int ncand = smtp_candidates(dests, (size_t)ndest, cands, SMTP_CANDIDATE_MAX, d->fail_dsn,
+                                sizeof(d->fail_dsn), &why);
+    if (ncand == 0) {
+        strbuf_reset(&d->fail_why);
+        strbuf_append(&d->fail_why, why.data, why.len);
+    }
+    long session_limit = cfg_int("smtp_mx_session_limit");
+    long sessions = 0;
+    for (int i = 0; i < ncand && d->open > 0; i++) {
+        if (session_limit > 0 && sessions >= session_limit)
+            break;
+        int fd = smtp_connect_candidate(&cands[i], cfg_time("smtp_connect_timeout"), &why);
+        if (fd < 0) {
+            log_info("%s", why.data);
+            snprintf(d->fail_dsn, sizeof(d->fail_dsn), "4.4.1");
+            strbuf_reset(&d->fail_why);
+            strbuf_append(&d->fail_why, why.data, why.len);
+            d->fail_relay = NULL;
+            continue;
+        }
+        sessions++;
+        smtp_session *s = xmalloc(sizeof(*s));
+        char dsn[DSN_MAX];
+        strbuf_reset(&why);
+        int more = i + 1 < ncand && (session_limit <= 0 || sessions < session_limit);
+        if (smtp_session_start(s, fd, &cands[i], agent->lmtp, dsn, sizeof(dsn), &why) < 0) {
+            char name[SMTP_NAME_MAX];
+            smtp_candidate_name(&cands[i], 1, name, sizeof(name));
+            snprintf(d->fail_dsn, sizeof(d->fail_dsn), "%s", dsn);
+            strbuf_reset(&d->fail_why);
+            strbuf_append(&d->fail_why, why.data, why.len);
+            d->fail_relay = remember_relay(d, name);
+            free(s);
+            if (dsn_class(dsn) == 5 || !more)
+                break;
+            continue;
+        }
+        attempt(d, s, more);
+        release_session(agent, key, s);
+    }
+    free(cands);
+    strbuf_free(&why);
+}
+
+static int scan_8bit(const char *data, size_t len, int partial, void *ctx)
+{
+    (void)partial;
+    (void)ctx;
+    return smtp_body_has_8bit(data, len);
+}
+
+/* The nexthop, or the first recipient's domain when the queue manager gave none. */
+static void choose_nexthop(const deliver_request *req, char *buf, size_t len)
+{
+    if (req->nexthop && req->nexthop[0]) {
+        snprintf(buf, len, "%s", req->nexthop);
+        return;
+    }
+    const char *at = req->nrcpt ? strrchr(req->rcpts[0].address, '@') : NULL;
+    snprintf(buf, len, "%s", at ? at + 1 : "");
+}
+
+static void fail_all(deliver_request *req, const char *dsn, const char *why)
+{
+    for (size_t i = 0; i < req->nrcpt; i++) {
+        deliver_set_result(&req->rcpts[i], dsn, "%s", why);
+        deliver_log(req, req->rcpts[i].address, req->rcpts[i].orig, "none", req->rcpts[i].dsn,
+                    req->rcpts[i].reason);
+    }
+}
+
+static void smtp_deliver(deliver_request *req, void *ctx)
+{
+    smtp_agent *agent = ctx;
+    mail_source src;
+    strbuf why;
+    strbuf_init(&why, 4096);
+    if (mail_source_open(&src, req, &why) < 0) {
+        log_warning("%s: %s", req->queue_id, why.data);
+        fail_all(req, "4.3.0", "cannot read the queue file");
+        strbuf_free(&why);
+        return;
+    }
+    int scan = queue_content_each(src.fd, &src.env, scan_8bit, NULL);
+    if (scan < 0) {
+        log_warning("%s: malformed queue file content", req->queue_id);
+        fail_all(req, "4.3.0", "error reading message file");
+        mail_source_close(&src);
+        strbuf_free(&why);
+        return;
+    }
+    delivery *d = xcalloc(1, sizeof(*d));
+    d->req = req;
+    d->final = xcalloc(req->nrcpt ? req->nrcpt : 1, sizeof(*d->final));
+    d->relay = xcalloc(req->nrcpt ? req->nrcpt : 1, sizeof(*d->relay));
+    d->open = req->nrcpt;
+    strbuf_init(&d->fail_why, 4096);
+    snprintf(d->fail_dsn, sizeof(d->fail_dsn), "4.4.1");
+    strbuf_append_str(&d->fail_why, "no mail server could be reached");
+    const char *ret = queue_envelope_attr(&src.env, "dsn_ret");
+    d->msg = (smtp_message){.req = req,
+                            .fd = src.fd,
+                            .env = &src.env,
+                            .has_8bit = scan == 1,
+                            .envid = queue_envelope_attr(&src.env, "envelope_id"),
+                            .dsn_ret = ret ? atoi(ret) : 0};
+
+    char nexthop[1024];
+    choose_nexthop(req, nexthop, sizeof(nexthop));
+    char key[1100];
+    snprintf(key, sizeof(key), "%s:%s", agent->lmtp ? "lmtp" : "smtp", nexthop);
+
+    smtp_session *cached = smtp_cache_take(&agent->cache, key);
+    if (cached != NULL) {
+        if (smtp_session_reset(cached) == 0) {
+            attempt(d, cached, 0);
+            release_session(agent, key, cached);
+        } else {
+            smtp_session_close(cached);
+            free(cached);
+        }
+    }
+    if (d->open > 0)
+        try_servers(agent, d, nexthop, key);
+    for (size_t i = 0; i < req->nrcpt; i++) {
+        if (d->final[i])
+            continue;
+        if (d->relay[i] == NULL) { /* never reached a transaction */
+            deliver_set_result(&req->rcpts[i], d->fail_dsn, "%s", d->fail_why.data);
+            d->relay[i] = d->fail_relay;
+        }
+        finalize(d, i);
+    }
+    strbuf_free(&d->fail_why);
+    free(d->final);
+    free(d->relay);
+    free(d);
+    mail_source_close(&src);
+    strbuf_free(&why);
+}
 
 int smtp_main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "smtp: not implemented yet\n");
-    return 1;
+    const char *self = argc > 0 && argv[0] ? argv[0] : "smtp";
+    const char *base = strrchr(self, '/');
+    base = base ? base + 1 : self;
+    smtp_agent agent;
+    smtp_cache_init(&agent.cache);
+    agent.lmtp = strcmp(base, "lmtp") == 0;
+    mail_server srv;
+    mail_server_init(&srv, agent.lmtp ? "lmtp" : "smtp", argc, argv);
+    int rc = deliver_server_run(&srv, smtp_deliver, &agent);
+    smtp_cache_close_all(&agent.cache);
+    return rc;
 }

@@ -215,7 +215,10 @@ int smtp_connect_candidate(const smtp_candidate *c, long timeout, strbuf *why)
     if (c->is_unix) {
         struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
         sun->sun_family = AF_UNIX;
-        snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", c->host);
+        size_t plen = strnlen(c->host, sizeof(c->host));
+        if (plen >= sizeof(sun->sun_path))
+            plen = sizeof(sun->sun_path) - 1;
+        memcpy(sun->sun_path, c->host, plen);
         sslen = sizeof(*sun);
     } else if (c->addr.family == AF_INET) {
         struct sockaddr_in *sin = (struct sockaddr_in *)&ss;

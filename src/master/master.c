@@ -139,6 +139,20 @@ static int detach_and_wait(startup *st)
     return 0;
 }
 
+/* In the background, stderr (of the master and every daemon) goes to maillog_file when one is
+ * set, so a sanitizer report or a crash message is not lost; otherwise it stays /dev/null. */
+static void stderr_to_maillog(config *cfg)
+{
+    const char *path = config_get(cfg, "maillog_file");
+    if (path[0] == '\0' || strncmp(path, "/dev/", 5) == 0)
+        return;
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return;
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+}
+
 static int lookup_owner(config *cfg, uid_t *uid, gid_t *gid, strbuf *err)
 {
     *uid = (uid_t)-1;
@@ -409,6 +423,8 @@ int master_main(int argc, char **argv)
         startup_fail(&st, "%s", err.data);
     config_set_current(m.cfg);
     log_configure();
+    if (wait_mode)
+        stderr_to_maillog(m.cfg);
     m.queue_dir = xstrdup(config_get(m.cfg, "queue_directory"));
     m.daemon_dir = xstrdup(config_get(m.cfg, "daemon_directory"));
     if (m.queue_dir[0] != '/')

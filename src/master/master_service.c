@@ -349,9 +349,9 @@ void master_service_free(master_service *svc, int remove)
     event_timer_cancel(m->loop, svc->wakeup_timer);
     if (svc->listen_fd >= 0) {
         event_remove(m->loop, svc->listen_fd);
-        close(svc->listen_fd);
         if (remove && svc->entry->type == MASTER_TYPE_INET)
             shutdown(svc->listen_fd, SHUT_RDWR); /* children share it: stop listening for all */
+        close(svc->listen_fd);
         if (remove && svc->path)
             unlink(svc->path);
     }

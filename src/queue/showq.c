@@ -1,6 +1,7 @@
 /* showq.c: reading the queue for listings and formatting them as Postfix does (see showq.h). */
 #include "queue/showq.h"
 
+#include "lib/attr.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "queue/queue_dir.h"
@@ -254,48 +255,11 @@ void showq_format_json(strbuf *out, const showq_entry *e)
 
 /* ---- defer log ---- */
 
-/* One record of the defer log being parsed. */
-typedef struct defer_record {
-    char *recipient;
-    char *reason;
-} defer_record;
-
-static void defer_record_flush(showq_entry *e, defer_record *rec, size_t *found)
+/* Raw "name=value" lines, for a record that attr_parse() refuses: the last field wins. */
+static char *raw_field(const char *text, size_t len, const char *name)
 {
-    if (rec->recipient && rec->recipient[0]) {
-        showq_entry_add_rcpt(e, rec->recipient, rec->reason ? rec->reason : "", 0);
-        e->ndeferred = e->nrcpt;
-        (*found)++;
-    }
-    free(rec->recipient);
-    free(rec->reason);
-    rec->recipient = rec->reason = NULL;
-}
-
-static void defer_record_field(defer_record *rec, const char *line, size_t len)
-{
-    const char *eq = memchr(line, '=', len);
-    if (eq == NULL)
-        return;
-    size_t name_len = (size_t)(eq - line);
-    char *value = xstrndup(eq + 1, len - name_len - 1);
-    char **slot = NULL;
-    if (name_len == 9 && memcmp(line, "recipient", 9) == 0)
-        slot = &rec->recipient;
-    else if (name_len == 6 && memcmp(line, "reason", 6) == 0)
-        slot = &rec->reason;
-    if (slot == NULL) {
-        free(value);
-        return;
-    }
-    free(*slot); /* the last of repeated fields wins */
-    *slot = value;
-}
-
-size_t showq_parse_defer_log(showq_entry *e, const char *text, size_t len)
-{
-    defer_record rec = {NULL, NULL};
-    size_t found = 0;
+    size_t name_len = strlen(name);
+    char *value = NULL;
     size_t pos = 0;
     while (pos < len) {
         const char *nl = memchr(text + pos, '\n', len - pos);
@@ -303,13 +267,69 @@ size_t showq_parse_defer_log(showq_entry *e, const char *text, size_t len)
         size_t content_len = line_len;
         if (content_len > 0 && text[pos + content_len - 1] == '\r')
             content_len--;
-        if (content_len == 0)
-            defer_record_flush(e, &rec, &found);
-        else
-            defer_record_field(&rec, text + pos, content_len);
+        if (content_len > name_len && memcmp(text + pos, name, name_len) == 0 &&
+            text[pos + name_len] == '=') {
+            free(value);
+            value = xstrndup(text + pos + name_len + 1, content_len - name_len - 1);
+        }
         pos += line_len + (nl ? 1 : 0);
     }
-    defer_record_flush(e, &rec, &found);
+    return value;
+}
+
+/* One record (its lines, without the blank line): adds its recipient and reason. */
+static int defer_record(showq_entry *e, const char *text, size_t len)
+{
+    attr_record rec;
+    attr_record_init(&rec);
+    strbuf err;
+    strbuf_init(&err, 1024);
+    char *recipient = NULL, *reason = NULL;
+    strbuf lf; /* the record with CRLF line ends made LF */
+    strbuf_init(&lf, 0);
+    for (size_t i = 0; i < len; i++)
+        if (!(text[i] == '\r' && (i + 1 == len || text[i + 1] == '\n')))
+            strbuf_append_char(&lf, text[i]);
+    text = lf.data ? lf.data : "";
+    len = lf.len;
+    if (attr_parse(text, len, &rec, &err) == 0) {
+        const char *r = attr_get(&rec, "recipient"), *why = attr_get(&rec, "reason");
+        recipient = r ? xstrdup(r) : NULL;
+        reason = why ? xstrdup(why) : NULL;
+    } else {
+        recipient = raw_field(text, len, "recipient");
+        reason = raw_field(text, len, "reason");
+    }
+    attr_record_free(&rec);
+    strbuf_free(&err);
+    strbuf_free(&lf);
+    int found = recipient != NULL && recipient[0] != '\0';
+    if (found) {
+        showq_entry_add_rcpt(e, recipient, reason ? reason : "", 0);
+        e->ndeferred = e->nrcpt;
+    }
+    free(recipient);
+    free(reason);
+    return found;
+}
+
+size_t showq_parse_defer_log(showq_entry *e, const char *text, size_t len)
+{
+    size_t found = 0, record_start = 0, pos = 0;
+    while (pos <= len) {
+        const char *nl = pos < len ? memchr(text + pos, '\n', len - pos) : NULL;
+        size_t line_len = nl ? (size_t)(nl - (text + pos)) : len - pos;
+        int blank = line_len == 0 || (line_len == 1 && text[pos] == '\r');
+        if (blank || nl == NULL) {
+            size_t record_end = blank ? pos : len;
+            if (record_end > record_start)
+                found += (size_t)defer_record(e, text + record_start, record_end - record_start);
+            record_start = pos + line_len + 1;
+        }
+        if (nl == NULL)
+            break;
+        pos += line_len + 1;
+    }
     return found;
 }
 

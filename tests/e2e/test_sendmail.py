@@ -13,6 +13,8 @@ import time
 
 import pytest
 
+from conftest import free_port
+
 IND = " " * 41  # recipient indentation of the mailq layout
 HEADING = "-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------"
 MESSAGE = "Subject: test message\n\nfirst line\nsecond line\n"
@@ -315,3 +317,36 @@ def test_sendmail_bs_smtp_dialogue(instance):
     assert codes == ["220", "250", "250", "250", "354", "250", "221"], p.stdout
     assert re.search(r"250 2\.0\.0 Ok: queued as \w+", p.stdout)
     assert len(queue_files(instance, "incoming")) == 1
+
+
+def test_real_deferral_listed_and_flushed(instance):
+    closed = free_port()
+    instance.write_main_cf({"relayhost": f"[127.0.0.1]:{closed}", "queue_run_delay": "300s",
+                            "minimal_backoff_time": "300s", "maximal_backoff_time": "600s"})
+    start_or_skip(instance)
+    p = sendmail(instance, "-f", "alice@example.com", "bob@remote.test")
+    assert p.returncode == 0, p.stderr
+    instance.wait_for(lambda: "status=deferred" in instance.maillog(), timeout=30,
+                      what="the first deferral")
+    (qf,) = instance.wait_for(lambda: queue_files(instance, "deferred"), timeout=10,
+                              what="a file in deferred/")
+    q = instance.cmd("postqueue", "-p")
+    lines = q.stdout.split("\n")
+    assert lines[0] == HEADING
+    assert lines[1].startswith(qf.name + " ") and lines[1].endswith("  alice@example.com")
+    reason = f"connect to 127.0.0.1[127.0.0.1]:{closed}: Connection refused"
+    assert lines[2] == " " * (76 - len(reason)) + f"({reason})", q.stdout
+    assert lines[3] == IND + "bob@remote.test"
+    assert lines[4:] == ["", "-- 0 Kbytes in 1 Request.", ""]
+
+    # -i makes the message due now: a second attempt long before the 300 s backoff.
+    p = instance.cmd("postqueue", "-i", qf.name)
+    assert p.returncode == 0, p.stderr
+    instance.wait_for(lambda: instance.maillog().count("status=deferred") >= 2, timeout=20,
+                      what="a retry after postqueue -i")
+    # -f retries everything deferred.
+    instance.wait_for(lambda: queue_files(instance, "deferred"), timeout=10, what="deferred again")
+    p = instance.cmd("postqueue", "-f")
+    assert p.returncode == 0, p.stderr
+    instance.wait_for(lambda: instance.maillog().count("status=deferred") >= 3, timeout=20,
+                      what="a retry after postqueue -f")

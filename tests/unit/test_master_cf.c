@@ -251,6 +251,10 @@ TEST(inet_names)
     CHECK_INT(master_cf_port("0"), -1);
     CHECK_INT(master_cf_port("65536"), -1);
     CHECK_INT(master_cf_port("no-such-service-name"), -1);
+    CHECK(master_cf_program_implemented("smtpd"));
+    CHECK(!master_cf_program_implemented("master"));
+    CHECK(!master_cf_program_implemented("postfix"));
+    CHECK(!master_cf_program_implemented("cleanup"));
     strbuf_free(&err);
     config_free(cfg);
 }

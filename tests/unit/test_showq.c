@@ -85,6 +85,18 @@ TEST(deferred_with_reason_from_defer_log)
     showq_entry_free(&e);
 }
 
+TEST(defer_log_values_are_unescaped)
+{
+    showq_entry e;
+    showq_entry_init(&e, "deferred", "3F2A1B0C9D");
+    const char *log = "recipient=odd\\\\name@example.net\nstatus=4.0.0\n"
+                      "reason=host said: 451 try\\nlater \\x01 now\n\n";
+    CHECK_INT(showq_parse_defer_log(&e, log, strlen(log)), 1);
+    CHECK_STR(e.rcpts[0].address, "odd\\name@example.net");
+    CHECK_STR(e.rcpts[0].reason, "host said: 451 try?later ? now");
+    showq_entry_free(&e);
+}
+
 TEST(held_message_null_sender_and_long_reason)
 {
     showq_entry e;
@@ -203,6 +215,7 @@ int main(void)
     RUN(empty_queue);
     RUN(one_active_message);
     RUN(deferred_with_reason_from_defer_log);
+    RUN(defer_log_values_are_unescaped);
     RUN(held_message_null_sender_and_long_reason);
     RUN(kbytes_round_down_and_plural);
     RUN(long_queue_id_layout);

@@ -1,0 +1,337 @@
+"""End-to-end tests of the smtp delivery agent (SMTP client).
+
+A whole instance (postfix start) routes remote.test to a peer with transport_maps; the peer is
+Postfix's smtp-sink or a small SMTP server written here, which records every connection, command
+and message byte. MX routing is tested against dnsmasq on a loopback port.
+"""
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import free_port
+
+SMTP_SINK = "/usr/sbin/smtp-sink"
+DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+
+
+class Sink:
+    """A tiny SMTP server on 127.0.0.x:port.
+
+    ehlo: the EHLO keywords to announce; rcpt_reply / data_reply: what to say to RCPT TO and at
+    the end of DATA (callables or strings). Records connections, commands and message bodies.
+    """
+
+    def __init__(self, host="127.0.0.1", port=None, ehlo=("PIPELINING", "8BITMIME", "SIZE 100000"),
+                 rcpt_reply="250 2.1.5 Ok", data_reply="250 2.0.0 Ok: queued as SINK1",
+                 greeting="220 sink.test ESMTP"):
+        self.host = host
+        self.port = port or free_port()
+        self.ehlo = ehlo
+        self.rcpt_reply = rcpt_reply
+        self.data_reply = data_reply
+        self.greeting = greeting
+        self.connections = 0
+        self.commands = []
+        self.messages = []  # raw bytes between DATA's 354 and the final "."
+        self.lock = threading.Lock()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((self.host, self.port))
+        self.sock.listen(20)
+        self.stopping = False
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while not self.stopping:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.connections += 1
+            threading.Thread(target=self.session, args=(conn,), daemon=True).start()
+
+    def session(self, conn):
+        f = conn.makefile("rb")
+
+        def say(text):
+            conn.sendall(text.encode() + b"\r\n")
+
+        try:
+            say(self.greeting)
+            if not self.greeting.startswith("2"):
+                return
+            accepted = 0
+            while True:
+                line = f.readline()
+                if not line:
+                    return
+                cmd = line.rstrip(b"\r\n").decode("latin-1")
+                with self.lock:
+                    self.commands.append(cmd)
+                verb = cmd.split(" ", 1)[0].upper()
+                if verb == "EHLO":
+                    lines = ["sink.test"] + list(self.ehlo)
+                    for i, l in enumerate(lines):
+                        say(("250 " if i == len(lines) - 1 else "250-") + l)
+                elif verb == "HELO":
+                    say("250 sink.test")
+                elif verb in ("MAIL", "RSET", "NOOP"):
+                    accepted = 0
+                    say("250 2.0.0 Ok")
+                elif verb == "RCPT":
+                    r = self.rcpt_reply(cmd) if callable(self.rcpt_reply) else self.rcpt_reply
+                    accepted += r.startswith("2")
+                    say(r)
+                elif verb == "DATA" and accepted == 0:
+                    say("554 5.5.1 Error: no valid recipients")
+                elif verb == "DATA":
+                    say("354 End data with <CR><LF>.<CR><LF>")
+                    data = b""
+                    while True:
+                        l = f.readline()
+                        if not l:
+                            return
+                        if l == b".\r\n":
+                            break
+                        data += l
+                    with self.lock:
+                        self.messages.append(data)
+                    r = self.data_reply(data) if callable(self.data_reply) else self.data_reply
+                    say(r)
+                elif verb == "QUIT":
+                    say("221 2.0.0 Bye")
+                    return
+                else:
+                    say("502 5.5.2 Error: command not recognized")
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self):
+        self.stopping = True
+        self.sock.close()
+
+
+def routed_instance(instance, nexthop, extra=None):
+    cfg = {"transport_maps": f"inline:{{ remote.test=smtp:{nexthop} }}",
+           "smtp_helo_name": "client.test"}
+    cfg.update(extra or {})
+    instance.write_main_cf(cfg)
+    instance.start()
+    return instance
+
+
+def send(instance, rcpt, body="Subject: test\n\nhello\n", sender="sender@example.test"):
+    instance.cmd("sendmail", "-f", sender, rcpt, input=body, check=True)
+
+
+def wait_log(instance, needle, count=1, timeout=40):
+    return instance.wait_for(lambda: instance.maillog().count(needle) >= count, timeout=timeout,
+                             what=f"{count} x {needle!r} in the maillog")
+
+
+@pytest.fixture
+def sink():
+    sinks = []
+
+    def make(**kw):
+        s = Sink(**kw)
+        sinks.append(s)
+        return s
+
+    yield make
+    for s in sinks:
+        s.close()
+
+
+def test_delivers_to_smtp_sink(instance, tmp_path):
+    port = free_port()
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    p = subprocess.Popen([SMTP_SINK, "-u", "root" if os.getuid() == 0 else os.environ.get("USER", "nobody"),
+                          "-d", f"{dump}/%M.", f"127.0.0.1:{port}", "100"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.3)
+        routed_instance(instance, f"[127.0.0.1]:{port}")
+        send(instance, "x@remote.test", "Subject: to the sink\n\n.leading dot\nbody\n")
+        wait_log(instance, "status=sent")
+        log = instance.maillog()
+        assert f"to=<x@remote.test>, relay=127.0.0.1[127.0.0.1]:{port}," in log
+        assert "dsn=2.0.0, status=sent (250 2.0.0 Ok" in log
+        files = instance.wait_for(lambda: list(dump.rglob("*")), what="sink dump")
+        text = b"".join(f.read_bytes() for f in files if f.is_file())
+        assert b"Subject: to the sink" in text
+        assert b"X-Rcpt-Args: <x@remote.test>" in text
+        assert b"\n.leading dot" in text  # dot-stuffing undone by the sink
+    finally:
+        p.terminate()
+        p.wait()
+
+
+def test_bytes_on_the_wire(instance, sink):
+    s = sink()
+    routed_instance(instance, f"[127.0.0.1]:{s.port}")
+    send(instance, "x@remote.test", "Subject: wire\n\n.one\n..two\nlast\n")
+    wait_log(instance, "status=sent (250 2.0.0 Ok: queued as SINK1)")
+    assert s.commands[0] == "EHLO client.test"
+    mail = [c for c in s.commands if c.startswith("MAIL FROM:")]
+    assert mail and mail[0].startswith("MAIL FROM:<sender@example.test> SIZE=")
+    assert "RCPT TO:<x@remote.test>" in s.commands
+    msg = s.messages[0]
+    assert b"\r\n..one\r\n...two\r\nlast\r\n" in msg
+    assert b"\n" not in msg.replace(b"\r\n", b"")  # every line ends in CRLF
+    assert b"Subject: wire\r\n" in msg
+    assert f"relay=127.0.0.1[127.0.0.1]:{s.port}" in instance.maillog()
+
+
+def test_450_defers(instance, sink):
+    s = sink(rcpt_reply="450 4.2.0 <x@remote.test>: Mailbox busy")
+    routed_instance(instance, f"[127.0.0.1]:{s.port}")
+    send(instance, "x@remote.test")
+    wait_log(instance, "status=deferred")
+    log = instance.maillog()
+    assert "dsn=4.2.0, status=deferred (host 127.0.0.1[127.0.0.1] said: 450 4.2.0 " \
+           "<x@remote.test>: Mailbox busy (in reply to RCPT TO command))" in log
+    assert not s.messages
+
+
+def test_550_bounces(instance, sink):
+    s = sink(rcpt_reply=lambda c: "550 5.1.1 <nobody@remote.test>: User unknown"
+             if "nobody@" in c else "250 2.1.5 Ok")
+    routed_instance(instance, f"[127.0.0.1]:{s.port}")
+    send(instance, "nobody@remote.test")
+    wait_log(instance, "status=bounced")
+    log = instance.maillog()
+    assert "to=<nobody@remote.test>" in log
+    assert "dsn=5.1.1, status=bounced (host 127.0.0.1[127.0.0.1] said: 550 5.1.1 " \
+           "<nobody@remote.test>: User unknown (in reply to RCPT TO command))" in log
+
+
+def test_mixed_recipients_one_transaction(instance, sink):
+    s = sink(rcpt_reply=lambda c: "550 5.1.1 no such user" if "bad@" in c else "250 2.1.5 Ok")
+    routed_instance(instance, f"[127.0.0.1]:{s.port}")
+    instance.cmd("sendmail", "-f", "sender@example.test", "good@remote.test", "bad@remote.test",
+                 input="Subject: two\n\nhi\n", check=True)
+    wait_log(instance, "to=<bad@remote.test>")
+    wait_log(instance, "to=<good@remote.test>")
+    log = instance.maillog()
+    assert "to=<good@remote.test>" in log and "status=sent" in log
+    assert "to=<bad@remote.test>" in log and "status=bounced" in log
+    assert len(s.messages) == 1
+
+
+def test_connection_refused_defers(instance):
+    port = free_port()  # nobody listens
+    routed_instance(instance, f"[127.0.0.1]:{port}")
+    send(instance, "x@remote.test")
+    wait_log(instance, "status=deferred")
+    log = instance.maillog()
+    assert f"connect to 127.0.0.1[127.0.0.1]:{port}: Connection refused" in log
+    assert f"relay=none" in log and "dsn=4.4.1, status=deferred (connect to " in log
+
+
+def test_8bit_to_server_without_8bitmime_is_downgraded(instance, sink):
+    s = sink(ehlo=("PIPELINING", "SIZE 100000"))
+    routed_instance(instance, f"[127.0.0.1]:{s.port}")
+    body = ("Subject: utf8\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
+            "Content-Transfer-Encoding: 8bit\n\ncaf\u00e9\n")
+    instance.cmd("sendmail", "-f", "sender@example.test", "x@remote.test",
+                 input=body, check=True)
+    wait_log(instance, "status=sent")
+    mail = [c for c in s.commands if c.startswith("MAIL FROM:")][0]
+    assert "BODY=8BITMIME" not in mail
+    msg = s.messages[0]
+    assert all(b < 0x80 for b in msg), msg
+    assert b"Content-Transfer-Encoding: quoted-printable\r\n" in msg
+    assert b"caf=C3=A9\r\n" in msg
+
+
+def test_8bit_with_8bitmime_is_declared(instance, sink):
+    s = sink()
+    routed_instance(instance, f"[127.0.0.1]:{s.port}")
+    body = ("Subject: utf8\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
+            "Content-Transfer-Encoding: 8bit\n\ncaf\u00e9\n")
+    instance.cmd("sendmail", "-f", "sender@example.test", "x@remote.test", input=body, check=True)
+    wait_log(instance, "status=sent")
+    mail = [c for c in s.commands if c.startswith("MAIL FROM:")][0]
+    assert "BODY=8BITMIME" in mail
+    assert "caf\u00e9".encode() in s.messages[0]
+
+
+def test_connection_reuse(instance, sink):
+    s = sink()
+    # One delivery at a time, so the one agent process that holds the cached session gets
+    # every request (the cache is per process, unlike Postfix's shared scache).
+    routed_instance(instance, f"[127.0.0.1]:{s.port}",
+                    {"smtp_destination_concurrency_limit": "1"})
+    for i in range(5):
+        send(instance, "x@remote.test", f"Subject: reuse {i}\n\nbody {i}\n")
+    wait_log(instance, "status=sent", count=5, timeout=60)
+    assert len(s.messages) == 5
+    assert s.connections < 5, f"{s.connections} connections for 5 messages"
+    assert "RSET" in s.commands
+
+
+def start_dnsmasq(tmp_path, port, records):
+    args = [DNSMASQ, "--keep-in-foreground", f"--port={port}", "--listen-address=127.0.0.1",
+            "--bind-interfaces", "--no-resolv", "--no-hosts", "--user=" + ("root" if os.getuid() == 0 else ""),
+            f"--pid-file={tmp_path}/dnsmasq.pid", "--log-facility=-"] + records
+    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(0.5)
+    if p.poll() is not None:
+        pytest.skip("dnsmasq did not start: " + p.stderr.read().decode()[:300])
+    return p
+
+
+@pytest.mark.skipif(not os.path.exists(DNSMASQ), reason="dnsmasq is not installed")
+def test_mx_lookup_skips_dead_primary(instance, sink, tmp_path):
+    port = free_port()
+    dns_port = free_port()
+    backup = sink(host="127.0.0.3", port=port)
+    # mx1 (preference 10) is 127.0.0.2 where nothing listens on port; mx2 (20) is the sink.
+    dns = start_dnsmasq(tmp_path, dns_port, [
+        "--mx-host=mx.test,mx1.mx.test,10", "--mx-host=mx.test,mx2.mx.test,20",
+        "--host-record=mx1.mx.test,127.0.0.2", "--host-record=mx2.mx.test,127.0.0.3"])
+    try:
+        instance.write_main_cf({"transport_maps": f"inline:{{ mx.test=smtp:mx.test:{port} }}",
+                                "smtp_dns_resolver_address": f"127.0.0.1:{dns_port}",
+                                "inet_protocols": "ipv4"})
+        instance.start()
+        send(instance, "x@mx.test")
+        wait_log(instance, "status=sent")
+        log = instance.maillog()
+        assert f"connect to mx1.mx.test[127.0.0.2]:{port}: Connection refused" in log
+        assert f"relay=mx2.mx.test[127.0.0.3]:{port}" in log
+        assert len(backup.messages) == 1
+    finally:
+        dns.terminate()
+        dns.wait()
+
+
+@pytest.mark.skipif(not os.path.exists(DNSMASQ), reason="dnsmasq is not installed")
+def test_unknown_domain_bounces(instance, tmp_path):
+    dns_port = free_port()
+    dns = start_dnsmasq(tmp_path, dns_port, ["--address=/exists.test/127.0.0.9"])
+    try:
+        instance.write_main_cf({"transport_maps": "inline:{ nx.test=smtp:nx.test }",
+                                "smtp_dns_resolver_address": f"127.0.0.1:{dns_port}"})
+        instance.start()
+        send(instance, "x@nx.test")
+        wait_log(instance, "to=<x@nx.test>")
+        log = instance.maillog()
+        # dnsmasq without upstream answers REFUSED/SERVFAIL or NXDOMAIN: either way no delivery
+        assert "relay=none" in log
+        assert "Name service error for name=nx.test type=MX" in log
+    finally:
+        dns.terminate()
+        dns.wait()
