@@ -543,9 +543,11 @@ static void write_original_part(writer *w, int fd, const queue_envelope *env,
     emitf(w, "--%s--", boundary);
 }
 
-int bounce_message_queue(int fd, const queue_envelope *env, const bounce_notice *notice, char *id,
-                         size_t id_len, strbuf *err)
+/* One attempt; *status gets cleanup_close()'s status (CLEANUP_STAT_BAD for other errors). */
+static int queue_once(int fd, const queue_envelope *env, const bounce_notice *notice, char *id,
+                      size_t id_len, strbuf *err, int *status)
 {
+    *status = CLEANUP_STAT_BAD;
     cleanup *c = cleanup_open("incoming", err);
     if (c == NULL)
         return -1;
@@ -574,10 +576,26 @@ int bounce_message_queue(int fd, const queue_envelope *env, const bounce_notice 
         strbuf_printf(err, "cannot write the notification");
         return -1;
     }
-    int status = cleanup_close(c);
-    if (status != CLEANUP_STAT_OK) {
-        strbuf_printf(err, "cannot queue the notification: %s", cleanup_status_reply(status));
+    *status = cleanup_close(c);
+    if (*status != CLEANUP_STAT_OK) {
+        strbuf_printf(err, "cannot queue the notification: %s", cleanup_status_reply(*status));
         return -1;
     }
     return 0;
+}
+
+int bounce_message_queue(int fd, const queue_envelope *env, const bounce_notice *notice, char *id,
+                         size_t id_len, strbuf *err)
+{
+    int status;
+    if (queue_once(fd, env, notice, id, id_len, err, &status) == 0)
+        return 0;
+    if (!(status & CLEANUP_STAT_SIZE) || notice->headers_only)
+        return -1;
+    /* The returned message made the notification exceed message_size_limit (possible with
+     * bounce_size_limit = 0): send it with the headers only rather than never. */
+    bounce_notice smaller = *notice;
+    smaller.headers_only = 1;
+    strbuf_reset(err);
+    return queue_once(fd, env, &smaller, id, id_len, err, &status);
 }

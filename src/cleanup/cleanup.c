@@ -121,12 +121,24 @@ int cleanup_attr(cleanup *c, const char *name, const char *value)
     return envelope_result(c, queue_writer_attr(c->qw, name, value));
 }
 
+/* Qualifies a bare local name as Postfix's trivial-rewrite does: "root" -> "root@$myorigin"
+ * when append_at_myorigin = yes. The null address stays empty. */
+static char *canonical_address(const char *addr)
+{
+    if (addr[0] == '\0' || strchr(addr, '@') != NULL || !cfg_bool("append_at_myorigin"))
+        return xstrdup(addr);
+    strbuf sb;
+    strbuf_init(&sb, 0);
+    strbuf_printf(&sb, "%s@%s", addr, cfg_str("myorigin"));
+    return strbuf_detach(&sb);
+}
+
 int cleanup_sender(cleanup *c, const char *sender)
 {
     if (c->state != CLEANUP_ENVELOPE || c->sender != NULL)
         return -1;
-    c->sender = xstrdup(sender);
-    return envelope_result(c, queue_writer_sender(c->qw, sender));
+    c->sender = canonical_address(sender);
+    return envelope_result(c, queue_writer_sender(c->qw, c->sender));
 }
 
 int cleanup_recipient(cleanup *c, const char *rcpt, const char *orig, int notify,
@@ -134,7 +146,10 @@ int cleanup_recipient(cleanup *c, const char *rcpt, const char *orig, int notify
 {
     if (c->state != CLEANUP_ENVELOPE)
         return -1;
-    if (envelope_result(c, queue_writer_recipient(c->qw, rcpt, orig, notify, dsn_orcpt)) < 0)
+    char *canon = canonical_address(rcpt);
+    int rc = queue_writer_recipient(c->qw, canon, orig ? orig : rcpt, notify, dsn_orcpt);
+    free(canon);
+    if (envelope_result(c, rc) < 0)
         return -1;
     c->nrcpt++;
     return 0;
@@ -380,11 +395,15 @@ static void write_extracted(cleanup *c)
         c->status |= CLEANUP_STAT_WRITE;
         return;
     }
-    for (size_t i = 0; i < c->nextracted; i++)
-        if (queue_writer_recipient(c->qw, c->extracted[i], c->extracted[i], 0, NULL) < 0) {
+    for (size_t i = 0; i < c->nextracted; i++) {
+        char *canon = canonical_address(c->extracted[i]);
+        int rc = queue_writer_recipient(c->qw, canon, c->extracted[i], 0, NULL);
+        free(canon);
+        if (rc < 0) {
             c->status |= CLEANUP_STAT_WRITE;
             return;
         }
+    }
 }
 
 int cleanup_close(cleanup *c)

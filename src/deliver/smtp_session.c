@@ -87,11 +87,10 @@ static void result_from_reply(const smtp_session *s, deliver_rcpt *r, const smtp
 
 /* ---- connection setup ---- */
 
-static int start_failure(smtp_session *s, char *dsn, size_t dsnlen, const char *code,
-                         strbuf *why)
+/* Records the failure's status code and closes the session; the caller has set why. */
+static int start_failure(smtp_session *s, char *dsn, size_t dsnlen, const char *code)
 {
     snprintf(dsn, dsnlen, "%s", code);
-    (void)why;
     smtp_session_close(s);
     return -1;
 }
@@ -120,7 +119,7 @@ int smtp_session_start(smtp_session *s, int fd, const smtp_candidate *c, int lmt
     int rc = -1;
     if (smtp_stream_read_reply(&s->stream, &reply, timeout) < 0) {
         stream_failure_text(s, "receiving the initial server greeting", why);
-        rc = start_failure(s, dsn, dsnlen, "4.4.2", why);
+        rc = start_failure(s, dsn, dsnlen, "4.4.2");
     } else if (smtp_reply_class(&reply) != 2) {
         char code[DSN_MAX];
         smtp_reply_dsn(&reply, code, sizeof(code));
@@ -128,7 +127,7 @@ int smtp_session_start(smtp_session *s, int fd, const smtp_candidate *c, int lmt
             code[0] = '4';
         strbuf_reset(why);
         strbuf_printf(why, "host %s refused to talk to me: %s", s->host_addr, reply.text.data);
-        rc = start_failure(s, dsn, dsnlen, code, why);
+        rc = start_failure(s, dsn, dsnlen, code);
     } else {
         const char *verb = lmtp ? "LHLO" : "EHLO";
         int io = send_hello(s, verb, &reply, timeout);
@@ -139,14 +138,14 @@ int smtp_session_start(smtp_session *s, int fd, const smtp_candidate *c, int lmt
         if (io < 0) {
             stream_failure_text(s, lmtp ? "performing the LHLO handshake"
                                         : "performing the EHLO handshake", why);
-            rc = start_failure(s, dsn, dsnlen, "4.4.2", why);
+            rc = start_failure(s, dsn, dsnlen, "4.4.2");
         } else if (smtp_reply_class(&reply) != 2) {
             char code[DSN_MAX];
             smtp_reply_dsn(&reply, code, sizeof(code));
             strbuf_reset(why);
             strbuf_printf(why, "host %s said: %s (in reply to %s command)", s->host_addr,
                           reply.text.data, verb);
-            rc = start_failure(s, dsn, dsnlen, code, why);
+            rc = start_failure(s, dsn, dsnlen, code);
         } else {
             if (strcmp(verb, "HELO") != 0)
                 s->features = smtp_ehlo_parse(&reply, &s->size_limit);

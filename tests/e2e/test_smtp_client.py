@@ -335,3 +335,15 @@ def test_unknown_domain_bounces(instance, tmp_path):
     finally:
         dns.terminate()
         dns.wait()
+
+
+def test_5xx_greeting_is_skipped_and_deferred(instance, sink):
+    # smtp_skip_5xx_greeting = yes (Postfix's default): try elsewhere, defer, never bounce.
+    s = sink(greeting="554 5.7.1 go away")
+    routed_instance(instance, f"[127.0.0.1]:{s.port}")
+    send(instance, "x@remote.test")
+    wait_log(instance, "to=<x@remote.test>")
+    log = instance.maillog()
+    assert "dsn=4.7.1, status=deferred (host 127.0.0.1[127.0.0.1] refused to talk to me: " \
+           "554 5.7.1 go away)" in log
+    assert "status=bounced" not in log

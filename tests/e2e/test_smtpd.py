@@ -40,13 +40,15 @@ class Smtpd:
         fd = self.sock.fileno()
 
         def child_setup():
-            os.dup2(fd, 3)
+            os.dup2(fd, 3)  # the master's listener is fd 3
+
 
         env = dict(os.environ)
         env.pop("MAIL_CONFIG", None)
         self.proc = subprocess.Popen(
             [str(inst.bin), "smtpd", "-c", str(inst.etc), "-n", "smtp", "-t", "inet"],
-            pass_fds=(fd,), preexec_fn=child_setup, env=env,
+            # 3 is listed too: descriptors not in pass_fds are closed after child_setup runs.
+            pass_fds=(fd, 3), preexec_fn=child_setup, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def connect(self, timeout=10):
@@ -143,7 +145,8 @@ def smtpd(instance):
 
 
 def wait_log(inst, text, timeout=10):
-    return inst.wait_for(lambda: text in inst.maillog(), timeout=timeout, what=repr(text))
+    inst.wait_for(lambda: text in inst.maillog(), timeout=timeout, what=repr(text))
+    return inst.maillog()
 
 
 def test_greeting_and_ehlo_keywords(smtpd):
@@ -604,7 +607,7 @@ def test_standalone_mode(instance):
     script = ("EHLO local.example\r\nMAIL FROM:<me@example.com>\r\n"
               "RCPT TO:<anyone@remote.example>\r\nDATA\r\nSubject: bs\r\n\r\nhi\r\n.\r\nQUIT\r\n")
     p = instance.cmd("smtpd", "-S", input=script)
-    lines = p.stdout.split("\r\n")
+    lines = p.stdout.splitlines()
     assert lines[0] == "220 mx.example.test ESMTP Postern"
     assert any(line.startswith("250 2.0.0 Ok: queued as ") for line in lines), p.stdout
     assert "221 2.0.0 Bye" in lines

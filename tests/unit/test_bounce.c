@@ -425,6 +425,33 @@ TEST(message_over_bounce_size_limit_comes_back_as_headers)
     original_free(&o);
 }
 
+TEST(notification_over_message_size_limit_falls_back_to_headers)
+{
+    original o;
+    const rcpt_spec rcpts[] = {{"bad@example.net", 0, NULL}};
+    char big[2000];
+    memset(big, 'w', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    const char *lines[] = {"Subject: too big to return", "", big, big, NULL};
+    CHECK_INT(original_write(&o, "sender@example.org", rcpts, 1, NULL, lines), 0);
+    config_override(cfg, "bounce_size_limit", "0");
+    config_override(cfg, "message_size_limit", "4000");
+    char id[QUEUE_ID_MAX];
+    int rc;
+    CHECK_INT(notify(&o, BOUNCE_FAILURE, &bad_rcpt, 1, id, &rc), 1);
+    CHECK_INT(rc, 0);
+    notification n;
+    notification_read(&n, id);
+    const char *t = n.content.data ? n.content.data : "";
+    CHECK(has_line(t, "Content-Type: text/rfc822-headers"));
+    CHECK(has_line(t, "Subject: too big to return"));
+    CHECK(strstr(t, "wwwwwwwwww") == NULL);
+    notification_free(&n);
+    config_override(cfg, "bounce_size_limit", "50000");
+    config_override(cfg, "message_size_limit", "10240000");
+    original_free(&o);
+}
+
 TEST(long_content_lines_are_returned_joined)
 {
     original o;
@@ -663,6 +690,7 @@ int main(void)
     RUN(notify_never_sends_nothing_and_mixed_notify_lists_only_the_wanted);
     RUN(ret_hdrs_returns_headers_only);
     RUN(message_over_bounce_size_limit_comes_back_as_headers);
+    RUN(notification_over_message_size_limit_falls_back_to_headers);
     RUN(long_content_lines_are_returned_joined);
     RUN(null_sender_failure_is_a_double_bounce_to_postmaster_when_configured);
     RUN(failed_double_bounce_is_discarded);
