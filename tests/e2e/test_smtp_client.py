@@ -5,7 +5,6 @@ Postfix's smtp-sink or a small SMTP server written here, which records every con
 and message byte. MX routing is tested against dnsmasq on a loopback port.
 """
 import os
-import pathlib
 import shutil
 import socket
 import subprocess
@@ -157,8 +156,8 @@ def test_delivers_to_smtp_sink(instance, tmp_path):
     port = free_port()
     dump = tmp_path / "dump"
     dump.mkdir()
-    p = subprocess.Popen([SMTP_SINK, "-u", "root" if os.getuid() == 0 else os.environ.get("USER", "nobody"),
-                          "-d", f"{dump}/%M.", f"127.0.0.1:{port}", "100"],
+    user = ["-u", "root"] if os.getuid() == 0 else []  # smtp-sink insists on -u as root
+    p = subprocess.Popen([SMTP_SINK, *user, "-d", f"{dump}/%M.", f"127.0.0.1:{port}", "100"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(0.3)
@@ -284,8 +283,10 @@ def test_connection_reuse(instance, sink):
 
 def start_dnsmasq(tmp_path, port, records):
     args = [DNSMASQ, "--keep-in-foreground", f"--port={port}", "--listen-address=127.0.0.1",
-            "--bind-interfaces", "--no-resolv", "--no-hosts", "--user=" + ("root" if os.getuid() == 0 else ""),
+            "--bind-interfaces", "--no-resolv", "--no-hosts",
             f"--pid-file={tmp_path}/dnsmasq.pid", "--log-facility=-"] + records
+    if os.getuid() == 0:
+        args.append("--user=root")
     p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     time.sleep(0.5)
     if p.poll() is not None:
@@ -321,17 +322,35 @@ def test_mx_lookup_skips_dead_primary(instance, sink, tmp_path):
 @pytest.mark.skipif(not os.path.exists(DNSMASQ), reason="dnsmasq is not installed")
 def test_unknown_domain_bounces(instance, tmp_path):
     dns_port = free_port()
-    dns = start_dnsmasq(tmp_path, dns_port, ["--address=/exists.test/127.0.0.9"])
+    # --local: dnsmasq answers NXDOMAIN for names under test. that it does not know.
+    dns = start_dnsmasq(tmp_path, dns_port, ["--local=/test/"])
     try:
         instance.write_main_cf({"transport_maps": "inline:{ nx.test=smtp:nx.test }",
                                 "smtp_dns_resolver_address": f"127.0.0.1:{dns_port}"})
         instance.start()
         send(instance, "x@nx.test")
         wait_log(instance, "to=<x@nx.test>")
-        log = instance.maillog()
-        # dnsmasq without upstream answers REFUSED/SERVFAIL or NXDOMAIN: either way no delivery
-        assert "relay=none" in log
-        assert "Name service error for name=nx.test type=MX" in log
+        assert "to=<x@nx.test>, relay=none" in instance.maillog()
+        assert "dsn=5.4.4, status=bounced (Host or domain name not found. Name service error " \
+               "for name=nx.test type=MX: Host not found)" in instance.maillog()
+    finally:
+        dns.terminate()
+        dns.wait()
+
+
+@pytest.mark.skipif(not os.path.exists(DNSMASQ), reason="dnsmasq is not installed")
+def test_dns_server_failure_defers(instance, tmp_path):
+    dns_port = free_port()
+    # Without upstream servers dnsmasq refuses names it is not local for: a temporary failure.
+    dns = start_dnsmasq(tmp_path, dns_port, ["--address=/exists.test/127.0.0.9"])
+    try:
+        instance.write_main_cf({"transport_maps": "inline:{ nx.example=smtp:nx.example }",
+                                "smtp_dns_resolver_address": f"127.0.0.1:{dns_port}"})
+        instance.start()
+        send(instance, "x@nx.example")
+        wait_log(instance, "to=<x@nx.example>")
+        assert "dsn=4.4.3, status=deferred (Host or domain name not found. Name service " \
+               "error for name=nx.example type=MX: Host not found, try again)" in instance.maillog()
     finally:
         dns.terminate()
         dns.wait()

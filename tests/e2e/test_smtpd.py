@@ -282,8 +282,8 @@ def test_relay_allowed_from_mynetworks(smtpd):
 def test_access_tables_and_fqdn_restrictions(smtpd):
     srv = smtpd({
         "smtpd_sender_restrictions":
-            "check_sender_access inline:{ spammer@bad.example=REJECT Go away, "
-            "bad.example=554 5.7.2 Domain blocked }, reject_non_fqdn_sender",
+            "check_sender_access inline:{ {spammer@bad.example=REJECT Go away}, "
+            "{bad.example=554 5.7.2 Domain blocked} }, reject_non_fqdn_sender",
         "smtpd_helo_restrictions": "reject_invalid_helo_hostname",
     })
     c = srv.connect()
