@@ -118,7 +118,7 @@ def tree_memory_bytes(root):
 
 
 class Sampler:
-    """Samples the summed RSS and PSS of a process tree every INTERVAL seconds and keeps the peak."""
+    """Samples the summed RSS and PSS of a process tree every INTERVAL seconds; keeps peaks."""
 
     def __init__(self, interval=0.2):
         self.interval = interval

@@ -16,7 +16,8 @@ import tempfile
 
 FIELDS = ["server", "round", "sessions", "size", "messages", "accept_s", "e2e_s",
           "accept_msgs_per_s", "e2e_msgs_per_s", "delivered", "cpu_s", "cpu_s_per_1000",
-          "peak_rss_mb", "peak_pss_mb", "lat_count", "lat_p50_ms", "lat_p99_ms", "lat_errors", "error"]
+          "peak_rss_mb", "peak_pss_mb", "lat_count", "lat_p50_ms", "lat_p99_ms", "lat_errors",
+          "error"]
 NUMERIC = [f for f in FIELDS if f not in ("server", "error")]
 
 # Figures where a higher value is better; the others are better when lower.
@@ -167,11 +168,13 @@ def markdown(agg, flags, meta, had_previous):
     fsync_bound = m["fsync_per_s"] / 2.0
     st = meta["status"]
     out = ["# Postern vs Postfix: latest benchmark", ""]
-    out.append(f"Run {meta['date']} on `{meta['host']}` (Linux {meta['kernel']}, {m['cpus']} CPUs), "
-               f"{meta['rounds']} round(s), {meta['messages']} messages per point "
-               f"(256K: a fifth), {meta['latency_messages']} latency transactions per point and "
-               f"round, {meta['duration_s'] / 60:.1f} min. Reproduce: `make bench` "
-               "(see docs/performance.md for the method).")
+    out.append(
+        f"Run {meta['date']} on `{meta['host']}` (Linux {meta['kernel']}, {m['cpus']} CPUs): "
+        f"{meta['rounds']} of {meta['rounds_planned']} planned round(s), "
+        f"{meta['latency_messages']} latency transactions per point and round (256K: a fifth), "
+        f"{meta['duration_s'] / 60:.1f} min. Load average at the end: "
+        f"{meta.get('loadavg_end', 0):.1f} (other load on the machine moves every figure). "
+        "Reproduce: `make bench`; method: docs/performance.md.")
     if meta.get("quick"):
         out += ["", "**BENCH_QUICK run: one short round, indicative only.**"]
     out += ["", f"- Postfix: {st.get('postfix', 'not run')}"]
@@ -196,8 +199,8 @@ def markdown(agg, flags, meta, had_previous):
             "CPU s/1000 msgs | peak RSS | peak PSS |", "|---|---|---|---|---|---|---|---|---|"]
     for s, l in pts:
         out.append(f"| {s} | {size_label(l)} | " + " | ".join(
-            fmt_ratio(ratio(agg, k, s, l)) for k in ("e2e", "accept", "p50", "p99", "cpu", "rss", "pss"))
-                   + " |")
+            fmt_ratio(ratio(agg, k, s, l))
+            for k in ("e2e", "accept", "p50", "p99", "cpu", "rss", "pss")) + " |")
     out += ["", "## Targets (from the Performance issue)", "",
             "| target | bound (Postern/Postfix) | measured | met |", "|---|---|---|---|"]
     out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in target_rows(agg)]

@@ -124,11 +124,12 @@ static void run_data(const uint8_t *data, size_t size, smtpd_bare_lf_mode mode)
     }
     used2 = pos;
     smtpd_data_free(&d);
-    /* The end of data never depends on how the stream was cut; content lines only do when the
-     * data ended before a line was complete (the last line is still pending then). */
+    /* The end of data never depends on how the stream was cut. The content does only when the
+     * stream did not end normally: a line still pending, or (reject mode) a long line whose
+     * first pieces were passed on before its bare LF arrived; the message is dropped then. */
     if (st1 != st2 || used1 != used2 || used1 > size)
         abort();
-    if (st1 != SMTPD_DATA_MORE &&
+    if (st1 == SMTPD_DATA_END &&
         (one.text.len != many.text.len || memcmp(one.text.data, many.text.data, one.text.len)))
         abort();
     if (one.too_long || many.too_long)

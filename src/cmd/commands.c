@@ -21,6 +21,7 @@ static const command commands[] = {
     {"local", local_main, 1, "local delivery: mailboxes, aliases, .forward"},
     {"virtual", virtual_main, 1, "virtual mailbox delivery"},
     {"smtp", smtp_main, 1, "SMTP client delivery"},
+    {"lmtp", smtp_main, 1, "LMTP client delivery"},
 };
 
 const command *command_lookup(const char *name)

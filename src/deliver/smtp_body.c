@@ -10,8 +10,8 @@
 
 #define QP_LINE_MAX 76
 
-void smtp_body_init(smtp_body_writer *w, int downgrade, size_t line_limit,
-                    smtp_body_out_fn out, void *ctx)
+void smtp_body_init(smtp_body_writer *w, int downgrade, size_t line_limit, smtp_body_out_fn out,
+                    void *ctx)
 {
     memset(w, 0, sizeof(*w));
     w->out = out;
@@ -304,8 +304,7 @@ static int finish_headers(smtp_body_writer *w)
     return 0;
 }
 
-static int header_piece(smtp_body_writer *w, const char *data, size_t len, int partial,
-                        int first)
+static int header_piece(smtp_body_writer *w, const char *data, size_t len, int partial, int first)
 {
     if (first && !partial && len == 0)
         return finish_headers(w);

@@ -43,14 +43,14 @@ typedef struct smtp_body_writer {
     int qp;           /* the current part's body is converted */
     int line_started; /* the current input line had an earlier piece */
     int line_is_boundary;
-    strbuf headers;   /* buffered header block, lines ended by '\n' */
+    strbuf headers; /* buffered header block, lines ended by '\n' */
     char *boundaries[SMTP_BODY_NESTING_MAX];
     size_t nboundaries;
     int failed;
 } smtp_body_writer;
 
-void smtp_body_init(smtp_body_writer *w, int downgrade, size_t line_limit,
-                    smtp_body_out_fn out, void *ctx);
+void smtp_body_init(smtp_body_writer *w, int downgrade, size_t line_limit, smtp_body_out_fn out,
+                    void *ctx);
 /* One piece of a content line. 0, or -1 when the output function failed. */
 int smtp_body_piece(smtp_body_writer *w, const char *data, size_t len, int partial);
 /* Writes whatever is buffered (an unfinished header block). 0 or -1. */

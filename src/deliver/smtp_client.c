@@ -55,8 +55,7 @@ static void finalize(delivery *d, size_t i)
     deliver_rcpt *r = &d->req->rcpts[i];
     d->final[i] = 1;
     d->open--;
-    deliver_log(d->req, r->address, r->orig, d->relay[i] ? d->relay[i] : "none", r->dsn,
-                r->reason);
+    deliver_log(d->req, r->address, r->orig, d->relay[i] ? d->relay[i] : "none", r->dsn, r->reason);
 }
 
 static const char *remember_relay(delivery *d, const char *relay)

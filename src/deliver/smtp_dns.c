@@ -131,8 +131,8 @@ static int collect_addr(const unsigned char *msg, size_t len, const unsigned cha
 int smtp_dns_parse_addr(const unsigned char *msg, size_t len, int qtype, inet_address *out,
                         size_t max)
 {
-    addr_collect c = {out, max, 0, qtype == DNS_TYPE_A ? AF_INET : AF_INET6,
-                      qtype == DNS_TYPE_A ? 4u : 16u, 0};
+    addr_collect c = {
+        out, max, 0, qtype == DNS_TYPE_A ? AF_INET : AF_INET6, qtype == DNS_TYPE_A ? 4u : 16u, 0};
     if (qtype != DNS_TYPE_A && qtype != DNS_TYPE_AAAA)
         return -1;
     if (each_answer(msg, len, qtype, collect_addr, &c) < 0 || c.bad)
@@ -312,7 +312,8 @@ int smtp_dns_host(const char *host, int want_v4, int want_v6, inet_address *out,
             }
         }
         /* Keep the most telling failure: a temporary one beats "not found". */
-        if (status != SMTP_DNS_OK && (!tried || status == SMTP_DNS_RETRY || best != SMTP_DNS_RETRY)) {
+        if (status != SMTP_DNS_OK &&
+            (!tried || status == SMTP_DNS_RETRY || best != SMTP_DNS_RETRY)) {
             strbuf_reset(why);
             strbuf_append(why, tmp.data, tmp.len);
             best = status;
@@ -324,7 +325,9 @@ int smtp_dns_host(const char *host, int want_v4, int want_v6, inet_address *out,
     if (*n > 0)
         return SMTP_DNS_OK;
     if (why->len == 0)
-        strbuf_printf(why, "Host or domain name not found. Name service error for name=%s "
-                           "type=A: Host found but no data record of requested type", host);
+        strbuf_printf(why,
+                      "Host or domain name not found. Name service error for name=%s "
+                      "type=A: Host found but no data record of requested type",
+                      host);
     return best == SMTP_DNS_OK ? SMTP_DNS_NODATA : best;
 }

@@ -23,11 +23,11 @@
 #define SMTP_REPLY_TEXT_MAX 8192  /* joined text kept for logs */
 
 typedef struct smtp_reply {
-    int code;      /* 100..599 when complete; 0 when malformed */
-    int complete;  /* the last line arrived (or the reply is malformed) */
+    int code;     /* 100..599 when complete; 0 when malformed */
+    int complete; /* the last line arrived (or the reply is malformed) */
     int nlines;
-    strbuf text;   /* raw lines joined with ' ' */
-    strbuf lines;  /* text after "DDD-" of every line, each ended by '\n' (EHLO keywords) */
+    strbuf text;  /* raw lines joined with ' ' */
+    strbuf lines; /* text after "DDD-" of every line, each ended by '\n' (EHLO keywords) */
 } smtp_reply;
 
 void smtp_reply_init(smtp_reply *r);

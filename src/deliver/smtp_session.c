@@ -63,8 +63,8 @@ static void stream_failure_text(const smtp_session *s, const char *state, strbuf
     if (s->stream.error == SMTP_STREAM_TIMEOUT)
         strbuf_printf(why, "conversation with %s timed out while %s", s->host_addr, state);
     else if (s->stream.error == SMTP_STREAM_IO)
-        strbuf_printf(why, "%s with %s while %s", smtp_stream_error_text(&s->stream),
-                      s->host_addr, state);
+        strbuf_printf(why, "%s with %s while %s", smtp_stream_error_text(&s->stream), s->host_addr,
+                      state);
     else
         strbuf_printf(why, "lost connection with %s while %s", s->host_addr, state);
 }
@@ -136,8 +136,8 @@ int smtp_session_start(smtp_session *s, int fd, const smtp_candidate *c, int lmt
             io = send_hello(s, verb, &reply, timeout);
         }
         if (io < 0) {
-            stream_failure_text(s, lmtp ? "performing the LHLO handshake"
-                                        : "performing the EHLO handshake", why);
+            stream_failure_text(
+                s, lmtp ? "performing the LHLO handshake" : "performing the EHLO handshake", why);
             rc = start_failure(s, dsn, dsnlen, "4.4.2");
         } else if (smtp_reply_class(&reply) != 2) {
             char code[DSN_MAX];
@@ -222,8 +222,9 @@ static const char *command_state(const transaction *t, size_t k)
 
 static long command_timeout(const transaction *t, size_t k)
 {
-    return cfg_time(k == 0 ? "smtp_mail_timeout" : k <= t->n ? "smtp_rcpt_timeout"
-                                                             : "smtp_data_init_timeout");
+    return cfg_time(k == 0      ? "smtp_mail_timeout"
+                    : k <= t->n ? "smtp_rcpt_timeout"
+                                : "smtp_data_init_timeout");
 }
 
 /* Every recipient still open gets a 4.4.2 (or given) result; the session is dead. */
@@ -286,7 +287,8 @@ static void append_notify(strbuf *c, int notify)
     static const struct {
         int bit;
         const char *name;
-    } names[] = {{DSN_NOTIFY_SUCCESS, "SUCCESS"}, {DSN_NOTIFY_FAILURE, "FAILURE"},
+    } names[] = {{DSN_NOTIFY_SUCCESS, "SUCCESS"},
+                 {DSN_NOTIFY_FAILURE, "FAILURE"},
                  {DSN_NOTIFY_DELAY, "DELAY"}};
     for (size_t i = 0; i < 3; i++) {
         if (notify & names[i].bit) {
@@ -394,8 +396,9 @@ static void finish_data(transaction *t)
         if (smtp_stream_put(&s->stream, ".\r\n", 3, timeout) < 0 ||
             smtp_stream_flush(&s->stream, timeout) < 0 ||
             smtp_stream_read_reply(&s->stream, &t->reply, timeout) < 0)
-            fail_open_recipients(t, "4.4.2", "sending end of data -- message may be sent more "
-                                             "than once");
+            fail_open_recipients(t, "4.4.2",
+                                 "sending end of data -- message may be sent more "
+                                 "than once");
         return;
     }
     int rc = send_content(t);

@@ -36,21 +36,21 @@ typedef struct smtp_session {
     char host_addr[SMTP_NAME_MAX]; /* "host[addr]" for "host X said" */
     char relay[SMTP_NAME_MAX];     /* "host[addr]:port" for relay= */
     int lmtp;
-    unsigned features;             /* SMTP_FEATURE_* */
-    long long size_limit;          /* announced SIZE, 0 = none */
-    double created;                /* seconds since the epoch */
-    int usable;                    /* the connection is in a known state */
+    unsigned features;    /* SMTP_FEATURE_* */
+    long long size_limit; /* announced SIZE, 0 = none */
+    double created;       /* seconds since the epoch */
+    int usable;           /* the connection is in a known state */
     long transactions;
 } smtp_session;
 
 /* What a transaction sends. */
 typedef struct smtp_message {
     const deliver_request *req;
-    int fd;                     /* the queue file */
+    int fd; /* the queue file */
     const queue_envelope *env;
-    int has_8bit;               /* the content has bytes with the high bit set */
-    const char *envid;          /* DSN envelope id or NULL */
-    int dsn_ret;                /* 0, 1 = FULL, 2 = HDRS */
+    int has_8bit;      /* the content has bytes with the high bit set */
+    const char *envid; /* DSN envelope id or NULL */
+    int dsn_ret;       /* 0, 1 = FULL, 2 = HDRS */
 } smtp_message;
 
 /* Takes over fd. 0 on success; -1 with dsn and why (the session is closed). */

@@ -142,8 +142,7 @@ int smtp_stream_flush(smtp_stream *s, long timeout)
             continue;
         }
         if (n < 0)
-            return fail(s, errno == EPIPE || errno == ECONNRESET ? SMTP_STREAM_EOF
-                                                                 : SMTP_STREAM_IO,
+            return fail(s, errno == EPIPE || errno == ECONNRESET ? SMTP_STREAM_EOF : SMTP_STREAM_IO,
                         errno);
         off += (size_t)n;
     }
@@ -193,8 +192,11 @@ int smtp_stream_peer_spoke(smtp_stream *s)
 const char *smtp_stream_error_text(const smtp_stream *s)
 {
     switch (s->error) {
-    case SMTP_STREAM_TIMEOUT: return "timed out";
-    case SMTP_STREAM_IO: return strerror(s->err_no);
-    default: return "lost connection";
+    case SMTP_STREAM_TIMEOUT:
+        return "timed out";
+    case SMTP_STREAM_IO:
+        return strerror(s->err_no);
+    default:
+        return "lost connection";
     }
 }

@@ -236,7 +236,7 @@ def test_connection_refused_defers(instance):
     wait_log(instance, "status=deferred")
     log = instance.maillog()
     assert f"connect to 127.0.0.1[127.0.0.1]:{port}: Connection refused" in log
-    assert f"relay=none" in log and "dsn=4.4.1, status=deferred (connect to " in log
+    assert "relay=none" in log and "dsn=4.4.1, status=deferred (connect to " in log
 
 
 def test_8bit_to_server_without_8bitmime_is_downgraded(instance, sink):

@@ -274,9 +274,13 @@ TEST(body_8bit_detection)
 
 TEST(body_downgrade_single_part)
 {
-    const char *lines[] = {"Subject: x", "MIME-Version: 1.0",
+    const char *lines[] = {"Subject: x",
+                           "MIME-Version: 1.0",
                            "Content-Type: text/plain; charset=utf-8",
-                           "Content-Transfer-Encoding: 8bit", "", "caf\xc3\xa9 = ok ", ".x"};
+                           "Content-Transfer-Encoding: 8bit",
+                           "",
+                           "caf\xc3\xa9 = ok ",
+                           ".x"};
     strbuf out;
     strbuf_init(&out, 0);
     encode(lines, 7, 1, 998, &out);
@@ -334,11 +338,12 @@ TEST(body_downgrade_multipart)
     strbuf out;
     strbuf_init(&out, 0);
     encode(lines, sizeof(lines) / sizeof(lines[0]), 1, 998, &out);
-    CHECK_STR(out.data, "MIME-Version: 1.0\r\nContent-Type: multipart/mixed;\r\n boundary=\"BB\"\r\n"
-                        "\r\npreamble\r\n--BB\r\nContent-Type: text/plain\r\n"
-                        "Content-Transfer-Encoding: quoted-printable\r\n\r\n=E9t=E9\r\n"
-                        "--BB\r\nContent-Type: text/plain\r\n\r\nseven bit \xe9\r\n"
-                        "--BB--\r\nepilogue\r\n");
+    CHECK_STR(out.data,
+              "MIME-Version: 1.0\r\nContent-Type: multipart/mixed;\r\n boundary=\"BB\"\r\n"
+              "\r\npreamble\r\n--BB\r\nContent-Type: text/plain\r\n"
+              "Content-Transfer-Encoding: quoted-printable\r\n\r\n=E9t=E9\r\n"
+              "--BB\r\nContent-Type: text/plain\r\n\r\nseven bit \xe9\r\n"
+              "--BB--\r\nepilogue\r\n");
     strbuf_free(&out);
 }
 
@@ -412,7 +417,7 @@ TEST(dns_parse_mx_and_addresses)
     CHECK_INT(mx[0].pref, 10);
     CHECK_STR(mx[0].host, "mx1.mx.test");
     CHECK_STR(mx[1].host, "mx2.mx.test");
-    CHECK_INT(smtp_dns_parse_mx(msg, len, mx, 1), 1); /* bounded by max */
+    CHECK_INT(smtp_dns_parse_mx(msg, len, mx, 1), 1);      /* bounded by max */
     CHECK_INT(smtp_dns_parse_mx(msg, len - 3, mx, 4), -1); /* truncated */
 
     const unsigned char a[] = {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 2};
