@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 
 FIELDS = ["server", "round", "sessions", "size", "messages", "accept_s", "e2e_s",
-          "accept_msgs_per_s", "e2e_msgs_per_s", "delivered", "cpu_s", "cpu_s_per_1000",
+          "accept_msgs_per_s", "e2e_msgs_per_s", "delivered", "deferred", "cpu_s", "cpu_s_per_1000",
           "peak_rss_mb", "peak_pss_mb", "lat_count", "lat_p50_ms", "lat_p99_ms", "lat_errors",
           "error"]
 NUMERIC = [f for f in FIELDS if f not in ("server", "error")]

@@ -210,14 +210,9 @@ class Server:
             for e in os.scandir(d):
                 os.unlink(e.path)
 
-    def queue_empty(self):
-        for sub in ("incoming", "active", "deferred", "maildrop"):
-            d = self.queue / sub
-            if d.is_dir():
-                for _root, _dirs, files in os.walk(d):
-                    if files:
-                        return False
-        return True
+    def deferred(self):
+        """Returns how many messages wait in the deferred queue."""
+        return sum(len(files) for _root, _dirs, files in os.walk(self.queue / "deferred"))
 
     def maillog_tail(self, n=4000):
         try:

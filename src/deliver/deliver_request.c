@@ -27,6 +27,8 @@ void deliver_request_free(deliver_request *req)
         free(req->rcpts[i].orig);
         free(req->rcpts[i].orcpt);
         free(req->rcpts[i].reason);
+        free(req->rcpts[i].diag);
+        free(req->rcpts[i].mta);
     }
     free(req->rcpts);
     memset(req, 0, sizeof(*req));
@@ -194,6 +196,10 @@ void deliver_reply_encode(const deliver_request *req, strbuf *out)
         const deliver_rcpt *r = &req->rcpts[i];
         attr_put(out, "rcpt_dsn", r->dsn[0] ? r->dsn : "4.3.0");
         attr_put(out, "rcpt_reason", r->reason ? r->reason : "delivery status unknown");
+        if (r->diag && r->diag[0])
+            attr_put(out, "rcpt_diag", r->diag);
+        if (r->mta && r->mta[0])
+            attr_put(out, "rcpt_mta", r->mta);
     }
     attr_end(out);
 }
@@ -220,6 +226,13 @@ int deliver_reply_decode(const attr_record *rec, deliver_request *req, strbuf *e
                 return -1;
             }
             deliver_request_set(&req->rcpts[n_reason++].reason, it->value);
+        } else if (strcmp(it->name, "rcpt_diag") == 0 || strcmp(it->name, "rcpt_mta") == 0) {
+            if (n_dsn == 0) {
+                strbuf_printf(err, "%s before rcpt_dsn in reply", it->name);
+                return -1;
+            }
+            deliver_rcpt *r = &req->rcpts[n_dsn - 1];
+            deliver_request_set(it->name[5] == 'd' ? &r->diag : &r->mta, it->value);
         }
     }
     if (n_dsn != req->nrcpt) {

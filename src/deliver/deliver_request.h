@@ -19,6 +19,11 @@
  *   agent -> qmgr, the reply:             status=0  rcpt_count=N
  *                                          then per recipient, in request order:
  *                                          rcpt_dsn=2.0.0|4.x.x|5.x.x  rcpt_reason=text
+ *                                          optional, after the rcpt_dsn they belong to:
+ *                                          rcpt_diag=smtp; 550 5.1.1 ... (RFC 3464 type; text)
+ *                                          rcpt_mta=dns; mx.example.com (the remote MTA)
+ *                                          (a reply without them is valid; the queue manager
+ *                                          then derives the DSN fields from rcpt_reason)
  * The connection then carries the next request, or is closed by the queue manager. The agent
  * reads the message itself from queue_directory/queue_name/queue_id (queue_file.h) and logs the
  * Postfix delivery line ("ID: to=<...>, relay=local, delay=..., dsn=..., status=sent (...)")
@@ -46,6 +51,8 @@ typedef struct deliver_rcpt {
     /* result: dsn[0] == '\0' while pending */
     char dsn[DSN_MAX];
     char *reason;
+    char *diag; /* optional Diagnostic-Code "type; text", NULL when unknown */
+    char *mta;  /* optional Remote-MTA "dns; host", NULL when unknown */
 } deliver_rcpt;
 
 typedef struct deliver_request {

@@ -6,13 +6,15 @@
  * every recipient not yet done and groups them into jobs per transport and nexthop.
  *
  * Results: success marks the recipient done in the queue file (fsync once per finished job);
- * a permanent failure marks it done and calls the bounce hook; a temporary failure appends a
- * record to the defer log queue_directory/defer/<hash>/ID, blank-line separated attr.h lines:
+ * a permanent failure is remembered for this pass (qmgr_notify.c marks it done once its
+ * notice is queued); a temporary failure appends a record to the defer log
+ * queue_directory/defer/<hash>/ID, blank-line separated attr.h lines:
  *     recipient=ADDR  orig_rcpt=ADDR  offset=N  dsn_orig_rcpt=...  notify_flags=N
  *     status=4.x.x  action=delayed  reason=TEXT
- * (postqueue -p shows recipient= and reason=). When the last job ends, a message whose
- * recipients are all done is removed with its defer log ("ID: removed"); otherwise it moves
- * to deferred/ with its mtime set to the next attempt time (now + minimal_backoff_time).
+ * (postqueue -p shows recipient= and reason=; each attempt starts a fresh log, so it holds the
+ * latest reason). When the last job ends: expiry, the failure / success / delay notices, then
+ * a message whose recipients are all done is removed with its defer log ("ID: removed");
+ * otherwise it moves to deferred/ with its mtime set to the next attempt time (qmgr.h).
  */
 #include "lib/attr.h"
 #include "lib/config.h"
@@ -49,8 +51,19 @@ static void message_unlink(qmgr *q, qmgr_message *msg)
     q->nactive--;
 }
 
+static void result_clear(qmgr_rcpt_result *r)
+{
+    free(r->reason);
+    free(r->diag);
+    free(r->mta);
+    memset(r, 0, sizeof(*r));
+}
+
 static void message_free(qmgr_message *msg)
 {
+    for (size_t i = 0; msg->results && i < msg->env.nrcpt; i++)
+        result_clear(&msg->results[i]);
+    free(msg->results);
     if (msg->fd >= 0)
         close(msg->fd);
     queue_envelope_free(&msg->env);
@@ -70,7 +83,7 @@ static void log_outcome(const qmgr_message *msg, size_t rcpt, const char *dsn, c
     deliver_log(&req, r->address, r->orig, "none", dsn, reason);
 }
 
-static void defer_log_append(qmgr *q, qmgr_message *msg, size_t rcpt, const char *dsn,
+void qmgr_defer_log_append(qmgr *q, qmgr_message *msg, size_t rcpt, const char *dsn,
                              const char *reason)
 {
     char path[4096];
@@ -106,47 +119,60 @@ static void defer_log_remove(qmgr *q, const char *id)
         log_warning("%s: cannot remove defer log %s: %s", id, path, strerror(errno));
 }
 
-void qmgr_bounce_recipient(qmgr *q, qmgr_message *msg, size_t rcpt, const char *dsn,
-                           const char *reason)
-{
-    /* TODO (next issue): append to the bounce log and have a non-delivery notice sent to the
-     * sender (not for the null sender). The agent has already logged status=bounced. */
-    (void)q;
-    (void)msg;
-    (void)rcpt;
-    (void)dsn;
-    (void)reason;
-}
-
-static void mark_done(qmgr_message *msg, size_t rcpt)
+int qmgr_message_mark_done(qmgr_message *msg, size_t rcpt)
 {
     queue_rcpt *r = &msg->env.rcpts[rcpt];
     if (r->done)
-        return;
+        return 0;
     if (queue_file_mark_done(msg->fd, r->offset) < 0) {
         /* The recipient stays 'R': a later attempt delivers it again rather than losing it. */
         log_warning("%s: cannot mark recipient %s done: %s", msg->id, r->address,
                     strerror(errno));
         msg->deferred = 1;
-        return;
+        return -1;
     }
     r->done = 1;
     msg->unsynced = 1;
+    return 0;
 }
 
-void qmgr_message_result(qmgr *q, qmgr_message *msg, size_t rcpt, const char *dsn,
-                         const char *reason)
+static void result_set(qmgr_rcpt_result *res, qmgr_rcpt_outcome outcome, const char *dsn,
+                       const qmgr_verdict *v)
 {
+    result_clear(res);
+    res->outcome = outcome;
+    snprintf(res->dsn, sizeof(res->dsn), "%s", dsn);
+    res->reason = xstrdup(v->reason ? v->reason : "");
+    res->when = time(NULL);
+    if (v->diag && v->diag[0]) {
+        res->diag = xstrdup(v->diag);
+        res->mta = v->mta && v->mta[0] ? xstrdup(v->mta) : NULL;
+    } else {
+        qmgr_reason_to_dsn_fields(res->reason, &res->diag, &res->mta);
+        if (v->mta && v->mta[0]) {
+            free(res->mta);
+            res->mta = xstrdup(v->mta);
+        }
+    }
+}
+
+void qmgr_message_result(qmgr *q, qmgr_message *msg, size_t rcpt, const qmgr_verdict *v)
+{
+    qmgr_rcpt_result *res = &msg->results[rcpt];
+    const char *dsn = v->dsn;
     switch (dsn_class(dsn)) {
     case 2:
-        mark_done(msg, rcpt);
+        result_set(res, QMGR_RCPT_SENT, dsn, v);
+        qmgr_message_mark_done(msg, rcpt);
         break;
     case 5:
-        qmgr_bounce_recipient(q, msg, rcpt, dsn, reason);
-        mark_done(msg, rcpt);
+        /* Marked done only once the non-delivery notice is queued (qmgr_notify.c). */
+        result_set(res, QMGR_RCPT_FAILED, dsn, v);
         break;
     default:
-        defer_log_append(q, msg, rcpt, dsn_class(dsn) == 4 ? dsn : "4.3.0", reason);
+        dsn = dsn_class(dsn) == 4 ? dsn : "4.3.0";
+        result_set(res, QMGR_RCPT_DEFERRED, dsn, v);
+        qmgr_defer_log_append(q, msg, rcpt, dsn, res->reason);
         msg->deferred = 1;
         break;
     }
@@ -160,7 +186,8 @@ void qmgr_message_result_log(qmgr *q, qmgr_message *msg, size_t rcpt, const char
     if (status[0] == '5' && cfg_bool("soft_bounce"))
         status[0] = '4';
     log_outcome(msg, rcpt, status, reason);
-    qmgr_message_result(q, msg, rcpt, status, reason);
+    qmgr_verdict v = {status, reason, NULL, NULL};
+    qmgr_message_result(q, msg, rcpt, &v);
 }
 
 static int all_done(const qmgr_message *msg)
@@ -171,11 +198,59 @@ static int all_done(const qmgr_message *msg)
     return 1;
 }
 
-static void message_finish(qmgr *q, qmgr_message *msg)
+static int any_deferred(const qmgr_message *msg)
+{
+    for (size_t i = 0; i < msg->env.nrcpt; i++)
+        if (!msg->env.rcpts[i].done && msg->results[i].outcome == QMGR_RCPT_DEFERRED)
+            return 1;
+    return 0;
+}
+
+/* The message outlived its queue lifetime: its deferred recipients fail with their last
+ * temporary status, as Postfix returns an expired message. */
+static void expire_if_old(qmgr_message *msg, time_t now)
+{
+    const char *sender = msg->env.sender ? msg->env.sender : "";
+    long lifetime = cfg_time(sender[0] ? "maximal_queue_lifetime" : "bounce_queue_lifetime");
+    if (!any_deferred(msg) || !qmgr_lifetime_expired(now, msg->env.arrival.tv_sec, lifetime))
+        return;
+    log_info("%s: from=<%s>, status=expired, returned to sender", msg->id, sender);
+    for (size_t i = 0; i < msg->env.nrcpt; i++)
+        if (!msg->env.rcpts[i].done && msg->results[i].outcome == QMGR_RCPT_DEFERRED)
+            msg->results[i].outcome = QMGR_RCPT_FAILED;
+}
+
+static void move_to_deferred(qmgr *q, qmgr_message *msg, time_t now)
 {
     char path[4096];
     strbuf err;
     strbuf_init(&err, 4096);
+    if (queue_move(q->queue_dir, msg->id, "active", "deferred", &err) < 0) {
+        log_warning("%s: cannot move to deferred: %s", msg->id, err.data);
+    } else if (queue_path(path, sizeof(path), q->queue_dir, "deferred", msg->id, 0) == 0) {
+        /* The deferred file's mtime is its next attempt time, as in Postfix. */
+        time_t next = now + qmgr_backoff_delay(now, msg->env.arrival.tv_sec,
+                                               cfg_time("minimal_backoff_time"),
+                                               cfg_time("maximal_backoff_time"));
+        struct utimbuf tb = {.actime = next, .modtime = next};
+        if (utime(path, &tb) < 0)
+            log_warning("%s: cannot set the next attempt time: %s", msg->id, strerror(errno));
+    }
+    strbuf_free(&err);
+}
+
+static void message_finish(qmgr *q, qmgr_message *msg)
+{
+    char path[4096];
+    time_t now = time(NULL);
+    if (msg->unsynced && fsync(msg->fd) < 0)
+        log_warning("%s: fsync: %s", msg->id, strerror(errno));
+    msg->unsynced = 0;
+    expire_if_old(msg, now);
+    qmgr_notify_failures(q, msg);
+    qmgr_notify_success(q, msg);
+    if (!all_done(msg))
+        qmgr_notify_delay(q, msg, now);
     if (msg->unsynced && fsync(msg->fd) < 0)
         log_warning("%s: fsync: %s", msg->id, strerror(errno));
     msg->unsynced = 0;
@@ -187,16 +262,9 @@ static void message_finish(qmgr *q, qmgr_message *msg)
         } else {
             log_warning("%s: cannot remove queue file: %s", msg->id, strerror(errno));
         }
-    } else if (queue_move(q->queue_dir, msg->id, "active", "deferred", &err) < 0) {
-        log_warning("%s: cannot move to deferred: %s", msg->id, err.data);
-    } else if (queue_path(path, sizeof(path), q->queue_dir, "deferred", msg->id, 0) == 0) {
-        /* The deferred file's mtime is its next attempt time, as in Postfix. */
-        time_t next = time(NULL) + cfg_time("minimal_backoff_time");
-        struct utimbuf tb = {.actime = next, .modtime = next};
-        if (utime(path, &tb) < 0)
-            log_warning("%s: cannot set the next attempt time: %s", msg->id, strerror(errno));
+    } else {
+        move_to_deferred(q, msg, now);
     }
-    strbuf_free(&err);
     message_unlink(q, msg);
     message_free(msg);
     if (q->scan_more)
@@ -307,6 +375,7 @@ int qmgr_message_activate(qmgr *q, const char *queue_name, const char *id)
         return -1;
     }
     strbuf_free(&err);
+    msg->results = xcalloc(msg->env.nrcpt ? msg->env.nrcpt : 1, sizeof(*msg->results));
     msg->active_time = now_seconds();
     msg->next = q->active;
     if (q->active)

@@ -1,11 +1,15 @@
 /*
  * qmgr_transport.c: delivery agents as seen from the queue manager.
  *
- * Each transport has a FIFO of jobs and up to `limit` connections to
- * queue_directory/private/<transport>; limit is the smaller of
- * <transport>_destination_concurrency_limit (default_destination_concurrency_limit when not
- * set) and the service's maxproc in master.cf (default_process_limit for "-", no bound for 0).
- * A request is written as soon as the connection is made (the agent's hello is read before
+ * Each transport has one FIFO of jobs per destination (nexthop) and up to `limit`
+ * connections to queue_directory/private/<transport>, the service's maxproc in master.cf
+ * (default_process_limit for "-", no bound for 0). A destination has at most its concurrency
+ * window of jobs in flight: initial_destination_concurrency, growing by one per delivery that
+ * reached it up to <transport>_destination_concurrency_limit
+ * (default_destination_concurrency_limit when not set). A reply that says the destination
+ * could not be reached (qmgr_site_failure) suspends it for minimal_backoff_time: its jobs are
+ * deferred with "delivery temporarily suspended: REASON" and its window starts over (qmgr.h).
+ * Destinations with jobs take turns for free connections. A request is written as soon as the connection is made (the agent's hello is read before
  * its reply); a connection that has delivered waits idle for the next job and is closed after
  * QMGR_IDLE_CLOSE_MS without one, so the agent can report idle and exit on max_idle.
  *
@@ -52,11 +56,25 @@ typedef struct qmgr_conn {
     struct qmgr_conn *next;
 } qmgr_conn;
 
+struct qmgr_dest {
+    qmgr_transport *t;
+    char nexthop[512];
+    qmgr_job *head, *tail; /* jobs waiting for a connection */
+    int busy;              /* jobs in flight */
+    qmgr_window window;
+    double suspended_until; /* 0 = not suspended */
+    char suspend_dsn[DSN_MAX];
+    char *suspend_reason;
+    event_timer_id resume_timer;
+    struct qmgr_dest *next;
+};
+
 struct qmgr_transport {
     char name[64];
-    int limit;
+    int limit;      /* agents (connections) for all destinations together */
+    int dest_limit; /* <transport>_destination_concurrency_limit */
     int rcpt_limit;
-    qmgr_job *head, *tail;
+    qmgr_dest *dests;
     qmgr_conn *conns;
     int nconns;
     double dead_until;
@@ -66,6 +84,7 @@ struct qmgr_transport {
 };
 
 static void dispatch(qmgr_transport *t);
+static void job_finish_all(qmgr *q, qmgr_job *job, const char *dsn, const char *reason);
 
 void qmgr_job_free(qmgr_job *job)
 {
@@ -108,9 +127,8 @@ qmgr_transport *qmgr_transport_get(qmgr *q, const char *name)
     snprintf(param, sizeof(param), "%s_destination_concurrency_limit", name);
     long conc = param_long(param, param_long("default_destination_concurrency_limit", 20));
     int maxproc = master_maxproc(q, name);
-    t->limit = (int)(conc < maxproc ? conc : maxproc);
-    if (t->limit < 1)
-        t->limit = 1;
+    t->limit = maxproc > 0 ? maxproc : 1;
+    t->dest_limit = (int)(conc < 100000 ? conc : 100000);
     snprintf(param, sizeof(param), "%s_destination_recipient_limit", name);
     t->rcpt_limit =
         (int)param_long(param, param_long("default_destination_recipient_limit", 50));
@@ -172,6 +190,106 @@ static int in_defer_transports(const char *name)
     return 0;
 }
 
+/* ---- destinations ---- */
+
+static qmgr_dest *dest_get(qmgr_transport *t, const char *nexthop)
+{
+    for (qmgr_dest *d = t->dests; d; d = d->next)
+        if (strcmp(d->nexthop, nexthop) == 0)
+            return d;
+    qmgr_dest *d = xcalloc(1, sizeof(*d));
+    d->t = t;
+    snprintf(d->nexthop, sizeof(d->nexthop), "%s", nexthop);
+    qmgr_window_init(&d->window, (int)param_long("initial_destination_concurrency", 5),
+                     t->dest_limit);
+    d->next = t->dests;
+    t->dests = d;
+    return d;
+}
+
+static qmgr_job *dest_pop(qmgr_dest *d)
+{
+    qmgr_job *job = d->head;
+    if (job) {
+        d->head = job->next;
+        if (d->head == NULL)
+            d->tail = NULL;
+        job->next = NULL;
+    }
+    return job;
+}
+
+static void dest_push_front(qmgr_dest *d, qmgr_job *job)
+{
+    job->next = d->head;
+    d->head = job;
+    if (d->tail == NULL)
+        d->tail = job;
+}
+
+static void dest_defer_job(qmgr_dest *d, qmgr_job *job)
+{
+    strbuf reason;
+    strbuf_init(&reason, 4096);
+    strbuf_printf(&reason, "delivery temporarily suspended: %s",
+                  d->suspend_reason ? d->suspend_reason : "destination unreachable");
+    job_finish_all(d->t->q, job, d->suspend_dsn[0] ? d->suspend_dsn : "4.4.1", reason.data);
+    strbuf_free(&reason);
+}
+
+static void dest_free(qmgr_dest *d)
+{
+    if (d->resume_timer)
+        event_timer_cancel(d->t->q->loop, d->resume_timer);
+    free(d->suspend_reason);
+    free(d);
+}
+
+/* Forgets destinations with nothing queued, nothing in flight and no suspension, as Postfix
+ * frees an empty queue (its window starts over next time). */
+static void dest_sweep(qmgr_transport *t)
+{
+    for (qmgr_dest **pp = &t->dests; *pp;) {
+        qmgr_dest *d = *pp;
+        if (d->head == NULL && d->busy == 0 && d->suspended_until == 0) {
+            *pp = d->next;
+            dest_free(d);
+        } else {
+            pp = &d->next;
+        }
+    }
+}
+
+static void dest_resume(event_loop *loop, void *ctx)
+{
+    (void)loop;
+    qmgr_dest *d = ctx;
+    d->resume_timer = 0;
+    d->suspended_until = 0;
+    qmgr_window_failure(&d->window); /* start over at the initial window */
+    dispatch(d->t);
+}
+
+/* The destination could not be reached: defer its waiting jobs and new ones for a while. */
+static void dest_suspend(qmgr_dest *d, const char *dsn, const char *reason)
+{
+    qmgr *q = d->t->q;
+    long pause = cfg_time("minimal_backoff_time");
+    if (pause <= 0)
+        pause = 1;
+    snprintf(d->suspend_dsn, sizeof(d->suspend_dsn), "%s", dsn);
+    free(d->suspend_reason);
+    d->suspend_reason = xstrdup(reason && reason[0] ? reason : "destination unreachable");
+    qmgr_window_failure(&d->window);
+    d->suspended_until = deliver_now() + (double)pause;
+    if (d->resume_timer)
+        event_timer_cancel(q->loop, d->resume_timer);
+    d->resume_timer = event_timer_add(q->loop, pause * 1000, dest_resume, d);
+    qmgr_job *job;
+    while ((job = dest_pop(d)) != NULL)
+        dest_defer_job(d, job);
+}
+
 void qmgr_transport_submit(qmgr *q, qmgr_job *job)
 {
     qmgr_transport *t = job->transport;
@@ -199,11 +317,17 @@ void qmgr_transport_submit(qmgr *q, qmgr_job *job)
         job_finish_all(q, job, "4.3.0", "mail transport unavailable");
         return;
     }
-    if (t->tail)
-        t->tail->next = job;
+    qmgr_dest *d = dest_get(t, job->nexthop);
+    job->dest = d;
+    if (d->suspended_until > 0) {
+        dest_defer_job(d, job);
+        return;
+    }
+    if (d->tail)
+        d->tail->next = job;
     else
-        t->head = job;
-    t->tail = job;
+        d->head = job;
+    d->tail = job;
     job->next = NULL;
     dispatch(t);
 }
@@ -235,13 +359,21 @@ static void mark_dead(qmgr_transport *t)
     t->dead_until = deliver_now() + (double)cfg_time("transport_retry_time");
     log_warning("transport %s: mail transport unavailable; deferring its mail for %lds", t->name,
                 cfg_time("transport_retry_time"));
-    while (t->head) {
-        qmgr_job *job = t->head;
-        t->head = job->next;
-        if (t->head == NULL)
-            t->tail = NULL;
-        job_finish_all(t->q, job, "4.3.0", "mail transport unavailable");
+    for (qmgr_dest *d = t->dests; d; d = d->next) {
+        qmgr_job *job;
+        while ((job = dest_pop(d)) != NULL)
+            job_finish_all(t->q, job, "4.3.0", "mail transport unavailable");
     }
+}
+
+/* The job in flight on c is over (replied, or given up): its destination has a free slot. */
+static qmgr_job *conn_take_job(qmgr_conn *c)
+{
+    qmgr_job *job = c->job;
+    c->job = NULL;
+    if (job && job->dest && job->dest->busy > 0)
+        job->dest->busy--;
+    return job;
 }
 
 /* The connection failed. A job in flight is put back once, then deferred. */
@@ -249,16 +381,12 @@ static void conn_fail(qmgr_conn *c, const char *why)
 {
     qmgr_transport *t = c->t;
     qmgr *q = c->q;
-    qmgr_job *job = c->job;
+    qmgr_job *job = conn_take_job(c);
     int had_hello = c->hello_seen;
-    c->job = NULL;
     conn_close(c);
     if (job) {
-        if (job->retries++ < 1) {
-            job->next = t->head;
-            t->head = job;
-            if (t->tail == NULL)
-                t->tail = job;
+        if (job->retries++ < 1 && job->dest->suspended_until == 0) {
+            dest_push_front(job->dest, job);
         } else {
             log_warning("transport %s: %s", t->name, why);
             if (!had_hello)
@@ -293,7 +421,6 @@ static void conn_handle_reply(qmgr_conn *c, const attr_record *rec)
 {
     strbuf err;
     strbuf_init(&err, 4096);
-    qmgr_job *job = c->job;
     qmgr *q = c->q;
     if (deliver_reply_decode(rec, &c->req, &err) < 0) {
         log_warning("transport %s: bad reply: %s", c->t->name, err.data);
@@ -302,10 +429,23 @@ static void conn_handle_reply(qmgr_conn *c, const attr_record *rec)
         return;
     }
     strbuf_free(&err);
-    for (size_t i = 0; i < job->nrcpt; i++)
-        qmgr_message_result(q, job->msg, job->rcpts[i], c->req.rcpts[i].dsn,
-                            c->req.rcpts[i].reason ? c->req.rcpts[i].reason : "");
-    c->job = NULL;
+    qmgr_job *job = conn_take_job(c);
+    const char **dsns = xcalloc(job->nrcpt ? job->nrcpt : 1, sizeof(*dsns));
+    const char **reasons = xcalloc(job->nrcpt ? job->nrcpt : 1, sizeof(*reasons));
+    for (size_t i = 0; i < job->nrcpt; i++) {
+        const deliver_rcpt *r = &c->req.rcpts[i];
+        qmgr_verdict v = {r->dsn, r->reason ? r->reason : "", r->diag, r->mta};
+        dsns[i] = r->dsn;
+        reasons[i] = v.reason;
+        qmgr_message_result(q, job->msg, job->rcpts[i], &v);
+    }
+    qmgr_dest *d = job->dest;
+    if (qmgr_site_failure(dsns, reasons, job->nrcpt))
+        dest_suspend(d, dsns[0], reasons[0]);
+    else
+        qmgr_window_success(&d->window);
+    free(dsns);
+    free(reasons);
     deliver_request_free(&c->req);
     c->state = CONN_IDLE;
     qmgr_message *msg = job->msg;
@@ -475,36 +615,62 @@ static qmgr_conn *find_idle(qmgr_transport *t)
     return NULL;
 }
 
-static void dispatch(qmgr_transport *t)
+/* A connection for the next job: an idle one, or a new one within the transport's limit.
+ * NULL when none can be had now (*gave_up: the transport was marked dead). */
+static qmgr_conn *conn_for_job(qmgr_transport *t, int *gave_up)
 {
-    while (t->head) {
-        qmgr_conn *c = find_idle(t);
-        if (c == NULL) {
-            if (t->nconns >= t->limit)
-                return;
-            int retry;
-            c = conn_open(t, &retry);
-            if (c == NULL) {
-                if (retry) {
-                    if (t->retry_timer == 0)
-                        t->retry_timer =
-                            event_timer_add(t->q->loop, QMGR_RETRY_CONNECT_MS, retry_dispatch, t);
-                    return;
-                }
-                mark_dead(t);
-                return;
-            }
-        } else if (c->timer) {
+    *gave_up = 0;
+    qmgr_conn *c = find_idle(t);
+    if (c != NULL) {
+        if (c->timer) {
             event_timer_cancel(t->q->loop, c->timer);
             c->timer = 0;
         }
-        qmgr_job *job = t->head;
-        t->head = job->next;
-        if (t->head == NULL)
-            t->tail = NULL;
-        job->next = NULL;
-        conn_send(c, job);
+        return c;
     }
+    if (t->nconns >= t->limit)
+        return NULL;
+    int retry;
+    c = conn_open(t, &retry);
+    if (c == NULL) {
+        if (retry) {
+            if (t->retry_timer == 0)
+                t->retry_timer = event_timer_add(t->q->loop, QMGR_RETRY_CONNECT_MS, retry_dispatch, t);
+        } else {
+            mark_dead(t);
+            *gave_up = 1;
+        }
+    }
+    return c;
+}
+
+static int dest_ready(const qmgr_dest *d)
+{
+    return d->head != NULL && d->suspended_until == 0 && d->busy < d->window.value;
+}
+
+/* Hands waiting jobs to connections, one destination after another in turn. */
+static void dispatch(qmgr_transport *t)
+{
+    int progress = 1;
+    while (progress) {
+        progress = 0;
+        for (qmgr_dest *d = t->dests; d; d = d->next) {
+            if (!dest_ready(d))
+                continue;
+            int gave_up;
+            qmgr_conn *c = conn_for_job(t, &gave_up);
+            if (c == NULL) {
+                progress = 0;
+                break;
+            }
+            qmgr_job *job = dest_pop(d);
+            d->busy++;
+            conn_send(c, job);
+            progress = 1;
+        }
+    }
+    dest_sweep(t);
 }
 
 void qmgr_transport_free_all(qmgr *q)
@@ -519,10 +685,13 @@ void qmgr_transport_free_all(qmgr *q)
             c->job = NULL;
             conn_close(c);
         }
-        while (t->head) {
-            qmgr_job *job = t->head;
-            t->head = job->next;
-            qmgr_job_free(job);
+        while (t->dests) {
+            qmgr_dest *d = t->dests;
+            t->dests = d->next;
+            qmgr_job *job;
+            while ((job = dest_pop(d)) != NULL)
+                qmgr_job_free(job);
+            dest_free(d);
         }
         if (t->retry_timer)
             event_timer_cancel(q->loop, t->retry_timer);

@@ -751,6 +751,7 @@ static int parse_size_record(envelope_parse *ep)
     ep->env->message_size = nums[0];
     ep->env->content_offset = nums[1];
     ep->env->rcpt_count = nums[2];
+    ep->env->flags = nums[3];
     if (ep->env->content_offset <= 0)
         return fail(ep, "incomplete file: no content offset");
     return 0;
@@ -933,6 +934,20 @@ int queue_file_mark_done(int fd, long offset)
     }
     type = REC_DONE;
     return pwrite(fd, &type, 1, offset) == 1 ? 0 : -1;
+}
+
+int queue_file_set_flags(int fd, long flags)
+{
+    char size_text[2], field[32];
+    /* The record must be what the writer made: 'C', one length byte (63), four fields. */
+    if (flags < 0 || flags > 999999999999999L || pread(fd, size_text, 2, 0) != 2 || size_text[0] != REC_SIZE ||
+        size_text[1] != SIZE_RECORD_LEN) {
+        errno = EINVAL;
+        return -1;
+    }
+    snprintf(field, sizeof(field), "%15ld", flags);
+    /* Data starts at offset 2; the flags field is the fourth 15-digit field. */
+    return pwrite_all(fd, field, POINTER_LEN, 2 + 3 * (POINTER_LEN + 1));
 }
 
 int queue_file_is_complete(int fd)

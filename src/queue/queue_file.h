@@ -23,6 +23,9 @@
 
 /* Record types. */
 #define REC_SIZE 'C'       /* "%15ld %15ld %15ld %15ld": size, content offset, rcpt count, flags */
+
+/* Bits of the size record's flags field, set in place by the queue manager. */
+#define QUEUE_FLAG_DELAY_WARNED 1 /* the delay_warning_time notice was sent */
 #define REC_TIME 'T'       /* arrival "sec usec" */
 #define REC_CREATE 'F'     /* creation time "sec" */
 #define REC_ATTR 'A'       /* named attribute "name=value" */
@@ -92,6 +95,7 @@ typedef struct queue_envelope {
     long message_size;   /* content bytes */
     long content_offset; /* offset of the REC_MESSAGE record */
     long rcpt_count;
+    long flags; /* QUEUE_FLAG_* from the size record */
     struct timespec arrival;
     time_t create_time;
     char *sender;
@@ -113,6 +117,10 @@ int queue_content_each(int fd, const queue_envelope *env,
 
 /* Overwrites the recipient record at offset with REC_DONE. The caller fsyncs (it may batch). */
 int queue_file_mark_done(int fd, long offset);
+
+/* Rewrites the size record's flags field in place (one fixed-width pwrite; only its last digits
+ * change for small values). The caller fsyncs. 0, or -1 with errno. */
+int queue_file_set_flags(int fd, long flags);
 
 /* Non-zero when the file's owner-execute bit says the writer committed it. */
 int queue_file_is_complete(int fd);

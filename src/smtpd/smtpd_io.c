@@ -247,7 +247,9 @@ static void session_read(smtpd_session *s)
             s->in_len += (size_t)n;
             s->last_io_ms = event_now_ms();
             next = smtpd_session_process(s);
-            if (next != SMTPD_NEXT_READ)
+            /* A short read means the socket is drained for now: skip the read that would
+             * only say EAGAIN (epoll reports the socket again when more arrives). */
+            if (next != SMTPD_NEXT_READ || (size_t)n < space)
                 break;
             continue;
         }

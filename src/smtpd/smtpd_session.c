@@ -268,7 +268,7 @@ static int cmd_helo(smtpd_session *s, const char *args, int esmtp)
 {
     smtpd_server *srv = s->server;
     if (*args == '\0') {
-        reply(s, "501 5.5.4 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
+        reply(s, "501 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
         return -1;
     }
     /* The whole argument, trailing blanks removed, is the name (as Postfix). */
@@ -543,10 +543,14 @@ static void finish_data(smtpd_session *s)
     } else {
         char id[64];
         snprintf(id, sizeof(id), "%s", cleanup_queue_id(s->cleanup));
-        int status = cleanup_close(s->cleanup);
-        s->cleanup = NULL;
-        if (s->data_failed && status == CLEANUP_STAT_OK)
+        int status;
+        if (s->data_failed) { /* never commit a message that lost lines on the way */
+            cleanup_abort(s->cleanup);
             status = CLEANUP_STAT_WRITE;
+        } else {
+            status = cleanup_close(s->cleanup);
+        }
+        s->cleanup = NULL;
         if (status == CLEANUP_STAT_OK) {
             reply(s, "250 2.0.0 Ok: queued as %s", id);
             ok = 1;

@@ -327,11 +327,11 @@ TEST(stock_debian_master_cf_loads)
         CHECK(e && e->skipped && e->type == MASTER_TYPE_UNIX_DGRAM);
         e = find(mcf, "mailman", "unix");
         CHECK(e && e->skipped && strcmp(e->program, "pipe") == 0);
-        const char *implemented[] = {"smtp", "pickup", "qmgr", "local", "virtual", NULL};
+        const char *implemented[] = {"smtp", "pickup", "qmgr", "local", "virtual", "lmtp", NULL};
         size_t n_impl = 0;
         for (size_t i = 0; i < mcf->count; i++)
             n_impl += !mcf->entries[i].skipped;
-        CHECK_INT(n_impl, 7); /* smtp inet, pickup, qmgr, smtp unix, relay, local, virtual */
+        CHECK_INT(n_impl, 8); /* smtp inet, pickup, qmgr, smtp, relay, lmtp, local, virtual */
         for (size_t i = 0; implemented[i]; i++)
             CHECK(find(mcf, implemented[i], "unix") || find(mcf, implemented[i], "inet"));
         e = find(mcf, "cleanup", "unix");
