@@ -8,7 +8,7 @@
  * Resolution order, as Postfix's trivial-rewrite:
  *   1. a bare address gets "@$myorigin" (append_at_myorigin = yes), the domain is lowercased and
  *      trailing dots are removed;
- *   2. the class: mydestination, "localhost" or an [address] literal of this host's interfaces
+ *   2. the class: mydestination or an [address] literal of this host's interfaces
  *      -> local; virtual_alias_domains -> virtual alias; virtual_mailbox_domains -> virtual
  *      mailbox; relay_domains -> relay; otherwise default;
  *   3. the class's transport parameter, "transport[:nexthop]"; without a nexthop, local uses
@@ -365,7 +365,9 @@ static int apply_transport_maps(resolver *r, resolved *out, strbuf *err)
 
 static int is_local_domain(resolver *r, const char *domain, strbuf *err)
 {
-    if (domain[0] == '\0' || strcmp(domain, "localhost") == 0 || is_own_literal(r, domain))
+    /* As Postfix: only mydestination and [address] literals of this host are local; "localhost"
+     * is local only when mydestination says so (the default lists it). */
+    if (domain[0] == '\0' || is_own_literal(r, domain))
         return 1;
     return domain_in(r, LIST_MYDESTINATION, domain, err);
 }

@@ -153,6 +153,23 @@ static void stderr_to_maillog(config *cfg)
     close(fd);
 }
 
+/* Every daemon appends to maillog_file with one write per line, and the unprivileged ones run as
+ * mail_owner: a root master makes the file theirs (mode 0644), as the queue is. */
+static void maillog_give_to_owner(config *cfg, uid_t owner, gid_t group)
+{
+    const char *path = config_get(cfg, "maillog_file");
+    if (owner == (uid_t)-1 || path[0] == '\0' || strncmp(path, "/dev/", 5) == 0)
+        return;
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) {
+        log_warning("open %s: %m", path);
+        return;
+    }
+    if (fchown(fd, owner, group) < 0 || fchmod(fd, 0644) < 0)
+        log_warning("set owner of %s: %m", path);
+    close(fd);
+}
+
 static int lookup_owner(config *cfg, uid_t *uid, gid_t *gid, strbuf *err)
 {
     *uid = (uid_t)-1;
@@ -436,6 +453,7 @@ int master_main(int argc, char **argv)
         startup_fail(&st, "%s", err.data);
     if (queue_dirs_create(m.queue_dir, owner, group, &err) < 0)
         startup_fail(&st, "%s", err.data);
+    maillog_give_to_owner(m.cfg, owner, group);
     if (chdir(m.queue_dir) < 0)
         startup_fail(&st, "chdir %s: %s", m.queue_dir, strerror(errno));
     write_pid_file(&m, &st);

@@ -5,6 +5,7 @@ here is passed as fd 3. One test runs the whole instance with `postfix start`. C
 Python's smtplib, raw sockets and swaks.
 """
 import os
+import resource
 import shutil
 import signal
 import smtplib
@@ -21,7 +22,7 @@ QUEUE_DIRS = ("maildrop", "incoming", "active", "deferred", "hold", "corrupt", "
 class Smtpd:
     """A running `postern smtpd` on a loopback socket of our own."""
 
-    def __init__(self, inst, extra=None):
+    def __init__(self, inst, extra=None, nofile=None, status_fd=None):
         self.inst = inst
         base = {
             # Recipient tables that need no system files.
@@ -41,6 +42,10 @@ class Smtpd:
 
         def child_setup():
             os.dup2(fd, 3)  # the master's listener is fd 3
+            if status_fd is not None:
+                os.dup2(status_fd, 4)  # the status pipe to the master
+            if nofile:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
 
         env = dict(os.environ)
@@ -48,7 +53,8 @@ class Smtpd:
         self.proc = subprocess.Popen(
             [str(inst.bin), "smtpd", "-c", str(inst.etc), "-n", "smtp", "-t", "inet"],
             # 3 is listed too: descriptors not in pass_fds are closed after child_setup runs.
-            pass_fds=(fd, 3), preexec_fn=child_setup, env=env,
+            pass_fds=(fd, 3, 4) if status_fd is not None else (fd, 3),
+            preexec_fn=child_setup, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def connect(self, timeout=10):
@@ -132,8 +138,8 @@ class Client:
 def smtpd(instance):
     servers = []
 
-    def start(extra=None):
-        s = Smtpd(instance, extra)
+    def start(extra=None, **kw):
+        s = Smtpd(instance, extra, **kw)
         servers.append(s)
         return s
 
@@ -676,3 +682,47 @@ def test_without_listener_smtpd_refuses_to_run(instance):
     p = instance.cmd("smtpd")
     assert p.returncode != 0
     assert "smtpd -S" in p.stderr + instance.maillog()
+
+
+def test_busy_only_at_capacity(smtpd):
+    """One process serves many sessions: busy is reported only when it is full."""
+    rfd, wfd = os.pipe()
+    # 70 descriptors leave room for 22 sessions (48 are kept in reserve).
+    srv = smtpd(nofile=70, status_fd=wfd)
+    os.close(wfd)
+    os.set_blocking(rfd, False)
+
+    def records():
+        out = b""
+        try:
+            while True:
+                chunk = os.read(rfd, 4096)
+                if not chunk:
+                    break
+                out += chunk
+        except BlockingIOError:
+            pass
+        return [out[i + 4:i + 5] for i in range(0, len(out) - len(out) % 8, 8)]
+
+    conns = []
+    for _ in range(21):
+        c = srv.connect()
+        assert c.reply().startswith("220 ")
+        conns.append(c)
+    assert records() == []  # 21 of 22: still idle
+    last = srv.connect()
+    assert last.reply().startswith("220 ")
+    time.sleep(0.2)
+    assert records() == [b"b"]
+    waiting = srv.connect()  # not accepted while full
+    waiting.sock.settimeout(0.5)
+    with pytest.raises(socket.timeout):
+        waiting.sock.recv(100)
+    conns[0].cmd("QUIT")
+    conns[0].closed()
+    waiting.sock.settimeout(10)
+    assert waiting.reply().startswith("220 ")
+    time.sleep(0.2)
+    # Back under capacity (idle), then full again with the waiting client.
+    assert records() == [b"i", b"b"]
+    os.close(rfd)
