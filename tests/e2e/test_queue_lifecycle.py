@@ -345,27 +345,35 @@ def test_one_delay_warning(instance, sink):
 
 
 @needs_smtp
-def test_dead_destination_is_suspended_others_continue(instance):
+def test_dead_destination_is_suspended_others_continue(instance, sink):
     closed_port = free_port()  # nothing listens here: connection refused
-    start(instance, closed_port, {"minimal_backoff_time": "30s", "maximal_backoff_time": "60s",
-                                  "queue_run_delay": "30s"})
+    start(instance, closed_port, {
+        "transport_maps": f"inline:{{ sink.test=smtp:[127.0.0.1]:{closed_port}, "
+                          f"live.test=smtp:[127.0.0.1]:{sink.port} }}",
+        "minimal_backoff_time": "30s", "maximal_backoff_time": "60s", "queue_run_delay": "30s"})
     send(instance, [RCPT], subject="first")
     first = queue_id_of(instance, RCPT)
     instance.wait_for(lambda: re.search(first + r": to=<rcpt@sink\.test>, .*dsn=4\.4\.1, "
-                                        r"status=deferred \(connect to 127\.0\.0\.1", instance.maillog()),
-                      what="connection refused")
+                                        r"status=deferred \(connect to 127\.0\.0\.1",
+                                        instance.maillog()), what="connection refused")
     send(instance, ["second@sink.test"], subject="second")
     m = instance.wait_for(lambda: re.search(
         r"(\w+): to=<second@sink\.test>, relay=none, .*dsn=4\.4\.1, status=deferred "
         r"\(delivery temporarily suspended: connect to 127\.0\.0\.1\[127\.0\.0\.1\]:"
         + str(closed_port), instance.maillog()), what="suspended destination")
     assert m.group(1) != first
-    # Another destination is not affected.
-    send(instance, ["user@virtual.test"], sender="other@virtual.test", subject="third")
+    tries = re.findall(r"/smtp\[\d+\]: connect to 127\.0\.0\.1\[127\.0\.0\.1\]:" + str(closed_port),
+                       instance.maillog())
+    assert len(tries) == 1  # the second message was not tried
+    # Another destination of the same transport, and another transport, are not affected.
+    send(instance, ["someone@live.test"], subject="third")
+    instance.wait_for(lambda: re.search(r"to=<someone@live\.test>, relay=127\.0\.0\.1.*status=sent",
+                                        instance.maillog()), what="delivery to live.test")
+    send(instance, ["user@virtual.test"], sender="other@virtual.test", subject="fourth")
     instance.wait_for(lambda: re.search(r"to=<user@virtual\.test>, relay=virtual, .*status=sent",
                                         instance.maillog()), what="virtual delivery")
+    assert len(sink.messages) == 1
     assert len(mailbox(instance)) == 1
-
 
 def test_notify_success_and_never(instance):
     start(instance, free_port())
