@@ -61,6 +61,8 @@ struct cleanup {
     char **extracted; /* recipients from To:/Cc:/Bcc: under sendmail -t */
     size_t nextracted;
     strbuf message_id; /* Message-ID: value for the log */
+    strbuf pending;    /* a header-section line arriving in pieces (cleanup_line_part) */
+    int in_partial;    /* the last piece given was not the end of its line */
 };
 
 static long long limit_or(long long value, long long fallback)
@@ -83,6 +85,7 @@ cleanup *cleanup_open(const char *queue_name, strbuf *err)
     c->header_limit = (size_t)header_limit;
     c->hop_limit = (long)limit_or(cfg_int("hopcount_limit"), 50);
     strbuf_init(&c->headers, c->header_limit + 1);
+    strbuf_init(&c->pending, c->header_limit + 1);
     strbuf_init(&c->message_id, 0);
     return c;
 }
@@ -99,6 +102,7 @@ static void cleanup_free(cleanup *c)
     for (size_t i = 0; i < c->nextracted; i++)
         free(c->extracted[i]);
     free(c->extracted);
+    strbuf_free(&c->pending);
     strbuf_free(&c->headers);
     strbuf_free(&c->message_id);
     free(c);
@@ -384,6 +388,45 @@ int cleanup_line(cleanup *c, const char *line, size_t len)
         finish_headers(c);
     }
     write_line(c, line, len);
+    return c->status & (CLEANUP_STAT_WRITE | CLEANUP_STAT_BAD) ? -1 : 0;
+}
+
+/* Counts len content bytes (and a newline when the line ends) against message_size_limit. */
+static void account_size(cleanup *c, size_t len, int line_ends)
+{
+    c->size += (long)len + (line_ends ? 1 : 0);
+    if (c->size_limit > 0 && c->size > c->size_limit)
+        c->status |= CLEANUP_STAT_SIZE;
+}
+
+static void write_piece(cleanup *c, const char *data, size_t len, int partial)
+{
+    account_size(c, len, !partial);
+    if (c->status == 0 && queue_writer_line_part(c->qw, data, len, partial) < 0)
+        c->status |= CLEANUP_STAT_WRITE;
+}
+
+int cleanup_line_part(cleanup *c, const char *data, size_t len, int partial)
+{
+    if (!partial && !c->in_partial)
+        return cleanup_line(c, data, len);
+    c->in_partial = partial;
+    if (c->state != CLEANUP_BODY) {
+        /* In the header section a line is only judged whole: gather its pieces. */
+        if (strbuf_append(&c->pending, data, len) == 0) {
+            if (partial)
+                return 0;
+            int rc = cleanup_line(c, c->pending.data, c->pending.len);
+            strbuf_reset(&c->pending);
+            return rc;
+        }
+        /* Longer than any header may be: the body starts with this line. */
+        start_content(c);
+        finish_headers(c);
+        write_piece(c, c->pending.data, c->pending.len, 1);
+        strbuf_reset(&c->pending);
+    }
+    write_piece(c, data, len, partial);
     return c->status & (CLEANUP_STAT_WRITE | CLEANUP_STAT_BAD) ? -1 : 0;
 }
 

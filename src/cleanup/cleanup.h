@@ -40,6 +40,9 @@ int cleanup_recipient(cleanup *c, const char *rcpt, const char *orig, int notify
  * The first lines may be a Received: header the caller prepends. Recipients may not be added
  * after the first line, except by extraction (cleanup_extract_recipients). */
 int cleanup_line(cleanup *c, const char *line, size_t len);
+/* A piece of a content line longer than the caller's line buffer: partial = 1 when the line
+ * continues in the next call. The pieces are stored as one line and delivered joined again. */
+int cleanup_line_part(cleanup *c, const char *data, size_t len, int partial);
 /* sendmail -t: take recipients from To:, Cc:, Bcc: (and remove Bcc:). Call before content. */
 void cleanup_extract_recipients(cleanup *c, int on);
 /* Bytes of content accepted so far. */

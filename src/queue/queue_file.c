@@ -309,6 +309,25 @@ int queue_writer_line(queue_writer *qw, const char *line, size_t len)
     return 0;
 }
 
+int queue_writer_line_part(queue_writer *qw, const char *data, size_t len, int partial)
+{
+    if (!partial)
+        return queue_writer_line(qw, data, len);
+    if (qw->state == WRITING_ENVELOPE && queue_writer_content_start(qw) < 0)
+        return -1;
+    if (qw->state != WRITING_CONTENT)
+        return -1;
+    while (len > 0) {
+        size_t n = len > REC_DATA_LIMIT ? REC_DATA_LIMIT : len;
+        if (put_record(qw, REC_CONT, data, n) < 0)
+            return -1;
+        data += n;
+        len -= n;
+        qw->content_size += (long)n;
+    }
+    return 0;
+}
+
 int queue_writer_extracted_start(queue_writer *qw)
 {
     if (qw->state == WRITING_ENVELOPE && queue_writer_content_start(qw) < 0)

@@ -69,6 +69,9 @@ int queue_writer_recipient(queue_writer *qw, const char *rcpt, const char *orig,
 int queue_writer_content_start(queue_writer *qw);
 /* One content line without its line terminator; long lines are split into 'L' records. */
 int queue_writer_line(queue_writer *qw, const char *line, size_t len);
+/* A piece of a content line: partial = 1 when the line continues in the next call (written as
+ * 'L' records), 0 for its last piece (same as queue_writer_line). */
+int queue_writer_line_part(queue_writer *qw, const char *data, size_t len, int partial);
 /* Starts the extracted section (recipients after content, as sendmail -t finds them). */
 int queue_writer_extracted_start(queue_writer *qw);
 /* Bytes of content written so far (lines plus one newline each). */

@@ -45,11 +45,11 @@ static void emit_line_end(smtpd_data *d, const char *line, size_t len, smtpd_dat
         len--;
     }
     while (len > d->line_limit) {
-        fn(ctx, line, d->line_limit);
+        fn(ctx, line, d->line_limit, 1);
         line += d->line_limit;
         len -= d->line_limit;
     }
-    fn(ctx, line, len);
+    fn(ctx, line, len, 0);
     d->continuation = 0;
 }
 
@@ -74,7 +74,7 @@ static void flush_long_partial(smtpd_data *d, smtpd_data_line_fn fn, void *ctx)
     size_t give = d->partial.len - keep;
     for (size_t off = 0; off < give; off += d->line_limit) {
         size_t n = give - off < d->line_limit ? give - off : d->line_limit;
-        fn(ctx, d->partial.data + off, n);
+        fn(ctx, d->partial.data + off, n, 1);
         d->continuation = 1;
     }
     memmove(d->partial.data, d->partial.data + give, d->partial.len - give);

@@ -35,7 +35,9 @@ typedef enum {
 /* Parses a smtpd_forbid_bare_newline value; -1 when unknown. */
 int smtpd_bare_lf_mode_parse(const char *value);
 
-typedef void (*smtpd_data_line_fn)(void *ctx, const char *line, size_t len);
+/* Called with each piece of content: partial = 1 when the line continues in the next call
+ * (a line longer than line_length_limit arrives in pieces), 0 at the end of a line. */
+typedef void (*smtpd_data_line_fn)(void *ctx, const char *line, size_t len, int partial);
 
 typedef struct smtpd_data {
     size_t line_limit;

@@ -450,17 +450,17 @@ static int cmd_rcpt(smtpd_session *s, const char *args)
 }
 
 /* Content lines go straight into the queue file; the size is checked on the way. */
-static void data_line(void *ctx, const char *line, size_t len)
+static void data_line(void *ctx, const char *line, size_t len, int partial)
 {
     smtpd_session *s = ctx;
-    s->data_bytes += (long long)len + 2;
+    s->data_bytes += (long long)len + (partial ? 0 : 2);
     if (s->data_too_big || s->data_failed)
         return;
     if (s->server->message_size_limit > 0 && s->data_bytes > s->server->message_size_limit) {
         s->data_too_big = 1;
         return;
     }
-    if (cleanup_line(s->cleanup, line, len) < 0)
+    if (cleanup_line_part(s->cleanup, line, len, partial) < 0)
         s->data_failed = 1;
 }
 

@@ -94,9 +94,6 @@ def test_virtual_maildir_exact_bytes(instance):
     assert not any(p.is_file() for p in (instance.queue / "incoming").rglob("*"))
 
 
-@pytest.mark.xfail(reason="smtpd passes a line longer than line_length_limit to cleanup as "
-                          "separate lines; Postfix stores the pieces as continued records and "
-                          "delivery joins them again")
 def test_line_longer_than_line_length_limit_is_rebuilt(instance):
     started(instance)
     msg = message(body=b"y" * 5000 + b"\r\nend\r\n")

@@ -428,3 +428,24 @@ def test_failure_kept_until_the_bounce_is_queued(instance, sink):
     r = check_dsn(notices[0])["recipients"][0]
     assert r["Action"] == "failed" and r["Status"] == "5.1.1"
     instance.wait_for(lambda: f"{qid}: removed" in instance.maillog(), what="original removed")
+
+
+@needs_smtp
+def test_null_sender_uses_bounce_queue_lifetime(instance, sink):
+    sink.rcpt_reply = TEMP
+    # 0: one attempt only. maximal_queue_lifetime (5d) does not apply to the null sender.
+    start(instance, sink.port, {"bounce_queue_lifetime": "0"})
+    send(instance, [RCPT], sender="")
+    qid = queue_id_of(instance, RCPT)
+    instance.wait_for(lambda: f"{qid}: removed" in instance.maillog(), what="expired at once")
+    log = instance.maillog()
+    assert f"{qid}: from=<>, status=expired, returned to sender" in log
+    assert log.count(f"{qid}: to=<{RCPT}>") == 1
+    # A bounce is never bounced to the null sender; no double bounce without notify_classes.
+    assert "non-delivery notification" not in log
+    assert queue_empty(instance)
+    # A normal sender still has five days.
+    send(instance, ["later@sink.test"])
+    other = queue_id_of(instance, "later@sink.test")
+    instance.wait_for(lambda: deferred_file(instance, other), what="normal sender deferred")
+    assert f"{other}: from=<{SENDER}>, status=expired" not in instance.maillog()

@@ -150,6 +150,53 @@ TEST(reason_to_dsn_fields)
     free(diag);
 }
 
+TEST(reply_optional_dsn_attributes)
+{
+    deliver_request sent, got;
+    deliver_request_init(&sent);
+    deliver_request_init(&got);
+    deliver_request_add_rcpt(&sent, "a@x.test", NULL, NULL, 10, 0);
+    deliver_request_add_rcpt(&sent, "b@x.test", NULL, NULL, 20, 0);
+    deliver_request_add_rcpt(&got, "a@x.test", NULL, NULL, 10, 0);
+    deliver_request_add_rcpt(&got, "b@x.test", NULL, NULL, 20, 0);
+    deliver_set_result(&sent.rcpts[0], "5.1.1", "host mx said: 550 no");
+    deliver_set_result(&sent.rcpts[1], "2.0.0", "ok");
+    sent.rcpts[0].diag = strdup("smtp; 550 no");
+    sent.rcpts[0].mta = strdup("dns; mx.x.test");
+    strbuf out, err;
+    strbuf_init(&out, 0);
+    strbuf_init(&err, 0);
+    deliver_reply_encode(&sent, &out);
+    attr_record rec;
+    attr_record_init(&rec);
+    CHECK_INT(attr_parse(out.data, out.len - 1, &rec, &err), 0);
+    CHECK_INT(deliver_reply_decode(&rec, &got, &err), 0);
+    CHECK_STR(got.rcpts[0].diag, "smtp; 550 no");
+    CHECK_STR(got.rcpts[0].mta, "dns; mx.x.test");
+    CHECK(got.rcpts[1].diag == NULL && got.rcpts[1].mta == NULL);
+
+    /* An older agent's reply without them still decodes. */
+    const char *old = "status=0\nrcpt_count=1\nrcpt_dsn=4.2.0\nrcpt_reason=busy\n";
+    deliver_request one;
+    deliver_request_init(&one);
+    deliver_request_add_rcpt(&one, "a@x.test", NULL, NULL, 10, 0);
+    CHECK_INT(attr_parse(old, strlen(old), &rec, &err), 0);
+    CHECK_INT(deliver_reply_decode(&rec, &one, &err), 0);
+    CHECK_STR(one.rcpts[0].dsn, "4.2.0");
+    CHECK(one.rcpts[0].diag == NULL);
+    /* rcpt_diag must follow the rcpt_dsn it belongs to. */
+    const char *early = "status=0\nrcpt_count=1\nrcpt_diag=smtp; x\nrcpt_dsn=4.2.0\n";
+    CHECK_INT(attr_parse(early, strlen(early), &rec, &err), 0);
+    CHECK(deliver_reply_decode(&rec, &one, &err) < 0);
+
+    attr_record_free(&rec);
+    deliver_request_free(&one);
+    deliver_request_free(&sent);
+    deliver_request_free(&got);
+    strbuf_free(&out);
+    strbuf_free(&err);
+}
+
 /* A minimal committed queue file; returns an O_RDWR fd or -1. */
 static int sample_file(char *path, size_t len)
 {
@@ -230,6 +277,7 @@ int main(void)
     RUN(concurrency_window);
     RUN(site_failure_detection);
     RUN(reason_to_dsn_fields);
+    RUN(reply_optional_dsn_attributes);
     RUN(delay_flag_in_place);
     config_set_current(NULL);
     config_free(cfg);

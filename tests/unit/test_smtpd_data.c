@@ -4,10 +4,11 @@
 
 #include <stdlib.h>
 
-/* Collects lines as "line|" so line boundaries are visible in one string. */
-static void collect(void *ctx, const char *line, size_t len)
+/* Collects pieces as "piece|" so piece boundaries are visible in one string. */
+static void collect(void *ctx, const char *line, size_t len, int partial)
 {
     strbuf *sb = ctx;
+    (void)partial;
     strbuf_append(sb, line, len);
     strbuf_append_char(sb, '|');
 }
@@ -224,6 +225,28 @@ TEST(partial_buffer_is_bounded)
     free(big);
 }
 
+/* Collects pieces with '+' after a piece that continues and '|' at the end of a line. */
+static void collect_marked(void *ctx, const char *line, size_t len, int partial)
+{
+    strbuf *sb = ctx;
+    strbuf_append(sb, line, len);
+    strbuf_append_char(sb, partial ? '+' : '|');
+}
+
+TEST(long_line_pieces_say_they_continue)
+{
+    strbuf l;
+    strbuf_init(&l, 0);
+    smtpd_data d;
+    size_t used;
+    smtpd_data_init(&d, 4, SMTPD_BARE_LF_NORMALIZE, 1);
+    CHECK_INT(smtpd_data_feed(&d, "abcdefghij\r\nxy\r\n.\r\n", 19, &used, collect_marked, &l),
+              SMTPD_DATA_END);
+    CHECK_STR(l.data, "abcd+efgh+ij|xy|");
+    smtpd_data_free(&d);
+    strbuf_free(&l);
+}
+
 int main(void)
 {
     RUN(simple_message_and_leftover);
@@ -234,6 +257,7 @@ int main(void)
     RUN(bare_cr_is_content);
     RUN(bare_lf_modes);
     RUN(long_lines_are_split);
+    RUN(long_line_pieces_say_they_continue);
     RUN(partial_buffer_is_bounded);
     UNIT_MAIN_END("test_smtpd_data");
 }
