@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,7 +26,9 @@ static struct {
     char host[256];
     int to_stderr;
     int syslog_open;
-} logstate = {.service = "postern", .ident = "postern", .to_stderr = -1};
+    int fd;            /* maillog_file, kept open; -1 = closed */
+    time_t checked_at; /* when the path was last compared with the open file (rotation) */
+} logstate = {.service = "postern", .ident = "postern", .to_stderr = -1, .fd = -1};
 
 void log_init(const char *service)
 {
@@ -74,6 +77,9 @@ void log_configure(void)
     if (logstate.syslog_open)
         closelog();
     logstate.syslog_open = 0;
+    if (logstate.fd >= 0)
+        close(logstate.fd);
+    logstate.fd = -1;
     if (logstate.path[0] == '\0') {
         openlog(logstate.ident, LOG_PID | LOG_NDELAY, facility_code(cfg_str("syslog_facility")));
         logstate.syslog_open = 1;
@@ -100,6 +106,29 @@ size_t log_format_line(char *buf, size_t len, long when, const char *host, const
     return (size_t)n;
 }
 
+/* Returns the maillog descriptor, reopening it when the file was renamed or removed (rotated);
+ * the path is compared at most once a second, so a busy process pays no stat() per line. */
+static int maillog_fd(void)
+{
+    time_t now = time(NULL);
+    if (logstate.fd >= 0 && now == logstate.checked_at)
+        return logstate.fd;
+    logstate.checked_at = now;
+    if (logstate.fd >= 0) {
+        struct stat open_st, path_st;
+        if (fstat(logstate.fd, &open_st) == 0 && stat(logstate.path, &path_st) == 0 &&
+            open_st.st_ino == path_st.st_ino && open_st.st_dev == path_st.st_dev)
+            return logstate.fd;
+        close(logstate.fd);
+        logstate.fd = -1;
+    }
+    if (strcmp(logstate.path, "/dev/stdout") == 0)
+        logstate.fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+    else
+        logstate.fd = open(logstate.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    return logstate.fd;
+}
+
 static void write_maillog(const char *prefix, const char *text)
 {
     char line[LOG_LINE_MAX];
@@ -111,16 +140,11 @@ static void write_maillog(const char *prefix, const char *text)
     }
     size_t n = log_format_line(line, sizeof(line), (long)time(NULL), logstate.host, logstate.ident,
                                logstate.service, (long)getpid(), prefix, text);
-    int fd = open(logstate.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        if (strcmp(logstate.path, "/dev/stdout") == 0)
-            fd = dup(STDOUT_FILENO);
-        if (fd < 0)
-            return;
-    }
-    ssize_t w = write(fd, line, n);
+    int fd = maillog_fd();
+    if (fd < 0)
+        return;
+    ssize_t w = write(fd, line, n); /* O_APPEND: one write per line never interleaves */
     (void)w;
-    close(fd);
 }
 
 void log_vmsg(int level, const char *fmt, va_list ap)
