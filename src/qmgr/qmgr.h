@@ -98,8 +98,8 @@ typedef struct qmgr_message {
     qmgr_rcpt_result *results; /* one per env.rcpts entry, this pass only */
     double active_time;
     int jobs_pending;
-    int deferred;  /* a recipient was deferred in this pass */
-    int unsynced;  /* records were marked done since the last fsync */
+    int deferred; /* a recipient was deferred in this pass */
+    int unsynced; /* records were marked done since the last fsync */
     struct qmgr_message *prev, *next;
 } qmgr_message;
 
@@ -122,14 +122,14 @@ struct qmgr {
     qmgr_message *active; /* list of messages in the active queue */
     size_t nactive;
     size_t active_limit;
-    int scan_more;         /* the last incoming scan stopped at active_limit */
-    int scan_scheduled;    /* a scan timer is pending */
-    int want_incoming;     /* what the pending scan should do */
+    int scan_more;      /* the last incoming scan stopped at active_limit */
+    int scan_scheduled; /* a scan timer is pending */
+    int want_incoming;  /* what the pending scan should do */
     int want_deferred;
-    int want_flush;        /* deferred scan ignoring the next-attempt time */
-    double stopping;       /* when a stop was requested; 0 = running */
+    int want_flush;  /* deferred scan ignoring the next-attempt time */
+    double stopping; /* when a stop was requested; 0 = running */
     qmgr_transport *transports;
-    void *master_cf;       /* master_cf *, for the agents' maxproc */
+    void *master_cf; /* master_cf *, for the agents' maxproc */
 };
 
 /* qmgr.c */

@@ -84,7 +84,7 @@ static void log_outcome(const qmgr_message *msg, size_t rcpt, const char *dsn, c
 }
 
 void qmgr_defer_log_append(qmgr *q, qmgr_message *msg, size_t rcpt, const char *dsn,
-                             const char *reason)
+                           const char *reason)
 {
     char path[4096];
     if (queue_path(path, sizeof(path), q->queue_dir, "defer", msg->id, 1) < 0) {
@@ -126,8 +126,7 @@ int qmgr_message_mark_done(qmgr_message *msg, size_t rcpt)
         return 0;
     if (queue_file_mark_done(msg->fd, r->offset) < 0) {
         /* The recipient stays 'R': a later attempt delivers it again rather than losing it. */
-        log_warning("%s: cannot mark recipient %s done: %s", msg->id, r->address,
-                    strerror(errno));
+        log_warning("%s: cannot mark recipient %s done: %s", msg->id, r->address, strerror(errno));
         msg->deferred = 1;
         return -1;
     }
@@ -229,9 +228,9 @@ static void move_to_deferred(qmgr *q, qmgr_message *msg, time_t now)
         log_warning("%s: cannot move to deferred: %s", msg->id, err.data);
     } else if (queue_path(path, sizeof(path), q->queue_dir, "deferred", msg->id, 0) == 0) {
         /* The deferred file's mtime is its next attempt time, as in Postfix. */
-        time_t next = now + qmgr_backoff_delay(now, msg->env.arrival.tv_sec,
-                                               cfg_time("minimal_backoff_time"),
-                                               cfg_time("maximal_backoff_time"));
+        time_t next =
+            now + qmgr_backoff_delay(now, msg->env.arrival.tv_sec, cfg_time("minimal_backoff_time"),
+                                     cfg_time("maximal_backoff_time"));
         struct utimbuf tb = {.actime = next, .modtime = next};
         if (utime(path, &tb) < 0)
             log_warning("%s: cannot set the next attempt time: %s", msg->id, strerror(errno));
@@ -288,8 +287,7 @@ static void quarantine(qmgr *q, const char *id, const char *why)
     if (queue_move(q->queue_dir, id, "active", "corrupt", &err) == 0)
         log_warning("%s: corrupt queue file: %s; moved to corrupt", id, why);
     else
-        log_warning("%s: corrupt queue file: %s; cannot move it to corrupt: %s", id, why,
-                    err.data);
+        log_warning("%s: corrupt queue file: %s; cannot move it to corrupt: %s", id, why, err.data);
     strbuf_free(&err);
 }
 
@@ -309,8 +307,7 @@ static void message_schedule(qmgr *q, qmgr_message *msg)
             continue;
         resolved res;
         if (resolve_address(q->res, r->address, &res, &err) < 0) {
-            log_warning("%s: address resolver failure for %s: %s", msg->id, r->address,
-                        err.data);
+            log_warning("%s: address resolver failure for %s: %s", msg->id, r->address, err.data);
             qmgr_message_result_log(q, msg, i, "4.3.0", "address resolver failure");
             continue;
         }

@@ -55,8 +55,8 @@ static size_t collect(const qmgr_message *msg, qmgr_rcpt_outcome outcome, int no
     return n;
 }
 
-static int notify(qmgr *q, qmgr_message *msg, bounce_kind kind, const bounce_rcpt *rcpts,
-                  size_t n, strbuf *err)
+static int notify(qmgr *q, qmgr_message *msg, bounce_kind kind, const bounce_rcpt *rcpts, size_t n,
+                  strbuf *err)
 {
     char new_id[QUEUE_ID_MAX];
     snprintf(msg->env.id, sizeof(msg->env.id), "%s", msg->id);
@@ -81,8 +81,8 @@ size_t qmgr_notify_failures(qmgr *q, qmgr_message *msg)
                 if (qmgr_message_mark_done(msg, index[k]) == 0)
                     marked++;
         } else {
-            log_warning("%s: cannot queue the non-delivery notification: %s; will retry",
-                        msg->id, err.data);
+            log_warning("%s: cannot queue the non-delivery notification: %s; will retry", msg->id,
+                        err.data);
             strbuf reason;
             strbuf_init(&reason, 4096);
             for (size_t k = 0; k < n; k++) {
@@ -112,8 +112,7 @@ void qmgr_notify_success(qmgr *q, qmgr_message *msg)
         strbuf err;
         strbuf_init(&err, 4096);
         if (notify(q, msg, BOUNCE_SUCCESS, rcpts, n, &err) < 0)
-            log_warning("%s: cannot queue the delivery status notification: %s", msg->id,
-                        err.data);
+            log_warning("%s: cannot queue the delivery status notification: %s", msg->id, err.data);
         strbuf_free(&err);
     }
     free(index);

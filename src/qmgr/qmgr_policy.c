@@ -66,8 +66,8 @@ void qmgr_window_failure(qmgr_window *w)
 
 static int connection_level_dsn(const char *dsn)
 {
-    return dsn && (strcmp(dsn, "4.4.1") == 0 || strcmp(dsn, "4.4.2") == 0 ||
-                   strcmp(dsn, "4.4.3") == 0);
+    return dsn &&
+           (strcmp(dsn, "4.4.1") == 0 || strcmp(dsn, "4.4.2") == 0 || strcmp(dsn, "4.4.3") == 0);
 }
 
 int qmgr_site_failure(const char *const *dsns, const char *const *reasons, size_t n)

@@ -9,9 +9,10 @@
  * (default_destination_concurrency_limit when not set). A reply that says the destination
  * could not be reached (qmgr_site_failure) suspends it for minimal_backoff_time: its jobs are
  * deferred with "delivery temporarily suspended: REASON" and its window starts over (qmgr.h).
- * Destinations with jobs take turns for free connections. A request is written as soon as the connection is made (the agent's hello is read before
- * its reply); a connection that has delivered waits idle for the next job and is closed after
- * QMGR_IDLE_CLOSE_MS without one, so the agent can report idle and exit on max_idle.
+ * Destinations with jobs take turns for free connections. A request is written as soon as the
+ * connection is made (the agent's hello is read before its reply); a connection that has delivered
+ * waits idle for the next job and is closed after QMGR_IDLE_CLOSE_MS without one, so the agent can
+ * report idle and exit on max_idle.
  *
  * Internal transports: "error" bounces with the nexthop as reason, "retry" defers likewise,
  * "discard" marks the recipients done. A transport in defer_transports is deferred. A transport
@@ -71,8 +72,9 @@ struct qmgr_dest {
 
 struct qmgr_transport {
     char name[64];
-    int limit;      /* agents (connections) for all destinations together */
-    int dest_limit; /* <transport>_destination_concurrency_limit */
+    int limit;               /* agents (connections) for all destinations together */
+    int dest_limit;          /* <transport>_destination_concurrency_limit */
+    int initial_concurrency; /* <transport>_initial_destination_concurrency */
     int rcpt_limit;
     qmgr_dest *dests;
     qmgr_conn *conns;
@@ -129,9 +131,11 @@ qmgr_transport *qmgr_transport_get(qmgr *q, const char *name)
     int maxproc = master_maxproc(q, name);
     t->limit = maxproc > 0 ? maxproc : 1;
     t->dest_limit = (int)(conc < 100000 ? conc : 100000);
+    snprintf(param, sizeof(param), "%s_initial_destination_concurrency", name);
+    long initial = param_long(param, param_long("initial_destination_concurrency", 5));
+    t->initial_concurrency = (int)(initial < 100000 ? initial : 100000);
     snprintf(param, sizeof(param), "%s_destination_recipient_limit", name);
-    t->rcpt_limit =
-        (int)param_long(param, param_long("default_destination_recipient_limit", 50));
+    t->rcpt_limit = (int)param_long(param, param_long("default_destination_recipient_limit", 50));
     if (t->rcpt_limit > DELIVER_RCPT_MAX)
         t->rcpt_limit = DELIVER_RCPT_MAX;
     t->next = q->transports;
@@ -200,8 +204,7 @@ static qmgr_dest *dest_get(qmgr_transport *t, const char *nexthop)
     qmgr_dest *d = xcalloc(1, sizeof(*d));
     d->t = t;
     snprintf(d->nexthop, sizeof(d->nexthop), "%s", nexthop);
-    qmgr_window_init(&d->window, (int)param_long("initial_destination_concurrency", 5),
-                     t->dest_limit);
+    qmgr_window_init(&d->window, t->initial_concurrency, t->dest_limit);
     d->next = t->dests;
     t->dests = d;
     return d;
@@ -635,7 +638,8 @@ static qmgr_conn *conn_for_job(qmgr_transport *t, int *gave_up)
     if (c == NULL) {
         if (retry) {
             if (t->retry_timer == 0)
-                t->retry_timer = event_timer_add(t->q->loop, QMGR_RETRY_CONNECT_MS, retry_dispatch, t);
+                t->retry_timer =
+                    event_timer_add(t->q->loop, QMGR_RETRY_CONNECT_MS, retry_dispatch, t);
         } else {
             mark_dead(t);
             *gave_up = 1;
