@@ -11,7 +11,7 @@ latency.py sends a smaller batch through the same number of sessions to time eac
 transaction. Results go to OUT/latest.{md,csv,png} via report.py.
 
 Environment:
-    BENCH_QUICK=1        500 messages per point, one round (a quick look, not a result)
+    BENCH_QUICK=1        500 messages per point, one round; writes quick.* (a look, not a result)
     BENCH_ROUNDS=N       rounds (default 3)
     BENCH_MESSAGES=N     messages per point for the 1 KiB and 16 KiB sizes (default 5000)
     BENCH_SERVERS=LIST   comma-separated subset of postfix,postern
@@ -300,8 +300,11 @@ def main():
         "duration_s": time.time() - started_at, "machine": machine,
         "host": os.uname().nodename, "kernel": os.uname().release,
     }
-    report.write_all(a.out, runs, meta)
-    log(f"wrote {a.out}/latest.md, latest.csv, latest.png in {meta['duration_s']:.0f}s")
+    if quick:
+        md = report.write_all(a.out, runs, meta, "quick", "quick-previous")
+    else:
+        md = report.write_all(a.out, runs, meta)
+    log(f"wrote {md} (and .csv, .png) in {meta['duration_s']:.0f}s")
     return 0 if all(not r["error"] for r in runs) else 1
 
 

@@ -2,7 +2,8 @@
 latest.csv (one row per measured run), latest-machine.csv (the machine limits) and latest.png
 (messages per second against concurrency, gnuplot). Before overwriting, the previous
 latest.md/latest.csv become previous.md/previous.csv; any figure more than 10% worse than in
-the previous run is flagged in the new table.
+the previous run is flagged in the new table. BENCH_QUICK runs use the names quick.* and
+quick-previous.* instead, so a quick look never becomes the baseline of a full run.
 
 Aggregation over rounds: the median of each per-run figure (throughput, latency percentiles,
 CPU per 1000 messages) and the maximum of the peak RSS.
@@ -163,7 +164,7 @@ def target_rows(agg):
     return rows
 
 
-def markdown(agg, flags, meta, had_previous):
+def markdown(agg, flags, meta, had_previous, stem="latest"):
     m = meta["machine"]
     fsync_bound = m["fsync_per_s"] / 2.0
     st = meta["status"]
@@ -248,10 +249,10 @@ def markdown(agg, flags, meta, had_previous):
         for (srv, s, l, metric), change in sorted(flags.items()):
             out.append(f"- {srv}, {s} sessions, {size_label(l)}: {metric} {change * 100:+.0f}%")
     if errors:
-        out += ["", "## Runs with errors (see latest.csv)", ""]
+        out += ["", f"## Runs with errors (see {stem}.csv)", ""]
         out += [f"- {k[0]}, {k[1]} sessions, {size_label(k[2])}: {n} run(s)" for k, n in errors]
-    out += ["", "Raw numbers: `latest.csv` (one row per run), `latest-machine.csv`; "
-            "chart: `latest.png`.", ""]
+    out += ["", f"Raw numbers: `{stem}.csv` (one row per run), `{stem}-machine.csv`; "
+            f"chart: `{stem}.png`.", ""]
     return "\n".join(out)
 
 
@@ -296,25 +297,27 @@ def plot(path, agg):
         return p.returncode == 0
 
 
-def write_all(out_dir, runs, meta):
+def write_all(out_dir, runs, meta, stem="latest", previous="previous"):
+    """Writes OUT_DIR/STEM.{md,csv,png} and STEM-machine.csv; the old STEM files become
+    PREVIOUS.{md,csv} first. Returns the path of the markdown report."""
     os.makedirs(out_dir, exist_ok=True)
-    latest_md = os.path.join(out_dir, "latest.md")
-    latest_csv = os.path.join(out_dir, "latest.csv")
-    if os.path.exists(latest_md):
-        shutil.copyfile(latest_md, os.path.join(out_dir, "previous.md"))
-    if os.path.exists(latest_csv):
-        shutil.copyfile(latest_csv, os.path.join(out_dir, "previous.csv"))
-    prev_runs = read_runs(os.path.join(out_dir, "previous.csv"))
-    write_runs(latest_csv, runs)
-    with open(os.path.join(out_dir, "latest-machine.csv"), "w", newline="") as f:
+    path = {ext: os.path.join(out_dir, f"{stem}.{ext}") for ext in ("md", "csv", "png")}
+    old = {ext: os.path.join(out_dir, f"{previous}.{ext}") for ext in ("md", "csv")}
+    for ext in ("md", "csv"):
+        if os.path.exists(path[ext]):
+            shutil.copyfile(path[ext], old[ext])
+    prev_runs = read_runs(old["csv"])
+    write_runs(path["csv"], runs)
+    with open(os.path.join(out_dir, f"{stem}-machine.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["limit", "value"])
         for k, v in meta["machine"].items():
             w.writerow([k, f"{v:.6g}" if isinstance(v, float) else v])
-    agg = aggregate(read_runs(latest_csv))
+    agg = aggregate(read_runs(path["csv"]))
     prev = aggregate(prev_runs) if prev_runs else {}
     flags = regressions(agg, prev)
-    with open(latest_md, "w") as f:
-        f.write(markdown(agg, flags, meta, bool(prev_runs)))
-    if not plot(os.path.join(out_dir, "latest.png"), agg):
-        print("report: gnuplot (package gnuplot-nox) not found or failed; no latest.png")
+    with open(path["md"], "w") as f:
+        f.write(markdown(agg, flags, meta, bool(prev_runs), stem))
+    if not plot(path["png"], agg):
+        print(f"report: gnuplot (package gnuplot-nox) not found or failed; no {stem}.png")
+    return path["md"]

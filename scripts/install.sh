@@ -9,6 +9,14 @@ sbindir=${SBINDIR:-/usr/sbin}
 confdir=${CONFDIR:-/etc/postern}
 install -d "$DESTDIR$sbindir" "$DESTDIR$confdir" "$DESTDIR/var/spool/postern" "$DESTDIR/var/lib/postern"
 install -m 0755 build/bin/postern "$DESTDIR$sbindir/postern"
+# postdrop is a real copy, setgid to setgid_group (postdrop), so that unprivileged users' sendmail
+# can write into maildrop/ (mode 0730) without the rest of Postern being setgid.
+group=postdrop
+getent group "$group" >/dev/null 2>&1 || groupadd -r "$group" 2>/dev/null || group=
+install -m 0755 build/bin/postern "$DESTDIR$sbindir/postdrop"
+if [ -n "$group" ] && [ -z "$DESTDIR" ]; then
+    chgrp "$group" "$DESTDIR$sbindir/postdrop" && chmod 2755 "$DESTDIR$sbindir/postdrop"
+fi
 for l in postfix postconf postqueue postcat postsuper postmap sendmail mailq newaliases; do
     # Never replace another MTA's commands (Debian's postfix): install Postern's as postern-NAME.
     if [ -e "$DESTDIR$sbindir/$l" ] && [ ! -L "$DESTDIR$sbindir/$l" ]; then

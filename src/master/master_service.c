@@ -123,7 +123,22 @@ static int open_fifo(const char *path, mode_t mode, int *fd_out, strbuf *err)
     return 0;
 }
 
+static int open_endpoint_raw(master_service *svc, strbuf *err);
+
+/* Opens the service's endpoint; an error names master.cf and the service's line. */
 static int open_endpoint(master_service *svc, strbuf *err)
+{
+    strbuf why;
+    strbuf_init(&why, 0);
+    int rc = open_endpoint_raw(svc, &why);
+    if (rc < 0)
+        strbuf_printf(err, "%s/master.cf, line %d: service %s: %s", svc->master->config_dir,
+                      svc->entry->line, svc->entry->name, why.data);
+    strbuf_free(&why);
+    return rc;
+}
+
+static int open_endpoint_raw(master_service *svc, strbuf *err)
 {
     const master_cf_entry *e = svc->entry;
     mode_t mode = 0666; /* private/ itself is mode 0700: the directory guards private sockets */

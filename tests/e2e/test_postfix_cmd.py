@@ -169,6 +169,7 @@ def test_port_in_use(instance):
         p = instance.cmd("postfix", "start")
         assert p.returncode == 1
         assert f"bind 127.0.0.1 port {instance.port}: Address already in use" in p.stderr
+        assert f"{instance.etc}/master.cf, line 1: service 127.0.0.1:{instance.port}" in p.stderr
         assert len(p.stderr.strip().splitlines()) <= 2  # "starting ..." and the reason
     assert instance.cmd("postfix", "status").returncode == 1
     assert not pid_file(instance).exists()
