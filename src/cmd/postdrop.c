@@ -20,12 +20,12 @@
  * 77 not authorized.
  */
 #include "cmd/commands.h"
+#include "global/name_list.h"
 
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "lib/xalloc.h"
-#include "maps/map.h"
 #include "master/mail_server.h"
 #include "queue/queue_file.h"
 
@@ -60,50 +60,6 @@ static void fatal_status(int status, const char *fmt, ...)
 
 /* ---- authorization ---- */
 
-typedef struct name_match {
-    const char *name;
-    int result; /* 1 allowed, 0 denied, -1 undecided */
-    int exact;  /* compare case-sensitively (directory names) */
-} name_match;
-
-static int name_match_entry(const char *entry, void *ctx)
-{
-    name_match *m = ctx;
-    int negate = 0;
-    while (*entry == '!') {
-        negate = !negate;
-        entry++;
-    }
-    int hit;
-    if (!m->exact && strchr(entry, ':') != NULL) {
-        strbuf err, value;
-        strbuf_init(&err, 0);
-        strbuf_init(&value, 0);
-        map *table = map_open(entry, &err);
-        hit = table != NULL && map_lookup(table, m->name, &value) == 1;
-        if (table)
-            map_close(table);
-        strbuf_free(&err);
-        strbuf_free(&value);
-    } else {
-        hit = m->exact ? strcmp(entry, m->name) == 0 : strcasecmp(entry, m->name) == 0;
-    }
-    if (!hit)
-        return 0;
-    m->result = !negate;
-    return 1;
-}
-
-static int list_allows(const char *list, const char *name, int exact)
-{
-    name_match m = {name, -1, exact};
-    strbuf err;
-    strbuf_init(&err, 0);
-    map_split_list(list, name_match_entry, &m, &err);
-    strbuf_free(&err);
-    return m.result == 1;
-}
-
 /* A setgid postdrop must not let a user point it at a configuration of their own. */
 static const char *choose_config_dir(const char *requested)
 {
@@ -117,7 +73,8 @@ static const char *choose_config_dir(const char *requested)
     config *defaults = config_load(CONFIG_DEFAULT_DIR, &err);
     strbuf_free(&err);
     int ok = defaults != NULL &&
-             list_allows(config_get(defaults, "alternate_config_directories"), requested, 1);
+             name_list_allows(config_get(defaults, "alternate_config_directories"), requested,
+                              NAME_LIST_EXACT);
     config_free(defaults);
     if (!ok)
         fatal_status(EX_USAGE, "-c %s: not listed in alternate_config_directories of %s/main.cf",
@@ -370,7 +327,7 @@ int postdrop_main(int argc, char **argv)
 
     struct passwd *pw = getpwuid(getuid());
     const char *user = pw && pw->pw_name ? pw->pw_name : "";
-    if (getuid() != 0 && !list_allows(cfg_str("authorized_submit_users"), user, 0))
+    if (getuid() != 0 && !name_list_allows(cfg_str("authorized_submit_users"), user, NAME_LIST_FOLD_CASE))
         fatal_status(EX_NOPERM, "User %s(%ld) is not allowed to submit mail", user, (long)getuid());
     int status = drop(cfg_str("queue_directory"));
     config_free(cfg);

@@ -20,12 +20,12 @@
  * 77 not authorized.
  */
 #include "cmd/commands.h"
+#include "global/name_list.h"
 
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "lib/xalloc.h"
-#include "maps/map.h"
 #include "master/mail_server.h"
 #include "queue/queue_file.h"
 
@@ -97,52 +97,12 @@ static const char *login_name(void)
     return name;
 }
 
-typedef struct user_match {
-    const char *user;
-    int result; /* 1 allowed, 0 denied, -1 undecided */
-} user_match;
-
-static int user_match_entry(const char *entry, void *ctx)
-{
-    user_match *m = ctx;
-    int negate = 0;
-    while (*entry == '!') {
-        negate = !negate;
-        entry++;
-    }
-    int hit;
-    if (strchr(entry, ':') != NULL) {
-        strbuf err, value;
-        strbuf_init(&err, 0);
-        strbuf_init(&value, 0);
-        map *table = map_open(entry, &err);
-        hit = table != NULL && map_lookup(table, m->user, &value) == 1;
-        if (table == NULL)
-            log_warning("%s", err.data ? err.data : "cannot open table");
-        else
-            map_close(table);
-        strbuf_free(&err);
-        strbuf_free(&value);
-    } else {
-        hit = strcasecmp(entry, m->user) == 0;
-    }
-    if (!hit)
-        return 0;
-    m->result = !negate;
-    return 1;
-}
-
 /* authorized_submit_users: names and type:table lookups; root is always allowed. */
 static int user_authorized(const char *list, const char *user)
 {
     if (getuid() == 0)
         return 1;
-    user_match m = {user, -1};
-    strbuf err;
-    strbuf_init(&err, 0);
-    map_split_list(list, user_match_entry, &m, &err);
-    strbuf_free(&err);
-    return m.result == 1;
+    return name_list_allows(list, user, NAME_LIST_FOLD_CASE);
 }
 
 /* ---- recipients ---- */
