@@ -639,18 +639,8 @@ static void local_deliver(deliver_request *req, void *ctx)
 {
     local_agent *agent = ctx;
     mail_source src;
-    strbuf why;
-    strbuf_init(&why, 4096);
-    if (mail_source_open(&src, req, &why) < 0) {
-        log_warning("%s: %s", req->queue_id, why.data);
-        for (size_t i = 0; i < req->nrcpt; i++) {
-            deliver_set_result(&req->rcpts[i], "4.3.0", "cannot read the queue file");
-            deliver_log(req, req->rcpts[i].address, req->rcpts[i].orig, "local",
-                        req->rcpts[i].dsn, req->rcpts[i].reason);
-        }
-        strbuf_free(&why);
+    if (mail_source_open_or_defer(&src, req, "local") < 0)
         return;
-    }
     for (size_t i = 0; i < req->nrcpt; i++) {
         local_state st = {.agent = agent, .req = req, .src = &src, .rcpt = &req->rcpts[i],
                           .worst = 2};
@@ -666,7 +656,6 @@ static void local_deliver(deliver_request *req, void *ctx)
         strbuf_free(&st.reason);
     }
     mail_source_close(&src);
-    strbuf_free(&why);
 }
 
 int local_main(int argc, char **argv)

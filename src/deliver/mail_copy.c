@@ -1,6 +1,7 @@
 /* mail_copy.c: writes a queued message into a mailbox, file or pipe (see mail_copy.h). */
 #include "deliver/mail_copy.h"
 #include "lib/config.h"
+#include "lib/log.h"
 #include "queue/queue_dir.h"
 
 #include <ctype.h>
@@ -41,6 +42,23 @@ int mail_source_open(mail_source *src, const deliver_request *req, strbuf *why)
     src->have_env = 1;
     strbuf_free(&err);
     return 0;
+}
+
+int mail_source_open_or_defer(mail_source *src, deliver_request *req, const char *relay)
+{
+    strbuf why;
+    strbuf_init(&why, 4096);
+    int rc = mail_source_open(src, req, &why);
+    if (rc < 0) {
+        log_warning("%s: %s", req->queue_id, why.data);
+        for (size_t i = 0; i < req->nrcpt; i++) {
+            deliver_rcpt *r = &req->rcpts[i];
+            deliver_set_result(r, "4.3.0", "cannot read the queue file");
+            deliver_log(req, r->address, r->orig, relay, r->dsn, r->reason);
+        }
+    }
+    strbuf_free(&why);
+    return rc;
 }
 
 void mail_source_close(mail_source *src)

@@ -38,6 +38,9 @@ typedef struct mail_copy_opts {
 #define MAIL_COPY_TOO_BIG 3     /* size_limit reached: 5.2.2 mailbox full */
 
 int mail_source_open(mail_source *src, const deliver_request *req, strbuf *why);
+/* mail_source_open(); when the file cannot be read, defers every recipient with 4.3.0, logs each
+ * as delivered through relay, and returns -1. */
+int mail_source_open_or_defer(mail_source *src, deliver_request *req, const char *relay);
 void mail_source_close(mail_source *src);
 
 /* 0 no loop, 1 loop (why says "mail forwarding loop for rcpt"), -1 queue file unreadable. */

@@ -176,22 +176,11 @@ static void virtual_deliver(deliver_request *req, void *ctx)
 {
     virtual_tables *t = ctx;
     mail_source src;
-    strbuf why;
-    strbuf_init(&why, 4096);
-    if (mail_source_open(&src, req, &why) < 0) {
-        log_warning("%s: %s", req->queue_id, why.data);
-        for (size_t i = 0; i < req->nrcpt; i++) {
-            deliver_set_result(&req->rcpts[i], "4.3.0", "cannot read the queue file");
-            deliver_log(req, req->rcpts[i].address, req->rcpts[i].orig, "virtual",
-                        req->rcpts[i].dsn, req->rcpts[i].reason);
-        }
-        strbuf_free(&why);
+    if (mail_source_open_or_defer(&src, req, "virtual") < 0)
         return;
-    }
     for (size_t i = 0; i < req->nrcpt; i++)
         deliver_one(t, req, &src, &req->rcpts[i]);
     mail_source_close(&src);
-    strbuf_free(&why);
 }
 
 static map_list *open_table(const char *param)
