@@ -71,22 +71,6 @@ static void print_time(postcat_run *run, const char *name, const char *text)
     fprintf(run->out, "%s: %s\n", name, buf);
 }
 
-/* The size record's fixed-width fields, one space apart: "3726 589 1 0". */
-static void print_size(postcat_run *run, const char *text)
-{
-    fputs("message_size:", run->out);
-    const char *p = text;
-    while (*p) {
-        p += strspn(p, " ");
-        size_t n = strcspn(p, " ");
-        if (n == 0)
-            break;
-        fprintf(run->out, " %.*s", (int)n, p);
-        p += n;
-    }
-    fputc('\n', run->out);
-}
-
 static void print_named(postcat_run *run, const char *name, const strbuf *data)
 {
     fprintf(run->out, "%s: ", name);
@@ -97,8 +81,8 @@ static void print_named(postcat_run *run, const char *name, const strbuf *data)
 static void print_envelope_record(postcat_run *run, int type, const strbuf *data)
 {
     switch (type) {
-    case REC_SIZE:
-        print_size(run, data->data);
+    case REC_SIZE: /* verbatim, fixed-width fields and all, as Postfix's postcat shows it */
+        print_named(run, "message_size", data);
         break;
     case REC_TIME:
         print_time(run, "message_arrival_time", data->data);

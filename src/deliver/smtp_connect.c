@@ -168,8 +168,8 @@ int smtp_candidates(const smtp_dest *dests, size_t ndest, smtp_candidate *out, s
 
 void smtp_candidate_name(const smtp_candidate *c, int with_port, char *buf, size_t len)
 {
-    if (c->is_unix) {
-        snprintf(buf, len, "%s", c->host);
+    if (c->is_unix) { /* Postfix names a socket peer by this host's name: "host[path]" */
+        snprintf(buf, len, "%s[%s]", cfg_str("myhostname"), c->host);
         return;
     }
     char text[INET_ADDR_TEXT_MAX];

@@ -31,7 +31,7 @@ typedef struct smtp_candidate {
 
 int smtp_candidates(const smtp_dest *dests, size_t ndest, smtp_candidate *out, size_t max,
                     char *dsn, size_t dsnlen, strbuf *why);
-/* "host[addr]:port" (with_port) or "host[addr]". */
+/* "host[addr]:port" (with_port) or "host[addr]"; "myhostname[path]" for a UNIX socket. */
 void smtp_candidate_name(const smtp_candidate *c, int with_port, char *buf, size_t len);
 /* A connected blocking-free socket, or -1 with why. */
 int smtp_connect_candidate(const smtp_candidate *c, long timeout, strbuf *why);

@@ -98,7 +98,9 @@ static int start_failure(smtp_session *s, char *dsn, size_t dsnlen, const char *
 /* Sends EHLO/LHLO/HELO and reads the reply. 0, or -1 on a stream failure. */
 static int send_hello(smtp_session *s, const char *verb, smtp_reply *reply, long timeout)
 {
-    if (smtp_stream_printf(&s->stream, timeout, "%s %s\r\n", verb, cfg_str("smtp_helo_name")) < 0 ||
+    /* Postfix's lmtp reads lmtp_* parameters; the LHLO name is the one that shows on the wire. */
+    const char *name = cfg_str(s->lmtp ? "lmtp_lhlo_name" : "smtp_helo_name");
+    if (smtp_stream_printf(&s->stream, timeout, "%s %s\r\n", verb, name) < 0 ||
         smtp_stream_flush(&s->stream, timeout) < 0)
         return -1;
     return smtp_stream_read_reply(&s->stream, reply, timeout);

@@ -2,8 +2,8 @@
  * smtp_session.h: the client side of one SMTP or LMTP connection, in one place.
  *
  * smtp_session_start() reads the greeting (220, else "host X refused to talk to me"), sends
- * EHLO smtp_helo_name (LHLO for LMTP; HELO after a 5xx to EHLO) and records the announced
- * features. smtp_session_transaction() sends one message to a set of recipients:
+ * EHLO smtp_helo_name (LHLO lmtp_lhlo_name for LMTP; HELO after a 5xx to EHLO) and records the
+ * announced features. smtp_session_transaction() sends one message to a set of recipients:
  *   MAIL FROM:<sender> [SIZE=n] [BODY=8BITMIME] [RET=..] [ENVID=..]
  *   RCPT TO:<rcpt> [NOTIFY=..] [ORCPT=..]     (one per recipient)
  *   DATA, the content (smtp_body.h), "."

@@ -147,6 +147,7 @@ static const param_def params[] = {
     I("invalid_hostname_reject_code", "501"),
     T("ipc_timeout", "3600s", 's'),
     I("line_length_limit", "2048"),
+    S("lmtp_lhlo_name", "$myhostname"),
     I("local_destination_concurrency_limit", "2"),
     I("local_destination_recipient_limit", "1"),
     S("local_recipient_maps", "unix:passwd.byname $alias_maps"),

@@ -330,7 +330,7 @@ def test_one_delay_warning(instance, sink):
     # The flag is in the queue file (postcat: last field of message_size).
     f = instance.wait_for(lambda: deferred_file(instance, qid), what="deferred file")
     out = instance.cmd("postcat", "-e", str(f), check=True).stdout
-    assert re.search(r"^message_size: \d+ \d+ 1 1$", out, re.M), out
+    assert re.search(r"^message_size: +\d+ +\d+ +1 +1$", out, re.M), out  # fixed-width fields
 
     # More attempts, still one notice.
     seen = instance.maillog().count(f"{qid}: to=<{RCPT}>")

@@ -255,6 +255,32 @@ def test_8bit_to_server_without_8bitmime_is_downgraded(instance, sink):
     assert b"caf=C3=A9\r\n" in msg
 
 
+def test_8bit_multipart_to_server_without_8bitmime(instance, sink):
+    # Only the 8-bit part is converted; the 7-bit part, the boundaries and the top-level
+    # headers go through unchanged, and nothing 8-bit reaches the server.
+    s = sink(ehlo=("PIPELINING", "SIZE 100000"))
+    routed_instance(instance, f"[127.0.0.1]:{s.port}")
+    body = ("Subject: parts\nMIME-Version: 1.0\n"
+            "Content-Type: multipart/mixed; boundary=\"b1\"\n\n"
+            "preamble\n"
+            "--b1\nContent-Type: text/plain; charset=us-ascii\n\nplain part\n"
+            "--b1\nContent-Type: text/plain; charset=utf-8\n"
+            "Content-Transfer-Encoding: 8bit\n\nna\u00efve caf\u00e9\n"
+            "--b1--\n")
+    instance.cmd("sendmail", "-f", "sender@example.test", "x@remote.test", input=body, check=True)
+    wait_log(instance, "status=sent")
+    mail = [c for c in s.commands if c.startswith("MAIL FROM:")][0]
+    assert "BODY=8BITMIME" not in mail
+    msg = s.messages[0]
+    assert all(b < 0x80 for b in msg), msg
+    assert b"Content-Type: multipart/mixed; boundary=\"b1\"\r\n" in msg
+    assert b"\r\n--b1\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nplain part\r\n" in msg
+    assert b"Content-Transfer-Encoding: quoted-printable\r\n" in msg
+    assert b"na=C3=AFve caf=C3=A9\r\n" in msg
+    assert msg.endswith(b"--b1--\r\n")
+    assert msg.count(b"Content-Transfer-Encoding:") == 1
+
+
 def test_8bit_with_8bitmime_is_declared(instance, sink):
     s = sink()
     routed_instance(instance, f"[127.0.0.1]:{s.port}")
