@@ -15,11 +15,11 @@
  * Exit status: 0, 64 usage, 69 mail system down / queue unreadable, 77 not authorized.
  */
 #include "cmd/commands.h"
+#include "global/name_list.h"
 
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
-#include "maps/map.h"
 #include "master/mail_server.h"
 #include "queue/queue_dir.h"
 #include "queue/showq.h"
@@ -62,41 +62,6 @@ static void usage(void)
 
 /* ---- authorization ---- */
 
-typedef struct user_match {
-    const char *user;
-    int result; /* 1 allowed, 0 denied, -1 undecided */
-} user_match;
-
-static int user_match_entry(const char *entry, void *ctx)
-{
-    user_match *m = ctx;
-    int negate = 0;
-    while (*entry == '!') {
-        negate = !negate;
-        entry++;
-    }
-    int hit;
-    if (strchr(entry, ':') != NULL) {
-        strbuf err, value;
-        strbuf_init(&err, 0);
-        strbuf_init(&value, 0);
-        map *table = map_open(entry, &err);
-        hit = table != NULL && map_lookup(table, m->user, &value) == 1;
-        if (table == NULL)
-            log_warning("%s", err.data ? err.data : "cannot open table");
-        else
-            map_close(table);
-        strbuf_free(&err);
-        strbuf_free(&value);
-    } else {
-        hit = strcasecmp(entry, m->user) == 0;
-    }
-    if (!hit)
-        return 0;
-    m->result = !negate;
-    return 1;
-}
-
 static void require_authorized(const char *param, const char *what)
 {
     uid_t uid = getuid();
@@ -105,12 +70,7 @@ static void require_authorized(const char *param, const char *what)
         return;
     struct passwd *pw = getpwuid(uid);
     const char *user = pw && pw->pw_name ? pw->pw_name : "";
-    user_match m = {user, -1};
-    strbuf err;
-    strbuf_init(&err, 0);
-    map_split_list(cfg_str(param), user_match_entry, &m, &err);
-    strbuf_free(&err);
-    if (m.result != 1)
+    if (!name_list_allows(cfg_str(param), user, NAME_LIST_FOLD_CASE))
         fatal_status(EX_NOPERM, "User %s(%ld) is not allowed to %s", user[0] ? user : "unknown",
                      (long)uid, what);
 }
