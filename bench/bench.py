@@ -13,7 +13,7 @@ transaction. Results go to OUT/latest.{md,csv,png} via report.py.
 Environment:
     BENCH_QUICK=1        500 messages per point, one round; writes quick.* (a look, not a result)
     BENCH_ROUNDS=N       rounds (default 3)
-    BENCH_MESSAGES=N     messages per point for the 1 KiB and 16 KiB sizes (default 5000)
+    BENCH_MESSAGES=N     messages per point for the 1 KiB and 16 KiB sizes (default 3000)
     BENCH_SERVERS=LIST   comma-separated subset of postfix,postern
     BENCH_BUDGET=S       seconds the measurements may take (default 600): a round that would
                          end later is not started, and the report says how many rounds ran
@@ -23,6 +23,7 @@ so (Postfix alone plus the machine limits).
 import argparse
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import sys
@@ -66,7 +67,7 @@ def log(msg):
 def settings():
     quick = os.environ.get("BENCH_QUICK") == "1"
     rounds = int(os.environ.get("BENCH_ROUNDS", "1" if quick else "3"))
-    messages = int(os.environ.get("BENCH_MESSAGES", "500" if quick else "5000"))
+    messages = int(os.environ.get("BENCH_MESSAGES", "500" if quick else "3000"))
     latency_messages = max(50, messages // 10)
     wanted = os.environ.get("BENCH_SERVERS", "postfix,postern").split(",")
     budget = float(os.environ.get("BENCH_BUDGET", "600"))
@@ -205,7 +206,12 @@ def prepare_servers(tmp, wanted, postern_bin, status):
         if not pathlib.Path(postern_bin).exists():
             status["postern_missing"] = f"{postern_bin} does not exist (build failed?)"
         else:
-            pt = servers.PosternServer(tmp / "postern", postern_bin)
+            # A private copy: a rebuild of build/bin/postern during the run (someone working in
+            # the tree) must not change the binary between rounds.
+            copy = tmp / "bin" / "postern"
+            copy.parent.mkdir(exist_ok=True)
+            shutil.copy2(postern_bin, copy)
+            pt = servers.PosternServer(tmp / "postern", copy)
             pt.setup()
             try:
                 pt.start()

@@ -164,7 +164,36 @@ def target_rows(agg):
     return rows
 
 
-def markdown(agg, flags, meta, had_previous, stem="latest"):
+def regression_lines(agg, prev, flags):
+    """Lists ratio regressions (Postern against Postfix in the same run: robust to a busier or
+    quieter machine) first, then each server's own figures that got worse."""
+    lines = []
+    for s, l in points(agg):
+        for metric in ("e2e", "accept", "p50", "p99", "cpu", "rss", "pss"):
+            a, b = ratio(agg, metric, s, l), ratio(prev, metric, s, l)
+            if a is None or not b:
+                continue
+            change = (a - b) / b
+            worse = -change if metric in HIGHER_BETTER else change
+            if worse > REGRESSION:
+                lines.append(f"- **Postern/Postfix {metric}**, {s} sessions, {size_label(l)}: "
+                             f"{b:.2f}x → {a:.2f}x")
+    if not lines:
+        lines.append("- Postern/Postfix ratios: none.")
+    by_point = {}
+    for (srv, s, l, metric), change in flags.items():
+        by_point.setdefault((srv, s, l), []).append(f"{metric} {change * 100:+.0f}%")
+    for (srv, s, l), items in sorted(by_point.items()):
+        lines.append(f"- {srv}, {s} sessions, {size_label(l)}: " + ", ".join(items))
+    if not by_point:
+        lines.append("- Absolute figures of either server: none.")
+    elif len(by_point) > len(agg) // 2:
+        lines.append("- (Most points of both servers moved together: the machine's load, not "
+                     "the code, probably changed. The ratios above are the better guide.)")
+    return lines
+
+
+def markdown(agg, flags, meta, had_previous, stem="latest", prev=None):
     m = meta["machine"]
     fsync_bound = m["fsync_per_s"] / 2.0
     st = meta["status"]
@@ -243,11 +272,8 @@ def markdown(agg, flags, meta, had_previous, stem="latest"):
     out += ["", "## Regressions against the previous run (more than 10% worse)", ""]
     if not had_previous:
         out.append("No previous run to compare with.")
-    elif not flags:
-        out.append("None.")
     else:
-        for (srv, s, l, metric), change in sorted(flags.items()):
-            out.append(f"- {srv}, {s} sessions, {size_label(l)}: {metric} {change * 100:+.0f}%")
+        out += regression_lines(agg, prev, flags)
     if errors:
         out += ["", f"## Runs with errors (see {stem}.csv)", ""]
         out += [f"- {k[0]}, {k[1]} sessions, {size_label(k[2])}: {n} run(s)" for k, n in errors]
@@ -317,7 +343,7 @@ def write_all(out_dir, runs, meta, stem="latest", previous="previous"):
     prev = aggregate(prev_runs) if prev_runs else {}
     flags = regressions(agg, prev)
     with open(path["md"], "w") as f:
-        f.write(markdown(agg, flags, meta, bool(prev_runs), stem))
+        f.write(markdown(agg, flags, meta, bool(prev_runs), stem, prev))
     if not plot(path["png"], agg):
         print(f"report: gnuplot (package gnuplot-nox) not found or failed; no {stem}.png")
     return path["md"]

@@ -16,6 +16,7 @@ Both keep their defaults for everything the benchmark does not need to set (proc
 in_flow_delay, destination concurrency), so each is measured as shipped.
 """
 import grp
+import hashlib
 import os
 import pathlib
 import pwd
@@ -277,7 +278,9 @@ class PosternServer(Server):
     def version(self):
         p = subprocess.run(["git", "-C", str(pathlib.Path(__file__).resolve().parents[1]),
                             "describe", "--always", "--dirty"], capture_output=True, text=True)
-        return "Postern " + (p.stdout.strip() or "?")
+        with open(self.binary, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()[:12]
+        return f"Postern {p.stdout.strip() or '?'} (binary sha256 {digest}…)"
 
 
 def smtp_source_path():

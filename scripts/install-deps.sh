@@ -7,7 +7,7 @@ set -eu
 
 PKGS="build-essential make pkg-config clang libclang-rt-14-dev
  libssl-dev liblmdb-dev libpcre2-dev libpq-dev
- python3 python3-pytest swaks postfix dnsmasq-base openssl procps iproute2"
+ python3 python3-pytest swaks postfix dnsmasq-base gnuplot-nox openssl procps iproute2"
 
 missing=""
 for p in $PKGS; do
