@@ -26,25 +26,24 @@ static int wait_readable(int fd, long timeout_ms)
 }
 
 /* Serves requests on one connection until the peer closes it. Returns the requests served. */
-static long serve_connection(int fd, deliver_fn fn, void *ctx, long budget)
+static void serve_connection(int fd, deliver_fn fn, void *ctx)
 {
     strbuf out, err;
     strbuf_init(&out, 0);
     strbuf_init(&err, 4096);
     attr_put(&out, "protocol", DELIVER_PROTOCOL);
     attr_end(&out);
-    long served = 0;
     if (attr_write_all(fd, out.data, out.len) < 0) {
         strbuf_free(&out);
         strbuf_free(&err);
-        return 0;
+        return;
     }
     attr_reader rd;
     attr_reader_init(&rd, fd, DELIVER_RECORD_LIMIT);
     attr_record rec;
     attr_record_init(&rec);
     long timeout_ms = cfg_time("ipc_timeout") * 1000;
-    while (served < budget) {
+    for (;;) {
         strbuf_reset(&err);
         int got = attr_reader_buffered(&rd, &rec, &err);
         while (got == 0) {
@@ -72,7 +71,6 @@ static long serve_connection(int fd, deliver_fn fn, void *ctx, long budget)
         strbuf_reset(&out);
         deliver_reply_encode(&req, &out);
         deliver_request_free(&req);
-        served++;
         if (attr_write_all(fd, out.data, out.len) < 0) {
             log_warning("cannot send delivery reply: %s", strerror(errno));
             break;
@@ -82,7 +80,6 @@ static long serve_connection(int fd, deliver_fn fn, void *ctx, long budget)
     attr_reader_free(&rd);
     strbuf_free(&out);
     strbuf_free(&err);
-    return served;
 }
 
 int deliver_server_run(mail_server *srv, deliver_fn fn, void *ctx)
@@ -112,7 +109,10 @@ int deliver_server_run(mail_server *srv, deliver_fn fn, void *ctx)
         if (cflags >= 0)
             fcntl(fd, F_SETFL, cflags & ~O_NONBLOCK);
         mail_server_busy(srv);
-        used += serve_connection(fd, fn, ctx, max_use > 0 ? max_use - used : 1L << 30);
+        /* As in Postfix, max_use counts connections: a connection is served until the queue
+         * manager closes it, so an agent never walks away between two requests of one. */
+        serve_connection(fd, fn, ctx);
+        used++;
         close(fd);
         mail_server_idle(srv);
     }

@@ -6,7 +6,7 @@
  * agent's deliver function, which must set a result for every recipient and log each one;
  * the reply goes back on the same connection. When the queue manager closes the connection the
  * agent reports idle. It exits after max_idle seconds without a connection or after max_use
- * requests, as Postfix's single-threaded servers do.
+ * connections (each served until the queue manager closes it), as Postfix's servers do.
  */
 #ifndef POSTERN_DELIVER_SERVER_H
 #define POSTERN_DELIVER_SERVER_H
