@@ -18,13 +18,16 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "queue/queue_dir.h"
 #include "queue/queue_file.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #define EXTRACT_RECIPIENT_LIMIT 10240 /* Postfix's extract_recipient_limit default */
 #define LOGGED_MESSAGE_ID_MAX 500
@@ -63,6 +66,7 @@ struct cleanup {
     strbuf message_id; /* Message-ID: value for the log */
     strbuf pending;    /* a header-section line arriving in pieces (cleanup_line_part) */
     int in_partial;    /* the last piece given was not the end of its line */
+    char id[QUEUE_ID_MAX]; /* kept for the log once the commit is under way */
 };
 
 static long long limit_or(long long value, long long fallback)
@@ -70,11 +74,8 @@ static long long limit_or(long long value, long long fallback)
     return value > 0 ? value : fallback;
 }
 
-cleanup *cleanup_open(const char *queue_name, strbuf *err)
+static cleanup *cleanup_start(queue_writer *qw)
 {
-    queue_writer *qw = queue_writer_create(cfg_str("queue_directory"), queue_name, err);
-    if (qw == NULL)
-        return NULL;
     cleanup *c = xcalloc(1, sizeof(*c));
     c->qw = qw;
     c->state = CLEANUP_ENVELOPE;
@@ -88,6 +89,18 @@ cleanup *cleanup_open(const char *queue_name, strbuf *err)
     strbuf_init(&c->pending, c->header_limit + 1);
     strbuf_init(&c->message_id, 0);
     return c;
+}
+
+cleanup *cleanup_open(const char *queue_name, strbuf *err)
+{
+    queue_writer *qw = queue_writer_create(cfg_str("queue_directory"), queue_name, err);
+    return qw ? cleanup_start(qw) : NULL;
+}
+
+cleanup *cleanup_open_spare(const char *queue_name, int fd, strbuf *err)
+{
+    queue_writer *qw = queue_writer_adopt(cfg_str("queue_directory"), queue_name, fd, err);
+    return qw ? cleanup_start(qw) : NULL;
 }
 
 const char *cleanup_queue_id(const cleanup *c)
@@ -449,7 +462,7 @@ static void write_extracted(cleanup *c)
     }
 }
 
-int cleanup_close(cleanup *c)
+int cleanup_close_prepare(cleanup *c)
 {
     if (c->status == 0 && c->state != CLEANUP_BODY) {
         start_content(c);
@@ -464,17 +477,54 @@ int cleanup_close(cleanup *c)
     } else {
         strbuf err;
         strbuf_init(&err, 0);
-        char id[QUEUE_ID_MAX];
-        snprintf(id, sizeof(id), "%s", queue_writer_id(c->qw));
-        if (queue_writer_commit(c->qw, &err) < 0) {
-            log_warning("%s: %s", id, err.data);
+        snprintf(c->id, sizeof(c->id), "%s", queue_writer_id(c->qw));
+        if (queue_writer_commit_prepare(c->qw, &err) < 0) {
+            log_warning("%s: %s", c->id, err.data);
             status = CLEANUP_STAT_WRITE;
         }
         strbuf_free(&err);
     }
+    if (status != 0) {
+        c->qw = NULL;
+        cleanup_free(c);
+    }
+    return status;
+}
+
+int cleanup_sync_fd(const cleanup *c)
+{
+    return queue_writer_fd(c->qw);
+}
+
+const char *cleanup_sync_dir(const cleanup *c)
+{
+    return queue_writer_dir(c->qw);
+}
+
+int cleanup_close_finish(cleanup *c, int sync_errno)
+{
+    int status = CLEANUP_STAT_OK;
+    strbuf err;
+    strbuf_init(&err, 0);
+    if (queue_writer_commit_finish(c->qw, sync_errno, &err) < 0) {
+        log_warning("%s: %s", c->id, err.data);
+        status = CLEANUP_STAT_WRITE;
+    }
+    strbuf_free(&err);
     c->qw = NULL;
     cleanup_free(c);
     return status;
+}
+
+int cleanup_close(cleanup *c)
+{
+    int status = cleanup_close_prepare(c);
+    if (status != CLEANUP_STAT_OK)
+        return status;
+    int sync_errno = 0;
+    if (fsync(cleanup_sync_fd(c)) < 0 || fsync_dir(cleanup_sync_dir(c)) < 0)
+        sync_errno = errno;
+    return cleanup_close_finish(c, sync_errno);
 }
 
 void cleanup_abort(cleanup *c)

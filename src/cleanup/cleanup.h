@@ -28,6 +28,9 @@ typedef struct cleanup cleanup;
 
 /* Opens a new queue file in queue_name ("incoming") under the current queue_directory. */
 cleanup *cleanup_open(const char *queue_name, strbuf *err);
+/* The same with an empty nameless file of that queue directory (queue_writer_adopt): cleanup
+ * owns fd from here on, also on failure. */
+cleanup *cleanup_open_spare(const char *queue_name, int fd, strbuf *err);
 const char *cleanup_queue_id(const cleanup *c);
 /* Named attributes as Postfix records them: log_client_name, log_client_address,
  * log_helo_name, log_protocol_name, client_name, client_address, helo_name, rewrite_context
@@ -49,6 +52,15 @@ void cleanup_extract_recipients(cleanup *c, int on);
 long cleanup_size(const cleanup *c);
 /* Finishes and commits. Returns CLEANUP_STAT_OK or a bit mask; on failure nothing is queued. */
 int cleanup_close(cleanup *c);
+/* cleanup_close() in steps, for a caller that runs the fsyncs elsewhere (queue_sync.h):
+ * prepare returns CLEANUP_STAT_OK when the file is written and marked complete but not yet
+ * durable (any other status: it failed and c is freed); the caller fsyncs cleanup_sync_fd()
+ * and the directory cleanup_sync_dir(), then cleanup_close_finish() takes 0 or the errno of a
+ * failed fsync, returns the final status and frees c. */
+int cleanup_close_prepare(cleanup *c);
+int cleanup_sync_fd(const cleanup *c);
+const char *cleanup_sync_dir(const cleanup *c);
+int cleanup_close_finish(cleanup *c, int sync_errno);
 void cleanup_abort(cleanup *c);
 /* SMTP reply ("552 5.3.4 Error: message file too big") for a cleanup_close() status. */
 const char *cleanup_status_reply(int status);

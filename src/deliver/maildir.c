@@ -52,6 +52,21 @@ int maildir_make_dirs(const char *path, mode_t mode)
     return 0;
 }
 
+/* Creates base/tmp, base/new and base/cur (and base) where missing. */
+static int make_maildir(const char *base, strbuf *why)
+{
+    const char *subdirs[] = {"tmp", "new", "cur"};
+    for (int i = 0; i < 3; i++) {
+        char sub[4200];
+        snprintf(sub, sizeof(sub), "%s/%s", base, subdirs[i]);
+        if (maildir_make_dirs(sub, 0700) < 0) {
+            strbuf_printf(why, "create maildir file %s: %s", sub, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int maildir_deliver(const char *dir, mail_source *src, const char *sender,
                     const char *delivered_to, long long size_limit, char dsn[DSN_MAX],
                     strbuf *why)
@@ -62,16 +77,6 @@ int maildir_deliver(const char *dir, mail_source *src, const char *sender,
     size_t blen = strlen(base);
     while (blen > 1 && base[blen - 1] == '/')
         base[--blen] = '\0';
-    const char *subdirs[] = {"tmp", "new", "cur"};
-    for (int i = 0; i < 3; i++) {
-        char sub[4200];
-        snprintf(sub, sizeof(sub), "%s/%s", base, subdirs[i]);
-        if (maildir_make_dirs(sub, 0700) < 0) {
-            snprintf(dsn, DSN_MAX, "4.2.0");
-            strbuf_printf(why, "create maildir file %s: %s", sub, strerror(errno));
-            return -1;
-        }
-    }
     struct timeval tv;
     gettimeofday(&tv, NULL);
     char unique[512];
@@ -80,7 +85,16 @@ int maildir_deliver(const char *dir, mail_source *src, const char *sender,
     snprintf(tmp_path, sizeof(tmp_path), "%s/tmp/%s", base, unique);
     snprintf(new_dir, sizeof(new_dir), "%s/new", base);
     snprintf(new_path, sizeof(new_path), "%s/new/%s", base, unique);
+    /* The Maildir is made when the first delivery finds it missing, not checked every time:
+     * that would be a dozen mkdir() calls per message. */
     int fd = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 && errno == ENOENT) {
+        if (make_maildir(base, why) < 0) {
+            snprintf(dsn, DSN_MAX, "4.2.0");
+            return -1;
+        }
+        fd = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    }
     if (fd < 0) {
         snprintf(dsn, DSN_MAX, "4.2.0");
         strbuf_printf(why, "create maildir file %s: %s", tmp_path, strerror(errno));
@@ -113,6 +127,8 @@ int maildir_deliver(const char *dir, mail_source *src, const char *sender,
     strbuf_free(&copy_why);
     /* link() never replaces an existing file; rename() is the fallback where links fail. */
     int moved = link(tmp_path, new_path) == 0 ? unlink(tmp_path), 0 : -1;
+    if (moved < 0 && errno == ENOENT && make_maildir(base, why) == 0) /* new/ went away */
+        moved = link(tmp_path, new_path) == 0 ? unlink(tmp_path), 0 : -1;
     if (moved < 0 && errno != EEXIST)
         moved = rename(tmp_path, new_path);
     if (moved < 0) {

@@ -2,8 +2,9 @@
  * maildir.h: delivery into a Maildir.
  *
  * The message is written to DIR/tmp/<unique>, fsync'd, linked into DIR/new/<unique> and the
- * new/ directory fsync'd, so a message is either completely in new/ or not at all. Missing
- * DIR, DIR/tmp, DIR/new and DIR/cur are created (mode 0700) with the caller's identity.
+ * new/ directory fsync'd, so a message is either completely in new/ or not at all. When a
+ * delivery finds DIR/tmp or DIR/new missing, whatever is missing of DIR, DIR/tmp, DIR/new and
+ * DIR/cur is created (mode 0700) with the caller's identity.
  * Unique names are "<sec>.M<usec>P<pid>Q<count>.<host>" where host has '/' and ':' written
  * as \057 and \072, as the Maildir specification asks.
  */

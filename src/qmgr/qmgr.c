@@ -48,8 +48,14 @@ void qmgr_request_scan(qmgr *q, int incoming, int deferred, int flush)
     }
 }
 
-/* Calls fn for each complete queue file under dir (descending into hash subdirectories). */
-static void walk_queue(qmgr *q, const char *queue_name, const char *dir, int depth, int due_only,
+/* Queue ids found by a scan, activated together. */
+typedef struct found_ids {
+    char **ids;
+    size_t n, cap;
+} found_ids;
+
+/* Collects each complete queue file under dir (descending into hash subdirectories). */
+static void walk_queue(qmgr *q, found_ids *found, const char *dir, int depth, int due_only,
                        time_t now)
 {
     DIR *d = opendir(dir);
@@ -60,7 +66,7 @@ static void walk_queue(qmgr *q, const char *queue_name, const char *dir, int dep
     }
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
-        if (q->nactive >= q->active_limit) {
+        if (q->nactive + found->n >= q->active_limit) {
             q->scan_more = 1;
             break;
         }
@@ -75,7 +81,7 @@ static void walk_queue(qmgr *q, const char *queue_name, const char *dir, int dep
             continue;
         if (S_ISDIR(st.st_mode)) {
             if (depth < 4 && strlen(de->d_name) == 1)
-                walk_queue(q, queue_name, path, depth + 1, due_only, now);
+                walk_queue(q, found, path, depth + 1, due_only, now);
             continue;
         }
         if (!S_ISREG(st.st_mode) || !queue_id_valid(de->d_name))
@@ -84,16 +90,69 @@ static void walk_queue(qmgr *q, const char *queue_name, const char *dir, int dep
             continue; /* still being written, or abandoned: never delivered, never deleted */
         if (due_only && st.st_mtime > now)
             continue;
-        qmgr_message_activate(q, queue_name, de->d_name);
+        if (found->n == found->cap) {
+            found->cap = found->cap ? found->cap * 2 : 64;
+            found->ids = xrealloc(found->ids, found->cap * sizeof(*found->ids));
+        }
+        found->ids[found->n++] = xstrdup(de->d_name);
     }
     closedir(d);
 }
 
+/* fsyncs the active/ directories (one unless active is hashed) that now hold ids. */
+static int sync_active_dirs(qmgr *q, char **ids, size_t n)
+{
+    char last[4096] = "";
+    for (size_t i = 0; i < n; i++) {
+        char path[4096];
+        if (queue_path(path, sizeof(path), q->queue_dir, "active", ids[i], 0) < 0)
+            continue;
+        char *slash = strrchr(path, '/');
+        if (slash == NULL)
+            continue;
+        *slash = '\0';
+        if (strcmp(path, last) == 0)
+            continue;
+        if (fsync_dir(path) < 0) {
+            log_warning("cannot fsync %s: %s", path, strerror(errno));
+            return -1;
+        }
+        snprintf(last, sizeof(last), "%s", path);
+    }
+    return 0;
+}
+
+/* Moves what a scan found to active/ with one directory fsync for all of them (the moves must
+ * be durable before deliveries are recorded in the files), then starts each. */
 static void scan_queue(qmgr *q, const char *queue_name, int due_only)
 {
     char dir[4200];
     snprintf(dir, sizeof(dir), "%s/%s", q->queue_dir, queue_name);
-    walk_queue(q, queue_name, dir, 0, due_only, time(NULL));
+    found_ids found = {NULL, 0, 0};
+    walk_queue(q, &found, dir, 0, due_only, time(NULL));
+    size_t moved = 0;
+    strbuf err;
+    strbuf_init(&err, 4096);
+    for (size_t i = 0; i < found.n; i++) {
+        strbuf_reset(&err);
+        if (queue_rename(q->queue_dir, found.ids[i], queue_name, "active", &err) < 0) {
+            log_warning("%s: cannot move from %s to active: %s", found.ids[i], queue_name,
+                        err.data);
+            free(found.ids[i]);
+            continue;
+        }
+        found.ids[moved++] = found.ids[i];
+    }
+    strbuf_free(&err);
+    /* Without the fsync the moves may not survive a crash: then nothing is delivered now, and
+     * the files wait in active/ for the next start (recover_active), as after a failed move. */
+    int synced = moved == 0 || sync_active_dirs(q, found.ids, moved) == 0;
+    for (size_t i = 0; i < moved; i++) {
+        if (synced)
+            qmgr_message_activate(q, found.ids[i]);
+        free(found.ids[i]);
+    }
+    free(found.ids);
 }
 
 static void scan_now(event_loop *loop, void *ctx)

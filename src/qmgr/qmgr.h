@@ -136,9 +136,9 @@ struct qmgr {
 void qmgr_request_scan(qmgr *q, int incoming, int deferred, int flush);
 
 /* qmgr_message.c */
-/* Moves id from queue_name to active/ and starts its deliveries. 0, or -1 when the file is
- * not usable now (left where it was, or moved to corrupt/). */
-int qmgr_message_activate(qmgr *q, const char *queue_name, const char *id);
+/* Starts the deliveries of id, which the caller has moved to active/ (and fsync'd active/).
+ * 0, or -1 when the file is not usable now (left in active/, or moved to corrupt/). */
+int qmgr_message_activate(qmgr *q, const char *id);
 /* Records one recipient's outcome (the agent has logged it). */
 void qmgr_message_result(qmgr *q, qmgr_message *msg, size_t rcpt, const qmgr_verdict *v);
 /* Records an outcome decided by the queue manager itself, and logs it (relay=none). */

@@ -1,11 +1,14 @@
 /*
  * qmgr_message.c: a message's stay in the active queue.
  *
- * Activation moves the file to active/, reads the envelope (an unreadable file goes to
+ * Activation (the scan in qmgr.c has moved the file to active/ and fsync'd the directory once
+ * for every file it moved) reads the envelope (an unreadable file goes to
  * corrupt/, never deleted), logs "ID: from=<...>, size=N, nrcpt=N (queue active)", resolves
  * every recipient not yet done and groups them into jobs per transport and nexthop.
  *
- * Results: success marks the recipient done in the queue file (fsync once per finished job);
+ * Results: success marks the recipient done in the queue file (fsync'd once per finished job
+ * while other jobs of the message go on, and before the file moves to deferred/; not at all
+ * when the file is removed at once);
  * a permanent failure is remembered for this pass (qmgr_notify.c marks it done once its
  * notice is queued); a temporary failure appends a record to the defer log
  * queue_directory/defer/<hash>/ID, blank-line separated attr.h lines:
@@ -242,15 +245,16 @@ static void message_finish(qmgr *q, qmgr_message *msg)
 {
     char path[4096];
     time_t now = time(NULL);
-    if (msg->unsynced && fsync(msg->fd) < 0)
-        log_warning("%s: fsync: %s", msg->id, strerror(errno));
-    msg->unsynced = 0;
     expire_if_old(msg, now);
     qmgr_notify_failures(q, msg);
     qmgr_notify_success(q, msg);
     if (!all_done(msg))
         qmgr_notify_delay(q, msg, now);
-    if (msg->unsynced && fsync(msg->fd) < 0)
+    /* A file that is removed right away needs no fsync of its done marks: they only spare
+     * recipients a second delivery after a crash, and a crash that loses the marks loses the
+     * (later) unlink too, so the file comes back and is delivered again, never lost
+     * (docs/queue-format.md, "Durability"). */
+    if (!all_done(msg) && msg->unsynced && fsync(msg->fd) < 0)
         log_warning("%s: fsync: %s", msg->id, strerror(errno));
     msg->unsynced = 0;
     if (all_done(msg)) {
@@ -272,11 +276,15 @@ static void message_finish(qmgr *q, qmgr_message *msg)
 
 void qmgr_message_job_done(qmgr *q, qmgr_message *msg)
 {
+    if (--msg->jobs_pending <= 0) {
+        message_finish(q, msg); /* fsyncs only what it keeps */
+        return;
+    }
+    /* Other jobs go on: make this job's done marks durable now, so a crash meanwhile does
+     * not repeat its deliveries. */
     if (msg->unsynced && fsync(msg->fd) < 0)
         log_warning("%s: fsync: %s", msg->id, strerror(errno));
     msg->unsynced = 0;
-    if (--msg->jobs_pending <= 0)
-        message_finish(q, msg);
 }
 
 /* Moves a file that cannot be parsed out of the way; never deletes it. */
@@ -340,16 +348,11 @@ static void message_schedule(qmgr *q, qmgr_message *msg)
     qmgr_message_job_done(q, msg); /* drops the guard */
 }
 
-int qmgr_message_activate(qmgr *q, const char *queue_name, const char *id)
+int qmgr_message_activate(qmgr *q, const char *id)
 {
     char path[4096];
     strbuf err;
     strbuf_init(&err, 4096);
-    if (queue_move(q->queue_dir, id, queue_name, "active", &err) < 0) {
-        log_warning("%s: cannot move from %s to active: %s", id, queue_name, err.data);
-        strbuf_free(&err);
-        return -1;
-    }
     if (queue_path(path, sizeof(path), q->queue_dir, "active", id, 0) < 0) {
         strbuf_free(&err);
         return -1;

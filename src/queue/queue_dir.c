@@ -180,9 +180,11 @@ static void parent_of(const char *path, char *out, size_t len)
     out[n] = '\0';
 }
 
-int queue_move(const char *queue_dir, const char *id, const char *from, const char *to, strbuf *err)
+/* Renames id from one queue to another; the new path goes into new_dir's buffer. */
+static int move_file(const char *queue_dir, const char *id, const char *from, const char *to,
+                     char *new_dir, size_t new_dir_len, strbuf *err)
 {
-    char old_path[4096], new_path[4096], new_dir[4096];
+    char old_path[4096], new_path[4096];
     if (!queue_id_valid(id)) {
         strbuf_printf(err, "bad queue id: %.100s", id);
         return -1;
@@ -197,10 +199,25 @@ int queue_move(const char *queue_dir, const char *id, const char *from, const ch
         strbuf_printf(err, "rename %s to %s: %s", old_path, new_path, strerror(errno));
         return -1;
     }
-    parent_of(new_path, new_dir, sizeof(new_dir));
+    parent_of(new_path, new_dir, new_dir_len);
+    return 0;
+}
+
+int queue_move(const char *queue_dir, const char *id, const char *from, const char *to, strbuf *err)
+{
+    char new_dir[4096];
+    if (move_file(queue_dir, id, from, to, new_dir, sizeof(new_dir), err) < 0)
+        return -1;
     if (fsync_dir(new_dir) < 0) {
         strbuf_printf(err, "fsync %s: %s", new_dir, strerror(errno));
         return -1;
     }
     return 0;
+}
+
+int queue_rename(const char *queue_dir, const char *id, const char *from, const char *to,
+                 strbuf *err)
+{
+    char new_dir[4096];
+    return move_file(queue_dir, id, from, to, new_dir, sizeof(new_dir), err);
 }

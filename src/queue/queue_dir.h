@@ -25,6 +25,10 @@ int queue_path(char *buf, size_t len, const char *queue_dir, const char *queue_n
 /* Renames id from one queue to another and fsyncs the target directory. */
 int queue_move(const char *queue_dir, const char *id, const char *from, const char *to,
                strbuf *err);
+/* The same rename without the directory fsync, for moves whose both ends are scanned after a
+ * crash (incoming or deferred to active): rename is atomic, so the file is in one of them. */
+int queue_rename(const char *queue_dir, const char *id, const char *from, const char *to,
+                 strbuf *err);
 /* Non-zero when id looks like a queue id (hex or long form, no slashes or dots). */
 int queue_id_valid(const char *id);
 /* fsync()s a directory by path. */

@@ -152,9 +152,18 @@ static int create_temp(const char *dir, char *tmp, size_t len, strbuf *err)
     return -1;
 }
 
-/* Gives the temporary file its queue id name: microseconds + inode, retried while taken. */
+/* Gives a nameless file (O_TMPFILE, open as fd) the name path; never replaces a file. */
+static int link_nameless(int fd, const char *path)
+{
+    char proc[64];
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+    return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+}
+
+/* Gives the temporary file (tmp, or the nameless file fd when tmp is NULL) its queue id name:
+ * microseconds + inode, retried while taken. */
 static int name_by_id(queue_writer *qw, const char *queue_dir, const char *queue_name,
-                      const char *tmp, unsigned long long inode, struct timeval *arrival,
+                      const char *tmp, int fd, unsigned long long inode, struct timeval *arrival,
                       strbuf *err)
 {
     long last_usec = -1;
@@ -172,44 +181,45 @@ static int name_by_id(queue_writer *qw, const char *queue_dir, const char *queue
                           strerror(errno));
             return -1;
         }
-        if (rename_noreplace(tmp, qw->path) == 0) {
+        if ((tmp ? rename_noreplace(tmp, qw->path) : link_nameless(fd, qw->path)) == 0) {
             parent_dir(qw->path, qw->dir, sizeof(qw->dir));
             return 0;
         }
         if (errno != EEXIST) {
-            strbuf_printf(err, "rename %s to %s: %s", tmp, qw->path, strerror(errno));
+            strbuf_printf(err, "%s %s: %s", tmp ? "rename to" : "link", qw->path,
+                          strerror(errno));
             return -1;
         }
     }
-    strbuf_printf(err, "%s: cannot find a free queue id", tmp);
+    strbuf_printf(err, "%s: cannot find a free queue id", qw->path);
     return -1;
 }
 
-queue_writer *queue_writer_create(const char *queue_dir, const char *queue_name, strbuf *err)
+/* Names the temporary file tmp (or the nameless file when tmp is NULL), open as fd, by its
+ * queue id and writes the first records. On failure fd is closed and the file removed. */
+static queue_writer *writer_start(const char *queue_dir, const char *queue_name, int fd,
+                                  const char *tmp, strbuf *err)
 {
-    char base[PATH_MAX_LEN], tmp[PATH_MAX_LEN];
-    int n = snprintf(base, sizeof(base), "%s/%s", queue_dir, queue_name);
-    if (n < 0 || (size_t)n >= sizeof(base)) {
-        strbuf_printf(err, "queue directory name too long: %s", queue_dir);
-        return NULL;
-    }
-    int fd = create_temp(base, tmp, sizeof(tmp), err);
-    if (fd < 0)
-        return NULL;
     struct stat st;
-    if (fstat(fd, &st) < 0) {
-        strbuf_printf(err, "fstat %s: %s", tmp, strerror(errno));
+    int bad = fstat(fd, &st) < 0 ? errno : 0;
+    if (bad == 0 && tmp == NULL && st.st_size != 0)
+        bad = -1;
+    if (bad != 0) {
+        strbuf_printf(err, "%s: %s", tmp ? tmp : "spare queue file",
+                      bad < 0 ? "not empty" : strerror(bad));
         close(fd);
-        unlink(tmp);
+        if (tmp)
+            unlink(tmp);
         return NULL;
     }
     queue_writer *qw = xcalloc(1, sizeof(*qw));
     qw->fd = fd;
     struct timeval arrival;
-    if (name_by_id(qw, queue_dir, queue_name, tmp, (unsigned long long)st.st_ino, &arrival, err) <
-        0) {
+    if (name_by_id(qw, queue_dir, queue_name, tmp, fd, (unsigned long long)st.st_ino, &arrival,
+                   err) < 0) {
         close(fd);
-        unlink(tmp);
+        if (tmp)
+            unlink(tmp);
         free(qw);
         return NULL;
     }
@@ -231,6 +241,26 @@ queue_writer *queue_writer_create(const char *queue_dir, const char *queue_name,
         return NULL;
     }
     return qw;
+}
+
+queue_writer *queue_writer_create(const char *queue_dir, const char *queue_name, strbuf *err)
+{
+    char base[PATH_MAX_LEN], tmp[PATH_MAX_LEN];
+    int n = snprintf(base, sizeof(base), "%s/%s", queue_dir, queue_name);
+    if (n < 0 || (size_t)n >= sizeof(base)) {
+        strbuf_printf(err, "queue directory name too long: %s", queue_dir);
+        return NULL;
+    }
+    int fd = create_temp(base, tmp, sizeof(tmp), err);
+    if (fd < 0)
+        return NULL;
+    return writer_start(queue_dir, queue_name, fd, tmp, err);
+}
+
+queue_writer *queue_writer_adopt(const char *queue_dir, const char *queue_name, int fd,
+                                 strbuf *err)
+{
+    return writer_start(queue_dir, queue_name, fd, NULL, err);
 }
 
 const char *queue_writer_id(const queue_writer *qw)
@@ -392,7 +422,7 @@ static int commit_fail(queue_writer *qw, strbuf *err, const char *what)
     return -1;
 }
 
-int queue_writer_commit(queue_writer *qw, strbuf *err)
+int queue_writer_commit_prepare(queue_writer *qw, strbuf *err)
 {
     if (qw->state != WRITING_EXTRACTED)
         queue_writer_extracted_start(qw);
@@ -408,19 +438,45 @@ int queue_writer_commit(queue_writer *qw, strbuf *err)
     /* Mark complete before the fsync, so that one fsync makes data and mode durable. */
     if (fchmod(qw->fd, 0700) < 0)
         return commit_fail(qw, err, "chmod");
-    if (fsync(qw->fd) < 0)
+    return 0;
+}
+
+int queue_writer_fd(const queue_writer *qw)
+{
+    return qw->fd;
+}
+
+const char *queue_writer_dir(const queue_writer *qw)
+{
+    return qw->dir;
+}
+
+int queue_writer_commit_finish(queue_writer *qw, int sync_errno, strbuf *err)
+{
+    if (sync_errno != 0) {
+        errno = sync_errno;
         return commit_fail(qw, err, "fsync");
+    }
     FILE *fp = qw->fp;
     qw->fp = NULL;
     qw->fd = -1;
     if (fclose(fp) != 0)
         return commit_fail(qw, err, "close");
+    free(qw);
+    return 0;
+}
+
+int queue_writer_commit(queue_writer *qw, strbuf *err)
+{
+    if (queue_writer_commit_prepare(qw, err) < 0)
+        return -1;
+    if (fsync(qw->fd) < 0)
+        return queue_writer_commit_finish(qw, errno, err);
     /* An unprivileged postdrop may write into maildrop (mode 0730) but not open it for the
      * directory fsync; pickup commits the message again, with both fsyncs, into incoming. */
     if (fsync_dir(qw->dir) < 0 && errno != EACCES)
         return commit_fail(qw, err, "fsync directory of");
-    free(qw);
-    return 0;
+    return queue_writer_commit_finish(qw, 0, err);
 }
 
 void queue_writer_abort(queue_writer *qw)

@@ -58,6 +58,11 @@ typedef struct queue_writer queue_writer;
 /* Creates a new file in queue_dir/queue_name ("incoming" or "maildrop") with a fresh queue id
  * (Postfix's short form: 5 hex digits of microseconds + inode number in hex). */
 queue_writer *queue_writer_create(const char *queue_dir, const char *queue_name, strbuf *err);
+/* The same with an empty nameless file (O_TMPFILE) of queue_dir/queue_name's file system,
+ * open read-write as fd (a spare, queue_sync.h): it is linked under its queue id. The writer
+ * owns fd; on failure fd is closed (needs /proc/self/fd, else it fails: use create). */
+queue_writer *queue_writer_adopt(const char *queue_dir, const char *queue_name, int fd,
+                                 strbuf *err);
 const char *queue_writer_id(const queue_writer *qw);
 const char *queue_writer_path(const queue_writer *qw);
 int queue_writer_attr(queue_writer *qw, const char *name, const char *value);
@@ -79,6 +84,16 @@ long queue_writer_content_size(const queue_writer *qw);
 /* Writes the end record and the final size record, fsyncs the file, marks it complete and
  * fsyncs the directory. After 0 the message is on stable storage. The writer is freed. */
 int queue_writer_commit(queue_writer *qw, strbuf *err);
+/* The same commit in steps, for callers that run the fsyncs elsewhere (smtpd's worker
+ * threads, queue_sync.h): prepare writes the end record and the size record, flushes and marks
+ * the file complete; nothing is durable yet. The caller then fsyncs queue_writer_fd() and the
+ * directory queue_writer_dir() and calls queue_writer_commit_finish() with 0, or with the errno
+ * of a failed fsync (the file is then removed). prepare returns 0, or -1 with the writer freed
+ * and the file removed; finish returns 0 or -1 and always frees the writer. */
+int queue_writer_commit_prepare(queue_writer *qw, strbuf *err);
+int queue_writer_fd(const queue_writer *qw);
+const char *queue_writer_dir(const queue_writer *qw);
+int queue_writer_commit_finish(queue_writer *qw, int sync_errno, strbuf *err);
 /* Removes the unfinished file and frees the writer. */
 void queue_writer_abort(queue_writer *qw);
 

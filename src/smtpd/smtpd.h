@@ -21,6 +21,7 @@
 #include "lib/strmap.h"
 #include "maps/match_list.h"
 #include "master/mail_server.h"
+#include "queue/queue_sync.h"
 #include "smtpd/smtpd_check.h"
 #include "smtpd/smtpd_data.h"
 #include "smtpd/smtpd_proto_parse.h"
@@ -32,6 +33,12 @@
 #define SMTPD_READ_SIZE 65536
 /* Stop processing input while this much output waits for a client that does not read. */
 #define SMTPD_OUTPUT_HIGH_WATER 65536
+/* Worker threads that fsync committed queue files (queue_sync.h): enough for many sessions'
+ * commits to share each journal flush; they sleep in fsync, so more threads than cores. */
+#define SMTPD_SYNC_THREADS 8
+/* Empty queue files the worker threads keep ready, so a new transaction costs a rename, not a
+ * create that may wait for a journal commit. */
+#define SMTPD_SPARE_FILES 32
 
 typedef struct smtpd_server {
     mail_server *ms; /* NULL in stand-alone mode */
@@ -63,6 +70,8 @@ typedef struct smtpd_server {
     struct smtpd_session *sessions; /* list of every open session, for shutdown */
     char (*local_addrs)[64];        /* this host's interface addresses */
     size_t nlocal_addrs;
+    queue_sync *sync;  /* commits' fsyncs off the event loop; NULL: commit in line */
+    int queued_in_batch; /* a completed commit since the last qmgr wake-up */
 } smtpd_server;
 
 typedef enum {
@@ -70,6 +79,19 @@ typedef enum {
     SMTPD_STATE_DATA,    /* reading message content */
     SMTPD_STATE_SKIP,    /* discarding the rest of an over-long command line */
 } smtpd_state;
+
+struct smtpd_session;
+
+/* A queue file whose fsyncs run on the worker threads; the session waits for the outcome before
+ * it replies to the end of DATA. It outlives a session that goes away meanwhile. */
+typedef struct smtpd_commit {
+    cleanup *cleanup;
+    struct smtpd_session *session; /* NULL once the session is gone */
+    char id[64];
+    char namaddr[96];
+    const char *protocol;
+    char sender[SMTPD_ADDR_MAX + 1];
+} smtpd_commit;
 
 typedef struct smtpd_session {
     smtpd_server *server;
@@ -97,6 +119,7 @@ typedef struct smtpd_session {
     long rcpt_count;
     char first_rcpt[SMTPD_ADDR_MAX + 1];
     cleanup *cleanup;
+    smtpd_commit *commit;   /* the end of DATA waits for this commit */
     smtpd_data data;
     int data_active;        /* data state machine initialised */
     int data_failed;        /* a content line could not be written */
@@ -125,6 +148,7 @@ typedef enum {
     SMTPD_NEXT_PAUSE, /* flush output, then call smtpd_session_resume() after error_sleep_ms */
     SMTPD_NEXT_FLUSH, /* output is above the high-water mark: flush, then process again */
     SMTPD_NEXT_CLOSE, /* flush output, then close */
+    SMTPD_NEXT_WAIT,  /* flush output, read nothing until the commit is done */
 } smtpd_next;
 
 /* smtpd_session.c */
@@ -137,6 +161,10 @@ void smtpd_session_resume(smtpd_session *s);
 void smtpd_session_lost(smtpd_session *s, int timed_out);
 /* Logs "disconnect from ...", aborts an open transaction and frees the session. */
 void smtpd_session_free(smtpd_session *s);
+/* A commit's fsyncs ended (err 0 or errno): finishes the queue file, queues the reply to the
+ * end of DATA and returns the session to go on with (NULL when it is gone); *queued = 1 when
+ * the message is queued. Frees c. */
+smtpd_session *smtpd_session_commit_done(smtpd_commit *c, int err, int *queued);
 /* Postfix's "421 4.3.2 Service shutting down"-style final reply and close (SIGTERM). */
 void smtpd_session_abort(smtpd_session *s);
 

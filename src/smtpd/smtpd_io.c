@@ -9,6 +9,10 @@
  * (smtpd_timeout, reset by any progress) and, when it makes too many errors, a pause timer
  * (smtpd_error_sleep_time) that delays only its own replies.
  *
+ * Queue file commits: the fsyncs run on a few worker threads (queue_sync.h); their eventfd is
+ * in the loop, and each batch of finished commits resumes its sessions and wakes qmgr once.
+ * The threads also keep spare queue files ready, so the loop never waits for a create.
+ *
  * The process serves up to session_capacity clients (the descriptor limit minus a reserve);
  * only when it reaches that does it tell the master it is busy and stop accepting, so the master
  * starts a second smtpd only when this one is full. SIGHUP (master reload): stop accepting,
@@ -266,6 +270,36 @@ static void session_read(smtpd_session *s)
     session_next(s, next);
 }
 
+/* ---- commits finishing on the worker threads ---- */
+
+static void on_commit_done(void *ctx, int err, void *arg)
+{
+    smtpd_server *srv = arg;
+    int queued = 0;
+    smtpd_session *s = smtpd_session_commit_done(ctx, err, &queued);
+    if (queued)
+        srv->queued_in_batch = 1;
+    if (s)
+        session_next(s, smtpd_session_process(s));
+}
+
+/* One qmgr wake-up for every commit that completed together. */
+static void collect_commits(smtpd_server *srv)
+{
+    srv->queued_in_batch = 0;
+    queue_sync_collect(srv->sync, on_commit_done, srv);
+    if (srv->queued_in_batch)
+        mail_trigger(srv->queue_directory, "public/qmgr", 'A');
+}
+
+static void on_sync(event_loop *loop, int fd, unsigned events, void *ctx)
+{
+    (void)loop;
+    (void)fd;
+    (void)events;
+    collect_commits(ctx);
+}
+
 static void on_client(event_loop *loop, int fd, unsigned events, void *ctx)
 {
     (void)loop;
@@ -289,7 +323,7 @@ static void on_client(event_loop *loop, int fd, unsigned events, void *ctx)
         return;
     }
     if (events & (EVENT_READ | EVENT_ERROR)) {
-        if (s->closing || s->paused) {
+        if (s->closing || s->paused || s->commit) {
             /* Hangup while we wait: nothing more to say. */
             smtpd_session_lost(s, 0);
             session_destroy(s);
@@ -414,11 +448,30 @@ int smtpd_io_run(smtpd_server *srv)
     if (sfd < 0)
         log_fatal("signalfd: %m");
     event_add(srv->loop, sfd, EVENT_READ, on_signal, srv);
+    srv->sync = queue_sync_new(SMTPD_SYNC_THREADS);
+    if (srv->sync == NULL)
+        log_warning("cannot start the queue file sync threads: %m; committing in line");
+    else
+        event_add(srv->loop, queue_sync_event_fd(srv->sync), EVENT_READ, on_sync, srv);
+    if (srv->sync) {
+        char incoming[sizeof(srv->queue_directory) + 16];
+        snprintf(incoming, sizeof(incoming), "%s/incoming", srv->queue_directory);
+        queue_sync_spares(srv->sync, incoming, SMTPD_SPARE_FILES);
+    }
     listener_watch(srv, 1);
     int rc = event_loop_run(srv->loop);
     while (srv->sessions) {
         smtpd_session_abort(srv->sessions);
         session_destroy(srv->sessions);
+    }
+    if (srv->sync) {
+        /* Commits under way finish (their sessions are gone): a file whose fsyncs failed is
+         * removed, the others are queued. */
+        queue_sync_drain(srv->sync);
+        collect_commits(srv);
+        event_remove(srv->loop, queue_sync_event_fd(srv->sync));
+        queue_sync_free(srv->sync);
+        srv->sync = NULL;
     }
     event_remove(srv->loop, sfd);
     close(sfd);

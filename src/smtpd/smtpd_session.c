@@ -4,8 +4,11 @@
  *
  * States: COMMAND (reading command lines), DATA (message content, handed to the DATA state
  * machine in smtpd_data.c) and SKIP (discarding the rest of an over-long command line). A mail
- * transaction starts at MAIL FROM; the queue file is opened (cleanup_open) at the first
- * accepted RCPT TO, and committed at the end of DATA, before the "250 ... queued as" reply.
+ * transaction starts at MAIL FROM; the queue file is opened (cleanup_open, or from a spare
+ * file the sync threads made ahead) at the first accepted RCPT TO, and committed at the end of
+ * DATA, before the "250 ... queued as" reply. In the server the commit's fsyncs run on the
+ * sync threads (queue_sync.h): the session then waits (SMTPD_NEXT_WAIT, no command is
+ * processed) until smtpd_session_commit_done() queues the reply; other sessions go on.
  *
  * Error handling is Postfix's: every failed command counts as an error; from
  * smtpd_soft_error_limit errors on, each reply waits smtpd_error_sleep_time (the session pauses
@@ -17,9 +20,11 @@
 #include "global/mail_addr.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "queue/queue_dir.h"
 #include "smtpd/smtpd_received.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -244,6 +249,8 @@ static void log_disconnect(smtpd_session *s)
 
 void smtpd_session_free(smtpd_session *s)
 {
+    if (s->commit) /* the commit goes on without us */
+        s->commit->session = NULL;
     log_disconnect(s);
     mail_reset(s);
     uncount_connection(s);
@@ -364,7 +371,21 @@ static int open_transaction(smtpd_session *s)
 {
     strbuf err;
     strbuf_init(&err, 0);
-    s->cleanup = cleanup_open("incoming", &err);
+    /* A spare file made ahead by the sync threads saves the create; should it fail, the
+     * ordinary create says why. */
+    int spare_fd = s->server->sync ? queue_sync_take_spare(s->server->sync) : -1;
+    if (spare_fd >= 0) {
+        s->cleanup = cleanup_open_spare("incoming", spare_fd, &err);
+        if (s->cleanup == NULL) { /* e.g. no /proc to link through: stop making spares */
+            log_warning("cannot use a spare queue file: %s; creating queue files in line",
+                        err.data);
+            queue_sync_spares(s->server->sync, s->server->queue_directory, 0);
+        }
+    }
+    if (s->cleanup == NULL) {
+        strbuf_reset(&err);
+        s->cleanup = cleanup_open("incoming", &err);
+    }
     if (s->cleanup == NULL) {
         log_warning("%s: cannot create queue file: %s", s->namaddr, err.data);
         strbuf_free(&err);
@@ -523,6 +544,66 @@ static int cmd_data(smtpd_session *s, const char *args)
     return 1; /* the outcome is known at the end of the data */
 }
 
+/* The reply to the end of DATA once the commit's outcome is known. */
+static void end_of_data_reply(smtpd_session *s, const char *id, int status, const char *sender)
+{
+    if (status == CLEANUP_STAT_OK) {
+        reply(s, "250 2.0.0 Ok: queued as %s", id);
+        s->counts[SMTPD_CMD_DATA][0]++;
+        return;
+    }
+    const char *text = cleanup_status_reply(status);
+    log_info("%s: reject: END-OF-MESSAGE from %s: %s; from=<%s> proto=%s", id, s->namaddr, text,
+             sender, protocol_name(s));
+    reply(s, "%s", text);
+    s->error_count++;
+}
+
+#define COMMIT_PENDING (-1)
+
+/* Hands the queue file's fsyncs to the worker threads. Returns COMMIT_PENDING, or the final
+ * status when the commit ended here (a failure, or a request the pool could not take). */
+static int commit_start(smtpd_session *s, const char *id)
+{
+    cleanup *c = s->cleanup;
+    s->cleanup = NULL;
+    int status = cleanup_close_prepare(c);
+    if (status != CLEANUP_STAT_OK)
+        return status;
+    smtpd_commit *pc = xcalloc(1, sizeof(*pc));
+    pc->cleanup = c;
+    pc->session = s;
+    pc->protocol = protocol_name(s);
+    snprintf(pc->id, sizeof(pc->id), "%s", id);
+    memcpy(pc->namaddr, s->namaddr, sizeof(pc->namaddr));
+    memcpy(pc->sender, s->sender, sizeof(pc->sender));
+    if (queue_sync_submit(s->server->sync, cleanup_sync_fd(c), cleanup_sync_dir(c), pc) == 0) {
+        s->commit = pc;
+        return COMMIT_PENDING;
+    }
+    free(pc);
+    int err = 0;
+    if (fsync(cleanup_sync_fd(c)) < 0 || fsync_dir(cleanup_sync_dir(c)) < 0)
+        err = errno;
+    return cleanup_close_finish(c, err);
+}
+
+smtpd_session *smtpd_session_commit_done(smtpd_commit *pc, int err, int *queued)
+{
+    int status = cleanup_close_finish(pc->cleanup, err);
+    *queued = status == CLEANUP_STAT_OK;
+    smtpd_session *s = pc->session;
+    if (s) {
+        s->commit = NULL;
+        end_of_data_reply(s, pc->id, status, pc->sender);
+    } else if (status != CLEANUP_STAT_OK) {
+        log_info("%s: reject: END-OF-MESSAGE from %s: %s; from=<%s> proto=%s", pc->id,
+                 pc->namaddr, cleanup_status_reply(status), pc->sender, pc->protocol);
+    }
+    free(pc);
+    return s;
+}
+
 /* End of DATA: commit the queue file, then (and only then) say 250. */
 static void finish_data(smtpd_session *s)
 {
@@ -535,39 +616,33 @@ static void finish_data(smtpd_session *s)
     s->data_active = 0;
     set_where(s, "END-OF-MESSAGE");
     const char *rcpt = s->rcpt_count == 1 ? s->first_rcpt : NULL;
-    int ok = 0;
     if (s->data_too_big) {
         const char *text = "552 5.3.4 Message size exceeds fixed limit";
         log_reject(s, "END-OF-MESSAGE", text, s->sender, rcpt);
         reply(s, "%s", text);
-    } else {
-        char id[64];
-        snprintf(id, sizeof(id), "%s", cleanup_queue_id(s->cleanup));
-        int status;
-        if (s->data_failed) { /* never commit a message that lost lines on the way */
-            cleanup_abort(s->cleanup);
-            status = CLEANUP_STAT_WRITE;
-        } else {
-            status = cleanup_close(s->cleanup);
-        }
+        s->error_count++;
+        mail_reset(s);
+        return;
+    }
+    char id[64];
+    snprintf(id, sizeof(id), "%s", cleanup_queue_id(s->cleanup));
+    int status;
+    if (s->data_failed) { /* never commit a message that lost lines on the way */
+        cleanup_abort(s->cleanup);
         s->cleanup = NULL;
-        if (status == CLEANUP_STAT_OK) {
-            reply(s, "250 2.0.0 Ok: queued as %s", id);
-            ok = 1;
-            if (!srv->standalone)
-                mail_trigger(srv->queue_directory, "public/qmgr", 'A');
-        } else {
-            const char *text = cleanup_status_reply(status);
-            log_info("%s: reject: END-OF-MESSAGE from %s: %s; from=<%s> proto=%s", id,
-                     s->namaddr, text, s->sender, protocol_name(s));
-            reply(s, "%s", text);
-        }
+        status = CLEANUP_STAT_WRITE;
+    } else if (srv->sync) {
+        status = commit_start(s, id);
+    } else {
+        status = cleanup_close(s->cleanup);
+        s->cleanup = NULL;
+    }
+    if (status != COMMIT_PENDING) {
+        end_of_data_reply(s, id, status, s->sender);
+        if (status == CLEANUP_STAT_OK && !srv->standalone)
+            mail_trigger(srv->queue_directory, "public/qmgr", 'A');
     }
     mail_reset(s);
-    if (ok)
-        s->counts[SMTPD_CMD_DATA][0]++;
-    else
-        s->error_count++;
 }
 
 static int cmd_rset(smtpd_session *s, const char *args)
@@ -706,7 +781,7 @@ smtpd_next smtpd_session_process(smtpd_session *s)
     smtpd_server *srv = s->server;
     smtpd_next next = SMTPD_NEXT_READ;
     size_t pos = 0;
-    while (!s->closing && !s->paused) {
+    while (!s->closing && !s->paused && !s->commit) {
         if (s->state == SMTPD_STATE_DATA) {
             size_t used = 0;
             smtpd_data_status st = smtpd_data_feed(&s->data, s->in + pos, s->in_len - pos,
@@ -777,6 +852,8 @@ smtpd_next smtpd_session_process(smtpd_session *s)
     discard_input(s, pos);
     if (s->closing)
         return SMTPD_NEXT_CLOSE;
+    if (s->commit)
+        return SMTPD_NEXT_WAIT;
     return next;
 }
 
