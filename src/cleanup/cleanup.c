@@ -13,6 +13,7 @@
  * reports CLEANUP_STAT_SIZE); hopcount_limit counts Received: and Delivered-To: headers.
  */
 #include "cleanup/cleanup.h"
+#include "cleanup/cleanup_alias.h"
 #include "cleanup/header.h"
 #include "cleanup/header_addr.h"
 #include "lib/config.h"
@@ -164,7 +165,9 @@ int cleanup_recipient(cleanup *c, const char *rcpt, const char *orig, int notify
     if (c->state != CLEANUP_ENVELOPE)
         return -1;
     char *canon = canonical_address(rcpt);
-    int rc = queue_writer_recipient(c->qw, canon, orig ? orig : rcpt, notify, dsn_orcpt);
+    /* virtual_alias_maps: one record per final address, orig kept (cleanup_alias.h) */
+    int rc = cleanup_alias_write_recipient(c->qw, canon, orig ? orig : rcpt, notify, dsn_orcpt,
+                                           &c->status);
     free(canon);
     if (envelope_result(c, rc) < 0)
         return -1;
@@ -453,7 +456,7 @@ static void write_extracted(cleanup *c)
     }
     for (size_t i = 0; i < c->nextracted; i++) {
         char *canon = canonical_address(c->extracted[i]);
-        int rc = queue_writer_recipient(c->qw, canon, c->extracted[i], 0, NULL);
+        int rc = cleanup_alias_write_recipient(c->qw, canon, c->extracted[i], 0, NULL, &c->status);
         free(canon);
         if (rc < 0) {
             c->status |= CLEANUP_STAT_WRITE;

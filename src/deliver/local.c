@@ -16,10 +16,12 @@
  *      (mbox, locked per mailbox_delivery_lock, bounded by mailbox_size_limit).
  * Started as root, each write runs with the owner's uid/gid; started as a normal user every
  * local user's mail is delivered as that user (to that user's passwd home), for test and
- * `make run` instances. Remote addresses in an expansion are deferred until the SMTP client
- * exists. Each leaf delivery is logged (relay=local); the recipient's reply is the worst
- * outcome (deferred over bounced over sent).
+ * `make run` instances. Addresses in an expansion that this agent does not deliver are
+ * forwarded: one new message per recipient, queued through cleanup (see "forwarding" below),
+ * logged "status=sent (forwarded as NEWID)". Each leaf delivery is logged (relay=local); the
+ * recipient's reply is the worst outcome (deferred over bounced over sent).
  */
+#include "cleanup/cleanup.h"
 #include "cmd/commands.h"
 #include "deliver/deliver_privs.h"
 #include "deliver/deliver_server.h"
@@ -34,6 +36,8 @@
 #include "lib/strmap.h"
 #include "lib/xalloc.h"
 #include "maps/map.h"
+#include "master/mail_server.h"
+#include "queue/queue_dir.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -71,8 +75,10 @@ typedef struct local_state {
     deliver_request *req;
     mail_source *src;
     deliver_rcpt *rcpt;
-    strmap *seen; /* leaf destinations already delivered in this expansion */
-    int worst;    /* 2, 5 or 4 */
+    strmap *seen;   /* leaf destinations already delivered in this expansion */
+    char **forward; /* non-local destinations, resubmitted as one message at the end */
+    size_t nforward;
+    int worst; /* 2, 5 or 4 */
     char dsn[DSN_MAX];
     strbuf reason;
 } local_state;
@@ -375,6 +381,163 @@ static void deliver_to_mailbox(local_state *st, const char *to, const identity *
     strbuf_free(&why);
 }
 
+/* ---- forwarding ----
+ *
+ * An expansion that reaches an address this agent does not deliver (another domain, or a local
+ * one that transport_maps sends elsewhere) is forwarded as Postfix's local does: every such
+ * address of one recipient goes into ONE new queue file written through cleanup (so virtual
+ * aliases, canonical qualification and header checks apply again), with the original envelope
+ * sender, the recipient's DSN settings and orig = its original address, rewrite_context=local,
+ * and "Delivered-To: recipient" in front of the content. The Delivered-To: header is what ends a
+ * forwarding loop: a message that comes back with it is bounced with 5.4.6.
+ */
+
+static void forward_add(local_state *st, const char *address)
+{
+    strbuf key;
+    strbuf_init(&key, 0);
+    strbuf_printf(&key, "forward-to:%s", address);
+    for (size_t i = 0; i < key.len; i++)
+        key.data[i] = (char)tolower((unsigned char)key.data[i]);
+    if (!strmap_has(st->seen, key.data)) {
+        strmap_put(st->seen, key.data, NULL);
+        st->forward = xrealloc(st->forward, (st->nforward + 1) * sizeof(*st->forward));
+        st->forward[st->nforward++] = xstrdup(address);
+    }
+    strbuf_free(&key);
+}
+
+static void forward_free(local_state *st)
+{
+    for (size_t i = 0; i < st->nforward; i++)
+        free(st->forward[i]);
+    free(st->forward);
+    st->forward = NULL;
+    st->nforward = 0;
+}
+
+/* One result for every forwarded address. */
+static void forward_result(local_state *st, const char *dsn, const char *text)
+{
+    for (size_t i = 0; i < st->nforward; i++)
+        leaf_result(st, st->forward[i], dsn, "%s", text);
+}
+
+static int forward_piece(const char *data, size_t len, int partial, void *ctx)
+{
+    return cleanup_line_part(ctx, data, len, partial) < 0 ? 1 : 0;
+}
+
+/* The queue manager runs as mail_owner and rewrites the file (done recipients): a file this
+ * agent creates while running as root must belong to mail_owner before anyone can see it, or
+ * the queue manager could neither read nor update it. 0, or -1 with why. */
+static int forward_give_to_mail_owner(cleanup *c, strbuf *why)
+{
+    if (!deliver_privs_root())
+        return 0; /* already written by the user everything runs as */
+    struct passwd *pw = getpwnam(cfg_str("mail_owner"));
+    if (pw == NULL) {
+        strbuf_printf(why, "unknown mail_owner \"%s\"", cfg_str("mail_owner"));
+        return -1;
+    }
+    if (fchown(cleanup_sync_fd(c), pw->pw_uid, pw->pw_gid) < 0) {
+        strbuf_printf(why, "cannot change the owner of the forward queue file: %s",
+                      strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes the envelope: attributes, sender, the forward addresses. */
+static void forward_envelope(local_state *st, cleanup *c)
+{
+    cleanup_attr(c, "rewrite_context", "local");
+    const char *envid = queue_envelope_attr(&st->src->env, "envelope_id");
+    if (envid && envid[0])
+        cleanup_attr(c, "envelope_id", envid);
+    const char *ret = queue_envelope_attr(&st->src->env, "dsn_ret");
+    if (ret && ret[0])
+        cleanup_attr(c, "dsn_ret", ret);
+    cleanup_sender(c, st->req->sender);
+    const char *orcpt = st->rcpt->orcpt && st->rcpt->orcpt[0] ? st->rcpt->orcpt : NULL;
+    for (size_t i = 0; i < st->nforward; i++)
+        cleanup_recipient(c, st->forward[i], st->rcpt->orig, st->rcpt->notify, orcpt);
+}
+
+/* Splits a cleanup reply ("554 5.4.0 Error: too many hops") into DSN and text. */
+static void forward_failure(local_state *st, int status)
+{
+    const char *reply = cleanup_status_reply(status);
+    char dsn[DSN_MAX] = "4.3.0";
+    const char *text = reply;
+    if (strlen(reply) > 4 && dsn_class(reply + 4)) {
+        size_t n = strcspn(reply + 4, " ");
+        if (n < sizeof(dsn)) {
+            memcpy(dsn, reply + 4, n);
+            dsn[n] = '\0';
+            text = reply + 4 + n + (reply[4 + n] == ' ');
+        }
+    }
+    strbuf why;
+    strbuf_init(&why, 0);
+    strbuf_printf(&why, "cannot forward: %s", text);
+    forward_result(st, dsn, why.data);
+    strbuf_free(&why);
+}
+
+/* Sends the collected forward addresses of one recipient as one new message. */
+static void forward_flush(local_state *st)
+{
+    if (st->nforward == 0)
+        return;
+    const char *delivered = st->rcpt->address;
+    strbuf why;
+    strbuf_init(&why, 4096);
+    int loop = mail_copy_loop_check(st->src, delivered, &why);
+    if (loop != 0) {
+        forward_result(st, loop > 0 ? "5.4.6" : "4.3.0", why.data);
+        strbuf_free(&why);
+        return;
+    }
+    cleanup *c = cleanup_open("incoming", &why);
+    if (c == NULL || forward_give_to_mail_owner(c, &why) < 0) {
+        cleanup_abort(c);
+        strbuf reason;
+        strbuf_init(&reason, 0);
+        strbuf_printf(&reason, "cannot forward: %s", why.data);
+        forward_result(st, "4.3.0", reason.data);
+        strbuf_free(&reason);
+        strbuf_free(&why);
+        return;
+    }
+    char new_id[QUEUE_ID_MAX];
+    snprintf(new_id, sizeof(new_id), "%s", cleanup_queue_id(c));
+    forward_envelope(st, c);
+    strbuf_reset(&why);
+    strbuf_printf(&why, "Delivered-To: %s", delivered);
+    cleanup_line(c, why.data, why.len);
+    int rc = queue_content_each(st->src->fd, &st->src->env, forward_piece, c);
+    if (rc != 0) {
+        /* the original is unreadable (-1) or cleanup could not write (1): try again later */
+        cleanup_abort(c);
+        forward_result(st, "4.3.0",
+                       rc < 0 ? "cannot forward: error reading the queue file"
+                              : "cannot forward: queue file write error");
+        strbuf_free(&why);
+        return;
+    }
+    int status = cleanup_close(c);
+    if (status != CLEANUP_STAT_OK) {
+        forward_failure(st, status);
+    } else {
+        mail_trigger(cfg_str("queue_directory"), "public/qmgr", 'A');
+        strbuf_reset(&why);
+        strbuf_printf(&why, "forwarded as %s", new_id);
+        forward_result(st, "2.0.0", why.data);
+    }
+    strbuf_free(&why);
+}
+
 /* ---- expansion ---- */
 
 static void deliver_address(local_state *st, const char *address, int depth, int no_alias);
@@ -546,8 +709,7 @@ static void deliver_address(local_state *st, const char *address, int depth, int
     strbuf_free(&err);
     const char *to = res.address;
     if (res.cls != ADDR_CLASS_LOCAL || strcmp(res.transport, "local") != 0) {
-        /* TODO: resubmit through cleanup once the SMTP client can deliver it. */
-        leaf_result(st, to, "4.3.0", "forwarding to non-local address is not yet supported");
+        forward_add(st, to);
         return;
     }
     char local[1024], domain[1024], bare[1024], ext[1024];
@@ -648,6 +810,8 @@ static void local_deliver(deliver_request *req, void *ctx)
         strbuf_init(&st.reason, 4096);
         snprintf(st.dsn, sizeof(st.dsn), "2.0.0");
         deliver_address(&st, req->rcpts[i].address, 0, 0);
+        forward_flush(&st);
+        forward_free(&st);
         /* The result carries the worst outcome; soft_bounce was applied per leaf. */
         snprintf(req->rcpts[i].dsn, DSN_MAX, "%s", st.dsn);
         free(req->rcpts[i].reason);
