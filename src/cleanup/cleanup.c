@@ -550,6 +550,7 @@ const char *cleanup_status_reply(int status)
         {CLEANUP_STAT_CONT, "550 5.7.1 message content rejected"},
         {CLEANUP_STAT_HOPS, "554 5.4.0 Error: too many hops"},
         {CLEANUP_STAT_RCPT, "554 5.5.1 Error: no valid recipients"},
+        {CLEANUP_STAT_DEFER, "451 4.6.0 Alias expansion error"},
     };
     for (size_t i = 0; i < sizeof(replies) / sizeof(replies[0]); i++)
         if (status & replies[i].bit)

@@ -23,6 +23,7 @@
 #define CLEANUP_STAT_CONT 8   /* 550 5.7.1 rejected by header/body checks */
 #define CLEANUP_STAT_HOPS 16  /* 554 5.4.0 too many hops */
 #define CLEANUP_STAT_RCPT 32  /* 554 5.5.1 no recipients */
+#define CLEANUP_STAT_DEFER 64 /* 451 4.6.0 alias expansion failed: try again later */
 
 typedef struct cleanup cleanup;
 

@@ -485,7 +485,7 @@ int cleanup_alias_write_recipient(queue_writer *qw, const char *rcpt, const char
         /* Postfix keeps the unexpanded recipient and refuses the message ("try again"). */
         log_warning("%s: %s -- message not accepted, try again later", queue_writer_id(qw),
                     why.data);
-        *status |= CLEANUP_STAT_WRITE;
+        *status |= CLEANUP_STAT_DEFER;
         rc = queue_writer_recipient(qw, rcpt, orig, notify, dsn_orcpt);
     }
     for (size_t i = 0; i < list.count && rc == 0; i++)

@@ -201,7 +201,7 @@ static pickup_result copy_to_cleanup(int fd, const queue_envelope *env, uid_t ui
     int status = cleanup_close(c);
     if (status == CLEANUP_STAT_OK)
         return PICKUP_OK;
-    if (status & (CLEANUP_STAT_WRITE | CLEANUP_STAT_BAD)) {
+    if (status & (CLEANUP_STAT_WRITE | CLEANUP_STAT_BAD | CLEANUP_STAT_DEFER)) {
         log_warning("maildrop/%s: %s -- will retry", id, cleanup_status_reply(status));
         return PICKUP_RETRY;
     }

@@ -101,6 +101,7 @@ def test_alias_loop_is_refused_at_end_of_data(aliased):
     with pytest.raises(smtplib.SMTPDataError) as e:
         send(aliased, ["loop1@alias.test"], body("loop"))
     assert e.value.smtp_code == 451
+    assert b"4.6.0 Alias expansion error" in e.value.smtp_error
     log = aliased.maillog()
     assert re.search(r"warning: \w+: virtual_alias_maps loop for loop1@alias\.test .*-- message "
                      r"not accepted, try again later", log), log
