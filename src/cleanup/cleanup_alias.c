@@ -19,6 +19,7 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/strmap.h"
+#include "lib/word_list.h"
 #include "lib/xalloc.h"
 #include "maps/map.h"
 
@@ -106,16 +107,7 @@ static long limit_param(const char *name)
 /* Does the list parameter's value name word (comma or white space separated)? */
 static int list_has(const char *list, const char *word)
 {
-    size_t n = strlen(word);
-    for (const char *p = list; *p;) {
-        while (*p && (isspace((unsigned char)*p) || *p == ','))
-            p++;
-        size_t len = strcspn(p, ", \t\r\n");
-        if (len == n && strncasecmp(p, word, n) == 0)
-            return 1;
-        p += len;
-    }
-    return 0;
+    return word_list_has(list, word, WORD_LIST_FOLD_CASE);
 }
 
 static char *lowercase_copy(const char *s)

@@ -42,21 +42,8 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#define LOG_LEVEL_FATAL 3 /* log.c's order: info, warning, error, fatal */
 #define POSTDROP_ENVELOPE_LIMIT (64 * 1024)
 #define POSTDROP_CONTENT_DEFAULT_LIMIT (64L * 1024 * 1024) /* message_size_limit = 0 */
-
-static void fatal_status(int status, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3), noreturn));
-
-static void fatal_status(int status, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    log_vmsg(LOG_LEVEL_FATAL, fmt, ap);
-    va_end(ap);
-    exit(status);
-}
 
 /* ---- authorization ---- */
 
@@ -77,7 +64,7 @@ static const char *choose_config_dir(const char *requested)
                               NAME_LIST_EXACT);
     config_free(defaults);
     if (!ok)
-        fatal_status(EX_USAGE, "-c %s: not listed in alternate_config_directories of %s/main.cf",
+        log_fatal_status(EX_USAGE, "-c %s: not listed in alternate_config_directories of %s/main.cf",
                      requested, CONFIG_DEFAULT_DIR);
     return requested;
 }
@@ -257,7 +244,7 @@ static int drop(const char *queue_dir)
     strbuf_init(&err, 0);
     d.qw = queue_writer_create(queue_dir, "maildrop", &err);
     if (d.qw == NULL)
-        fatal_status(EX_TEMPFAIL, "uid=%ld: %s", d.uid, err.data ? err.data : "cannot create file");
+        log_fatal_status(EX_TEMPFAIL, "uid=%ld: %s", d.uid, err.data ? err.data : "cannot create file");
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s", queue_writer_path(d.qw));
     int rc = copy_stream(&d);
@@ -267,19 +254,19 @@ static int drop(const char *queue_dir)
         queue_writer_abort(d.qw);
         switch (rc) {
         case -2:
-            fatal_status(EX_TEMPFAIL, "uid=%ld: error writing %s: %s", d.uid, path,
+            log_fatal_status(EX_TEMPFAIL, "uid=%ld: error writing %s: %s", d.uid, path,
                          strerror(errno));
         case -3:
             log_warning("uid=%ld: File too large", d.uid);
             exit(EX_UNAVAILABLE);
         case -4:
-            fatal_status(EX_TEMPFAIL, "uid=%ld: premature end of input", d.uid);
+            log_fatal_status(EX_TEMPFAIL, "uid=%ld: premature end of input", d.uid);
         default:
-            fatal_status(EX_USAGE, "uid=%ld: malformed input", d.uid);
+            log_fatal_status(EX_USAGE, "uid=%ld: malformed input", d.uid);
         }
     }
     if (queue_writer_commit(d.qw, &err) != 0)
-        fatal_status(EX_TEMPFAIL, "uid=%ld: %s", d.uid, err.data ? err.data : "commit failed");
+        log_fatal_status(EX_TEMPFAIL, "uid=%ld: %s", d.uid, err.data ? err.data : "commit failed");
     strbuf_free(&err);
     /* pickup runs as mail_owner and must read a file owned by the submitting user. */
     if (chmod(path, 0744) < 0 && errno != ENOENT)
@@ -320,7 +307,7 @@ int postdrop_main(int argc, char **argv)
     strbuf_init(&err, 0);
     config *cfg = config_load(dir, &err);
     if (cfg == NULL)
-        fatal_status(EX_CONFIG, "%s", err.data ? err.data : "cannot load main.cf");
+        log_fatal_status(EX_CONFIG, "%s", err.data ? err.data : "cannot load main.cf");
     strbuf_free(&err);
     config_set_current(cfg);
     log_configure();
@@ -328,7 +315,7 @@ int postdrop_main(int argc, char **argv)
     struct passwd *pw = getpwuid(getuid());
     const char *user = pw && pw->pw_name ? pw->pw_name : "";
     if (getuid() != 0 && !name_list_allows(cfg_str("authorized_submit_users"), user, NAME_LIST_FOLD_CASE))
-        fatal_status(EX_NOPERM, "User %s(%ld) is not allowed to submit mail", user, (long)getuid());
+        log_fatal_status(EX_NOPERM, "User %s(%ld) is not allowed to submit mail", user, (long)getuid());
     int status = drop(cfg_str("queue_directory"));
     config_free(cfg);
     return status;

@@ -37,21 +37,8 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#define LOG_LEVEL_FATAL 3         /* log.c's order: info, warning, error, fatal */
 #define QMGR_TRIGGER_FLUSH 'F'    /* scan deferred/, ignoring next-attempt times */
 #define QMGR_TRIGGER_DEFERRED 'D' /* scan deferred/ for messages that are due */
-
-static void fatal_status(int status, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3), noreturn));
-
-static void fatal_status(int status, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    log_vmsg(LOG_LEVEL_FATAL, fmt, ap);
-    va_end(ap);
-    exit(status);
-}
 
 static void usage(void)
 {
@@ -71,7 +58,7 @@ static void require_authorized(const char *param, const char *what)
     struct passwd *pw = getpwuid(uid);
     const char *user = pw && pw->pw_name ? pw->pw_name : "";
     if (!name_list_allows(cfg_str(param), user, NAME_LIST_FOLD_CASE))
-        fatal_status(EX_NOPERM, "User %s(%ld) is not allowed to %s", user[0] ? user : "unknown",
+        log_fatal_status(EX_NOPERM, "User %s(%ld) is not allowed to %s", user[0] ? user : "unknown",
                      (long)uid, what);
 }
 
@@ -112,7 +99,7 @@ static void require_readable_queue(const char *queue_dir)
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/%s", queue_dir, dirs[i]);
         if (access(path, F_OK) == 0 && access(path, R_OK | X_OK) != 0)
-            fatal_status(EX_UNAVAILABLE, "Queue report unavailable - cannot read %s: %s", path,
+            log_fatal_status(EX_UNAVAILABLE, "Queue report unavailable - cannot read %s: %s", path,
                          strerror(errno));
     }
 }
@@ -132,7 +119,7 @@ static int show_queue(int json)
     }
     strbuf_free(&l.out);
     if (fflush(stdout) != 0 && errno != EPIPE)
-        fatal_status(EX_IOERR, "output write error: %s", strerror(errno));
+        log_fatal_status(EX_IOERR, "output write error: %s", strerror(errno));
     return rc < 0 ? EX_IOERR : 0;
 }
 
@@ -175,7 +162,7 @@ static int flush_one(const showq_entry *e, void *ctx)
 static void wake_qmgr(const char *queue_dir, char code)
 {
     if (mail_trigger(queue_dir, "public/qmgr", code) < 0)
-        fatal_status(EX_UNAVAILABLE, "Cannot flush mail queue - mail system is down");
+        log_fatal_status(EX_UNAVAILABLE, "Cannot flush mail queue - mail system is down");
 }
 
 static int flush_queue(const char *site, const char *id)
@@ -184,12 +171,12 @@ static int flush_queue(const char *site, const char *id)
     const char *queue_dir = cfg_str("queue_directory");
     if (id != NULL) {
         if (!queue_id_valid(id))
-            fatal_status(EX_USAGE, "invalid queue ID: %s", id);
+            log_fatal_status(EX_USAGE, "invalid queue ID: %s", id);
         make_due(queue_dir, id);
         wake_qmgr(queue_dir, QMGR_TRIGGER_DEFERRED);
     } else if (site != NULL) {
         if (site[0] == '\0' || strchr(site, '/') != NULL)
-            fatal_status(EX_USAGE, "invalid site name: %s", site);
+            log_fatal_status(EX_USAGE, "invalid site name: %s", site);
         flush_filter f = {queue_dir, site};
         showq_walk(queue_dir, cfg_str("empty_address_recipient"), flush_one, &f);
         wake_qmgr(queue_dir, QMGR_TRIGGER_DEFERRED);
@@ -237,7 +224,7 @@ int postqueue_main(int argc, char **argv)
     strbuf_init(&err, 0);
     config *cfg = config_load(config_dir, &err);
     if (cfg == NULL)
-        fatal_status(EX_CONFIG, "%s", err.data ? err.data : "cannot load main.cf");
+        log_fatal_status(EX_CONFIG, "%s", err.data ? err.data : "cannot load main.cf");
     strbuf_free(&err);
     config_set_current(cfg);
     log_configure();

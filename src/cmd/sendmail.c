@@ -44,7 +44,6 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#define LOG_LEVEL_FATAL 3 /* log.c's order: info, warning, error, fatal */
 #define SENDMAIL_LINE_LIMIT_DEFAULT (64L * 1024 * 1024) /* when message_size_limit = 0 */
 #define SENDMAIL_MAX_RECIPIENTS 100000                  /* command-line recipients */
 
@@ -65,18 +64,6 @@ typedef struct rcpt_list {
     char **items;
     size_t n, cap;
 } rcpt_list;
-
-static void fatal_status(int status, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3), noreturn));
-
-static void fatal_status(int status, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    log_vmsg(LOG_LEVEL_FATAL, fmt, ap);
-    va_end(ap);
-    exit(status);
-}
 
 static void usage(void)
 {
@@ -126,7 +113,7 @@ static void rcpt_add(rcpt_list *l, const char *addr, size_t len)
     if (len == 0)
         return;
     if (l->n >= SENDMAIL_MAX_RECIPIENTS)
-        fatal_status(EX_USAGE, "too many recipients on the command line");
+        log_fatal_status(EX_USAGE, "too many recipients on the command line");
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 8;
         l->items = xrealloc(l->items, l->cap * sizeof(*l->items));
@@ -187,7 +174,7 @@ static int parse_notify(const char *value)
     }
     free(copy);
     if (bits <= 0 || ((bits & DSN_NOTIFY_NEVER) && bits != DSN_NOTIFY_NEVER))
-        fatal_status(EX_USAGE, "bad -N option value: %s", value);
+        log_fatal_status(EX_USAGE, "bad -N option value: %s", value);
     return bits;
 }
 
@@ -198,7 +185,7 @@ static const char *strip_angles(const char *addr)
     if (len >= 2 && addr[0] == '<' && addr[len - 1] == '>') {
         static char buf[1024];
         if (len - 2 >= sizeof(buf))
-            fatal_status(EX_USAGE, "sender address too long");
+            log_fatal_status(EX_USAGE, "sender address too long");
         memcpy(buf, addr + 1, len - 2);
         buf[len - 2] = '\0';
         return buf;
@@ -441,7 +428,7 @@ static int copy_message(reader_state *rs)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            fatal_status(EX_TEMPFAIL, "error reading input: %s", strerror(errno));
+            log_fatal_status(EX_TEMPFAIL, "error reading input: %s", strerror(errno));
         if (n == 0)
             break;
         const char *p = buf, *end = buf + n;
@@ -488,12 +475,12 @@ static int submit(const sendmail_opts *opts, rcpt_list *rcpts)
     char uid_user[300];
     snprintf(uid_user, sizeof(uid_user), "%s(%ld)", user ? user : "unknown", (long)getuid());
     if (rcpts->n == 0 && !opts->extract)
-        fatal_status(EX_USAGE, "Recipient addresses must be specified on the command line or "
+        log_fatal_status(EX_USAGE, "Recipient addresses must be specified on the command line or "
                                "via the -t option");
     const char *sender = opts->sender;
     if (sender == NULL) {
         if (user == NULL)
-            fatal_status(EX_TEMPFAIL, "no login name found for user ID %ld", (long)getuid());
+            log_fatal_status(EX_TEMPFAIL, "no login name found for user ID %ld", (long)getuid());
         sender = user;
     }
     const char *queue_dir = cfg_str("queue_directory");
@@ -501,7 +488,7 @@ static int submit(const sendmail_opts *opts, rcpt_list *rcpts)
     strbuf err;
     strbuf_init(&err, 0);
     if (sink_open(&sink, queue_dir, opts->config_dir, &err) != 0)
-        fatal_status(EX_TEMPFAIL, "%s: %s", uid_user, err.data ? err.data : "cannot submit");
+        log_fatal_status(EX_TEMPFAIL, "%s: %s", uid_user, err.data ? err.data : "cannot submit");
 
     if (opts->full_name && opts->full_name[0])
         sink_attr(&sink, "full_name", opts->full_name);
@@ -519,11 +506,11 @@ static int submit(const sendmail_opts *opts, rcpt_list *rcpts)
     reader_state rs = {&sink, opts, 0, (long)cfg_size("message_size_limit"), 0, 0};
     if (copy_message(&rs) != 0) {
         sink_abort(&sink);
-        fatal_status(EX_UNAVAILABLE, "%s: message file too big", uid_user);
+        log_fatal_status(EX_UNAVAILABLE, "%s: message file too big", uid_user);
     }
     int status = sink_finish(&sink, &err);
     if (status != 0)
-        fatal_status(status, "%s: %s", uid_user, err.data ? err.data : "cannot submit");
+        log_fatal_status(status, "%s: %s", uid_user, err.data ? err.data : "cannot submit");
     strbuf_free(&err);
     wake_pickup(queue_dir);
     return 0;
@@ -548,13 +535,13 @@ static void run_program(const sendmail_opts *opts, const char *name, const char 
     args[n] = NULL;
     fflush(NULL);
     execv("/proc/self/exe", (char *const *)args);
-    fatal_status(EX_OSERR, "execute %s: %s", name, strerror(errno));
+    log_fatal_status(EX_OSERR, "execute %s: %s", name, strerror(errno));
 }
 
 static void parse_b_option(sendmail_opts *opts, const char *value)
 {
     if (value[0] == '\0' || value[1] != '\0')
-        fatal_status(EX_USAGE, "unsupported: -b%s", value);
+        log_fatal_status(EX_USAGE, "unsupported: -b%s", value);
     switch (value[0]) {
     case 'm':
     case 's':
@@ -570,7 +557,7 @@ static void parse_b_option(sendmail_opts *opts, const char *value)
     case 't':
     case 'v':
     default:
-        fatal_status(EX_USAGE, "unsupported: -b%s", value);
+        log_fatal_status(EX_USAGE, "unsupported: -b%s", value);
     }
 }
 
@@ -586,7 +573,7 @@ static void parse_q_option(sendmail_opts *opts, const char *value)
         if (opts->mode == 0)
             opts->mode = 'd';
     } else {
-        fatal_status(EX_USAGE, "-q%s is not implemented", value);
+        log_fatal_status(EX_USAGE, "-q%s is not implemented", value);
     }
 }
 
@@ -629,7 +616,7 @@ static void parse_options(sendmail_opts *opts, int argc, char **argv)
             else if (strcasecmp(optarg, "hdrs") == 0)
                 opts->dsn_ret = "2";
             else
-                fatal_status(EX_USAGE, "bad -R option value: %s", optarg);
+                log_fatal_status(EX_USAGE, "bad -R option value: %s", optarg);
             break;
         case 'V':
             opts->envid = optarg;
@@ -691,7 +678,7 @@ int sendmail_main(int argc, char **argv)
     strbuf_init(&err, 0);
     config *cfg = config_load(opts.config_dir, &err);
     if (cfg == NULL)
-        fatal_status(EX_CONFIG, "%s", err.data ? err.data : "cannot load main.cf");
+        log_fatal_status(EX_CONFIG, "%s", err.data ? err.data : "cannot load main.cf");
     strbuf_free(&err);
     config_set_current(cfg);
     log_configure();
@@ -723,7 +710,7 @@ int sendmail_main(int argc, char **argv)
 
     const char *user = login_name();
     if (!user_authorized(cfg_str("authorized_submit_users"), user ? user : ""))
-        fatal_status(EX_NOPERM, "User %s(%ld) is not allowed to submit mail",
+        log_fatal_status(EX_NOPERM, "User %s(%ld) is not allowed to submit mail",
                      user ? user : "unknown", (long)getuid());
     rcpt_list rcpts = {NULL, 0, 0};
     for (int i = optind; i < argc; i++)

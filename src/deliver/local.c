@@ -34,6 +34,7 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/strmap.h"
+#include "lib/word_list.h"
 #include "lib/xalloc.h"
 #include "maps/map.h"
 #include "master/mail_server.h"
@@ -130,19 +131,7 @@ static void leaf_result(local_state *st, const char *to, const char *dsn, const 
 /* Is this class ("alias", "forward", "include") allowed by the parameter's list? */
 static int class_allowed(const char *param, const char *cls)
 {
-    const char *list = cfg_str(param);
-    size_t n = strlen(cls);
-    for (const char *p = list; *p;) {
-        while (*p && (isspace((unsigned char)*p) || *p == ','))
-            p++;
-        size_t len = 0;
-        while (p[len] && !isspace((unsigned char)p[len]) && p[len] != ',')
-            len++;
-        if (len == n && strncasecmp(p, cls, n) == 0)
-            return 1;
-        p += len;
-    }
-    return 0;
+    return word_list_has(cfg_str(param), cls, WORD_LIST_FOLD_CASE);
 }
 
 static int identity_of_user(const char *name, identity *id)

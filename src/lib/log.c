@@ -187,3 +187,12 @@ void log_fatal(const char *fmt, ...)
     va_end(ap);
     exit(1);
 }
+
+void log_fatal_status(int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_vmsg(LEVEL_FATAL, fmt, ap);
+    va_end(ap);
+    exit(status);
+}

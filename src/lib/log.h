@@ -26,6 +26,9 @@ void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* Logs a fatal error and exits with status (commands use sysexits codes: 64, 69, 75, 77 ...). */
+void log_fatal_status(int status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
 void log_vmsg(int level, const char *fmt, va_list ap);
 
 /* Formats a line as Postfix's maillog does; exposed for unit tests. */

@@ -23,6 +23,7 @@
 #include "lib/attr.h"
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/word_list.h"
 #include "lib/xalloc.h"
 #include "master/master_cf.h"
 #include "qmgr/qmgr.h"
@@ -179,19 +180,7 @@ static void split_dsn_text(const char *nexthop, const char *def_dsn, char dsn[DS
 
 static int in_defer_transports(const char *name)
 {
-    const char *list = cfg_str("defer_transports");
-    size_t n = strlen(name);
-    for (const char *p = list; *p;) {
-        while (*p && (isspace((unsigned char)*p) || *p == ','))
-            p++;
-        size_t len = 0;
-        while (p[len] && !isspace((unsigned char)p[len]) && p[len] != ',')
-            len++;
-        if (len == n && strncmp(p, name, n) == 0)
-            return 1;
-        p += len;
-    }
-    return 0;
+    return word_list_has(cfg_str("defer_transports"), name, WORD_LIST_EXACT);
 }
 
 /* ---- destinations ---- */
