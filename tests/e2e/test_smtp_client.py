@@ -392,3 +392,31 @@ def test_5xx_greeting_is_skipped_and_deferred(instance, sink):
     assert "dsn=4.7.1, status=deferred (host 127.0.0.1[127.0.0.1] refused to talk to me: " \
            "554 5.7.1 go away)" in log
     assert "status=bounced" not in log
+
+
+def test_relays_to_a_second_postern_instance(instance, tmp_path):
+    """Two Postern instances: A relays remote.test to B's smtpd, B delivers to its own Maildir."""
+    from conftest import Instance
+    peer = Instance(tmp_path / "peer")
+    peer.write_main_cf({"myhostname": "mx.remote.test", "virtual_mailbox_domains": "remote.test",
+                        "virtual_mailbox_maps": "inline:{ user@remote.test=user/ }"})
+    peer.start()
+    try:
+        routed_instance(instance, f"[127.0.0.1]:{peer.port}")
+        body = "Subject: across\nMessage-ID: <two-instances@example.test>\n\n8-bit: caf\u00e9\n..dot\n"
+        send(instance, "user@remote.test", body)
+        msgs = peer.wait_for(lambda: peer.maildir_messages("user"), what="message at the peer")
+        assert len(msgs) == 1
+        m = msgs[0]
+        assert b"Message-ID: <two-instances@example.test>" in m
+        # sendmail keeps "..dot" as it is; the client stuffs it, the peer unstuffs it once.
+        assert m.replace(b"\r\n", b"\n").endswith("\n\n8-bit: caf\u00e9\n..dot\n".encode())
+        assert b"Return-Path: <sender@example.test>" in m
+        # The peer's Received: header names the client's HELO, protocol and peer.
+        assert b"from client.test (localhost [127.0.0.1])" in m
+        wait_log(instance, "status=sent (250 2.0.0 Ok: queued as")
+        log = instance.maillog()
+        assert f"relay=127.0.0.1[127.0.0.1]:{peer.port}" in log
+        assert "to=<user@remote.test>" in peer.maillog()
+    finally:
+        peer.cmd("postfix", "stop", timeout=30)
