@@ -98,9 +98,9 @@ cleanup *cleanup_open(const char *queue_name, strbuf *err)
     return qw ? cleanup_start(qw) : NULL;
 }
 
-cleanup *cleanup_open_spare(const char *queue_name, int fd, strbuf *err)
+cleanup *cleanup_open_spare(const char *queue_name, int fd, const char *name, strbuf *err)
 {
-    queue_writer *qw = queue_writer_adopt(cfg_str("queue_directory"), queue_name, fd, err);
+    queue_writer *qw = queue_writer_adopt(cfg_str("queue_directory"), queue_name, fd, name, err);
     return qw ? cleanup_start(qw) : NULL;
 }
 

@@ -29,9 +29,9 @@ typedef struct cleanup cleanup;
 
 /* Opens a new queue file in queue_name ("incoming") under the current queue_directory. */
 cleanup *cleanup_open(const char *queue_name, strbuf *err);
-/* The same with an empty nameless file of that queue directory (queue_writer_adopt): cleanup
- * owns fd from here on, also on failure. */
-cleanup *cleanup_open_spare(const char *queue_name, int fd, strbuf *err);
+/* The same with a spare file of that queue directory, nameless (name "") or recycled (name is
+ * its path, queue_writer_adopt): cleanup owns fd and name from here on, also on failure. */
+cleanup *cleanup_open_spare(const char *queue_name, int fd, const char *name, strbuf *err);
 const char *cleanup_queue_id(const cleanup *c);
 /* Named attributes as Postfix records them: log_client_name, log_client_address,
  * log_helo_name, log_protocol_name, client_name, client_address, helo_name, rewrite_context

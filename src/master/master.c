@@ -21,6 +21,7 @@
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "queue/queue_dir.h"
+#include "queue/queue_recycle.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -457,6 +458,9 @@ int master_main(int argc, char **argv)
     if (chdir(m.queue_dir) < 0)
         startup_fail(&st, "chdir %s: %s", m.queue_dir, strerror(errno));
     write_pid_file(&m, &st);
+    /* No daemon runs yet: spares that smtpd processes had claimed before a crash go. */
+    if (queue_recycle_purge(m.queue_dir) < 0)
+        log_warning("cannot empty %s/%s: %s", m.queue_dir, QUEUE_RECYCLE_DIR, strerror(errno));
 
     m.mcf = master_cf_load(m.cfg, &err);
     if (m.mcf == NULL)

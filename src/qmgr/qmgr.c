@@ -274,6 +274,8 @@ int qmgr_main(int argc, char **argv)
     memset(&q, 0, sizeof(q));
     q.srv = &srv;
     snprintf(q.queue_dir, sizeof(q.queue_dir), "%s", cfg_str("queue_directory"));
+    if (queue_recycler_init(&q.recycler, q.queue_dir) < 0)
+        log_warning("queue_directory too long to recycle queue files: %s", q.queue_dir);
     long limit = cfg_int("qmgr_message_active_limit");
     q.active_limit = limit > 0 ? (size_t)limit : 20000;
     q.loop = event_loop_new();

@@ -51,6 +51,7 @@
 #include "lib/event.h"
 #include "master/mail_server.h"
 #include "queue/queue_file.h"
+#include "queue/queue_recycle.h"
 
 #include <stddef.h>
 #include <time.h>
@@ -130,6 +131,7 @@ struct qmgr {
     double stopping; /* when a stop was requested; 0 = running */
     qmgr_transport *transports;
     void *master_cf; /* master_cf *, for the agents' maxproc */
+    queue_recycler recycler; /* where finished queue files go (queue_recycle.h) */
 };
 
 /* qmgr.c */

@@ -259,7 +259,7 @@ static void message_finish(qmgr *q, qmgr_message *msg)
     msg->unsynced = 0;
     if (all_done(msg)) {
         if (queue_path(path, sizeof(path), q->queue_dir, "active", msg->id, 0) == 0 &&
-            unlink(path) == 0) {
+            queue_recycle_put(&q->recycler, path) == 0) {
             defer_log_remove(q, msg->id);
             log_info("%s: removed", msg->id);
         } else {

@@ -19,7 +19,8 @@
 
 const char *const queue_names[] = {"maildrop", "incoming", "active", "deferred", "hold",
                                    "corrupt",  "bounce",   "defer",  "trace",    "pid",
-                                   "public",   "private",  "saved",  "flush",    NULL};
+                                   "public",   "private",  "saved",  "flush",    "recycle",
+                                   NULL};
 
 int fsync_dir(const char *path)
 {

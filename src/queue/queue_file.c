@@ -258,9 +258,9 @@ queue_writer *queue_writer_create(const char *queue_dir, const char *queue_name,
 }
 
 queue_writer *queue_writer_adopt(const char *queue_dir, const char *queue_name, int fd,
-                                 strbuf *err)
+                                 const char *name, strbuf *err)
 {
-    return writer_start(queue_dir, queue_name, fd, NULL, err);
+    return writer_start(queue_dir, queue_name, fd, name && name[0] ? name : NULL, err);
 }
 
 const char *queue_writer_id(const queue_writer *qw)

@@ -58,11 +58,13 @@ typedef struct queue_writer queue_writer;
 /* Creates a new file in queue_dir/queue_name ("incoming" or "maildrop") with a fresh queue id
  * (Postfix's short form: 5 hex digits of microseconds + inode number in hex). */
 queue_writer *queue_writer_create(const char *queue_dir, const char *queue_name, strbuf *err);
-/* The same with an empty nameless file (O_TMPFILE) of queue_dir/queue_name's file system,
- * open read-write as fd (a spare, queue_sync.h): it is linked under its queue id. The writer
- * owns fd; on failure fd is closed (needs /proc/self/fd, else it fails: use create). */
+/* The same with an empty file of queue_dir/queue_name's file system, open read-write as fd (a
+ * spare, queue_sync.h): a nameless one (O_TMPFILE, name NULL or "") is linked under its queue
+ * id, a named one (a recycled file, queue_recycle.h) renamed to it. The writer owns fd; on
+ * failure fd is closed and a named file removed (a nameless one needs /proc/self/fd, else it
+ * fails: use create). */
 queue_writer *queue_writer_adopt(const char *queue_dir, const char *queue_name, int fd,
-                                 strbuf *err);
+                                 const char *name, strbuf *err);
 const char *queue_writer_id(const queue_writer *qw);
 const char *queue_writer_path(const queue_writer *qw);
 int queue_writer_attr(queue_writer *qw, const char *name, const char *value);

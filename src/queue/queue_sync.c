@@ -10,14 +10,16 @@
  * all covered by it. A failed directory fsync covers nobody: each request then tries its own
  * and reports its own error.
  *
- * Spare files: when no fsync waits, a worker creates nameless files (O_TMPFILE) in the spare
- * directory until spare_target are ready; a failed create stops that until the next take, so
- * a full or unwritable directory costs one attempt per take, not a busy loop.
+ * Spare files: when no fsync waits, a worker makes spares until spare_target are ready: a
+ * finished queue file taken back from recycle/ when recycling is on (queue_recycle.h), else a
+ * nameless file (O_TMPFILE) in the spare directory. A failed create stops that until the next
+ * take, so a full or unwritable directory costs one attempt per take, not a busy loop.
  *
  * Only the workers' fsync/open/close calls run outside the mutex; the caller's thread does all
  * allocation and runs the completion callbacks.
  */
 #include "queue/queue_sync.h"
+#include "queue/queue_recycle.h"
 #include "lib/xalloc.h"
 
 #include <errno.h>
@@ -44,6 +46,11 @@ typedef struct sync_dir {
     char path[QUEUE_SYNC_DIR_MAX];
 } sync_dir;
 
+typedef struct spare_file {
+    int fd;
+    long claim; /* claim number in recycle/ (queue_recycle_claim_path), -1: nameless */
+} spare_file;
+
 typedef struct sync_req {
     struct sync_req *next;
     int fd;
@@ -69,8 +76,10 @@ struct queue_sync {
     int spare_target;   /* how many to keep ready */
     int spare_creating; /* being created by a worker */
     int spare_failed;   /* the last create failed: wait for the next take before retrying */
-    int spares[QUEUE_SYNC_SPARES_MAX];
+    spare_file spares[QUEUE_SYNC_SPARES_MAX];
     int nspares;
+    int recycling; /* take spares from recycler first */
+    queue_recycler recycler;
     pthread_t threads[QUEUE_SYNC_THREADS_MAX];
     int nthreads;
 };
@@ -120,6 +129,16 @@ static int settle_directory(queue_sync *qs, sync_req *req)
     }
 }
 
+/* Closes a spare that will not be used; a claimed one goes back to recycle/. */
+static void spare_discard(queue_sync *qs, spare_file *f)
+{
+    char path[sizeof(qs->recycler.dir) + 64];
+    close(f->fd);
+    if (f->claim >= 0 &&
+        queue_recycle_claim_path(&qs->recycler, (unsigned)f->claim, path, sizeof(path)) == 0)
+        queue_recycle_put(&qs->recycler, path);
+}
+
 static int spare_wanted(const queue_sync *qs)
 {
     return !qs->stop && !qs->spare_failed && qs->nspares + qs->spare_creating < qs->spare_target;
@@ -129,19 +148,24 @@ static int spare_wanted(const queue_sync *qs)
 static void spare_create(queue_sync *qs)
 {
     qs->spare_creating++;
+    int recycling = qs->recycling;
     pthread_mutex_unlock(&qs->lock);
-    int fd = open(qs->spare_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    unsigned claim = 0;
+    int fd = recycling ? queue_recycle_take(&qs->recycler, &claim) : -1;
+    spare_file f = {fd, fd >= 0 ? (long)claim : -1};
+    if (fd < 0)
+        f.fd = open(qs->spare_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     pthread_mutex_lock(&qs->lock);
     qs->spare_creating--;
-    if (fd < 0) {
+    if (f.fd < 0) {
         qs->spare_failed = 1; /* the caller's own create will report why */
         return;
     }
     if (qs->stop || qs->nspares >= QUEUE_SYNC_SPARES_MAX) {
-        close(fd);
+        spare_discard(qs, &f);
         return;
     }
-    qs->spares[qs->nspares++] = fd;
+    qs->spares[qs->nspares++] = f;
 }
 
 static void *worker_main(void *arg)
@@ -262,7 +286,7 @@ int queue_sync_spares(queue_sync *qs, const char *dir, int count)
     pthread_mutex_lock(&qs->lock);
     memcpy(qs->spare_dir, dir, strlen(dir) + 1);
     while (qs->nspares > 0) /* made for another directory */
-        close(qs->spares[--qs->nspares]);
+        spare_discard(qs, &qs->spares[--qs->nspares]);
     qs->spare_target = count < 0                       ? 0
                        : count > QUEUE_SYNC_SPARES_MAX ? QUEUE_SYNC_SPARES_MAX
                                                        : count;
@@ -271,13 +295,30 @@ int queue_sync_spares(queue_sync *qs, const char *dir, int count)
     return 0;
 }
 
-int queue_sync_take_spare(queue_sync *qs)
+int queue_sync_recycle(queue_sync *qs, const char *queue_dir)
+{
+    pthread_mutex_lock(&qs->lock);
+    int rc = queue_recycler_init(&qs->recycler, queue_dir);
+    qs->recycling = rc == 0;
+    pthread_mutex_unlock(&qs->lock);
+    return rc;
+}
+
+int queue_sync_take_spare(queue_sync *qs, char *name, size_t len)
 {
     int fd = -1;
+    name[0] = '\0';
     pthread_mutex_lock(&qs->lock);
     qs->spare_failed = 0;
-    if (qs->nspares > 0)
-        fd = qs->spares[--qs->nspares];
+    if (qs->nspares > 0) {
+        spare_file f = qs->spares[--qs->nspares];
+        fd = f.fd;
+        if (f.claim >= 0 &&
+            queue_recycle_claim_path(&qs->recycler, (unsigned)f.claim, name, len) < 0) {
+            spare_discard(qs, &f);
+            fd = -1;
+        }
+    }
     if (spare_wanted(qs))
         pthread_cond_signal(&qs->work);
     pthread_mutex_unlock(&qs->lock);
@@ -335,7 +376,7 @@ void queue_sync_free(queue_sync *qs)
     for (int i = 0; i < qs->nthreads; i++)
         pthread_join(qs->threads[i], NULL);
     for (int i = 0; i < qs->nspares; i++)
-        close(qs->spares[i]);
+        spare_discard(qs, &qs->spares[i]);
     /* Completed requests nobody collected: nothing to call back any more. */
     while (qs->done) {
         sync_req *req = qs->done;

@@ -14,7 +14,8 @@
  *   queue_sync_drain(qs)                  waits until every submitted request has completed
  *   queue_sync_free(qs)                   drains, stops the threads (collect before it)
  *   queue_sync_spares(qs, dir, n)         keep n empty nameless files (O_TMPFILE) ready in dir
- *   queue_sync_take_spare(qs)             one of them, or -1 if none is ready
+ *   queue_sync_recycle(qs, queue_dir)     make spares from queue_dir/recycle/ first
+ *   queue_sync_take_spare(qs, name, len)  one of them, or -1 if none is ready
  *
  * Group commit: requests in flight together share the file system's journal commits, and one
  * directory fsync covers every request for the same directory submitted before it started, so
@@ -23,9 +24,11 @@
  *
  * Spare files exist because creating a file can wait for the file system journal (the inode
  * table is part of every commit) for as long as an fsync; a worker creates them ahead, so the
- * caller's new queue file costs one link (queue_writer_adopt). A spare has no name until it
- * is linked, so neither an exit nor a crash leaves anything behind, and no one who lists the
- * queue directory sees it.
+ * caller's new queue file costs one link (queue_writer_adopt). A nameless spare has no name
+ * until it is linked, so neither an exit nor a crash leaves anything behind, and no one who
+ * lists the queue directory sees it. A recycled spare is an emptied queue file claimed in
+ * recycle/ (queue_recycle.h): it saves the inode's allocation as well, and is named there until
+ * it is renamed under its queue id; spares not used by queue_sync_free go back to recycle/.
  */
 #ifndef POSTERN_QUEUE_SYNC_H
 #define POSTERN_QUEUE_SYNC_H
@@ -45,9 +48,12 @@ size_t queue_sync_collect(queue_sync *qs, queue_sync_done_fn fn, void *arg);
 void queue_sync_drain(queue_sync *qs);
 /* 0, or -1 (ENAMETOOLONG). count is capped at 64; 0 stops making spares. */
 int queue_sync_spares(queue_sync *qs, const char *dir, int count);
-/* A spare file's descriptor (open read-write, empty, not linked anywhere); the caller owns it.
- * -1 when none is ready (or the file system has no O_TMPFILE). */
-int queue_sync_take_spare(queue_sync *qs);
+/* 0, or -1 (ENAMETOOLONG). */
+int queue_sync_recycle(queue_sync *qs, const char *queue_dir);
+/* A spare file's descriptor (open read-write, empty); the caller owns it. name gets "" for a
+ * nameless file (not linked anywhere), else the path of the recycled file in recycle/, which
+ * the caller renames or removes. -1 when none is ready (or the file system has no O_TMPFILE). */
+int queue_sync_take_spare(queue_sync *qs, char *name, size_t len);
 /* Number of requests submitted and not yet collected. */
 size_t queue_sync_pending(const queue_sync *qs);
 void queue_sync_free(queue_sync *qs);

@@ -457,6 +457,9 @@ int smtpd_io_run(smtpd_server *srv)
         char incoming[sizeof(srv->queue_directory) + 16];
         snprintf(incoming, sizeof(incoming), "%s/incoming", srv->queue_directory);
         queue_sync_spares(srv->sync, incoming, SMTPD_SPARE_FILES);
+        if (queue_sync_recycle(srv->sync, srv->queue_directory) < 0)
+            log_warning("queue_directory too long to recycle queue files: %s",
+                        srv->queue_directory);
     }
     listener_watch(srv, 1);
     int rc = event_loop_run(srv->loop);

@@ -373,10 +373,14 @@ static int open_transaction(smtpd_session *s)
     strbuf_init(&err, 0);
     /* A spare file made ahead by the sync threads saves the create; should it fail, the
      * ordinary create says why. */
-    int spare_fd = s->server->sync ? queue_sync_take_spare(s->server->sync) : -1;
+    char name[4200];
+    int spare_fd =
+        s->server->sync ? queue_sync_take_spare(s->server->sync, name, sizeof(name)) : -1;
     if (spare_fd >= 0) {
-        s->cleanup = cleanup_open_spare("incoming", spare_fd, &err);
-        if (s->cleanup == NULL) { /* e.g. no /proc to link through: stop making spares */
+        s->cleanup = cleanup_open_spare("incoming", spare_fd, name, &err);
+        if (s->cleanup == NULL && name[0] != '\0')
+            log_warning("cannot use a recycled queue file: %s", err.data);
+        else if (s->cleanup == NULL) { /* e.g. no /proc to link through: stop making spares */
             log_warning("cannot use a spare queue file: %s; creating queue files in line",
                         err.data);
             queue_sync_spares(s->server->sync, s->server->queue_directory, 0);

@@ -165,3 +165,62 @@ def test_done_marks_of_a_deferred_message_survive_a_crash(instance):
     instance.wait_for(lambda: instance.maillog().count("r@later.test") >= 3, timeout=30,
                       what="more attempts for the deferred recipient")
     assert delivered_ids(instance) == ["kept@durability.test"]
+
+
+def queued_ids(instance):
+    return re.findall(r"postern/qmgr\[\d+\]: (\w+): removed", instance.maillog())
+
+
+def test_recycled_queue_files_carry_nothing_of_the_old_message(instance):
+    """Finished queue files are emptied and reused (queue_recycle.h): the new message's file has
+    the old one's inode, and not one byte of the old content reaches the new delivery."""
+    import smtplib
+    instance.start()
+    big = "OLD-CONTENT " * 4000 + "\r\n"  # ~48 KB, longer than any later message
+    with smtplib.SMTP("127.0.0.1", instance.port, timeout=30) as s:
+        for i in range(60):
+            s.sendmail("a@example.org", ["user@virtual.test"],
+                       f"Message-ID: <old-{i}@recycle.test>\r\n\r\n{big}")
+    instance.wait_for(lambda: len(delivered_ids(instance)) == 60, what="60 old messages")
+    instance.wait_for(lambda: len(queued_ids(instance)) == 60, what="60 removed lines")
+    old_inodes = {int(q[5:], 16) for q in queued_ids(instance)}
+    with smtplib.SMTP("127.0.0.1", instance.port, timeout=30) as s:
+        for i in range(60):
+            s.sendmail("a@example.org", ["user@virtual.test"],
+                       f"Message-ID: <new-{i}@recycle.test>\r\n\r\nshort {i}\r\n")
+    instance.wait_for(lambda: len(delivered_ids(instance)) == 120, what="120 messages")
+    instance.wait_for(lambda: len(queued_ids(instance)) == 120, what="120 removed lines")
+    new_ids = queued_ids(instance)[60:]
+    reused = [q for q in new_ids if int(q[5:], 16) in old_inodes]
+    assert len(reused) >= 20, f"only {len(reused)} of 60 new queue files reused an inode"
+    for data in instance.maildir_messages("user"):
+        if b"<new-" in data:
+            assert b"OLD-CONTENT" not in data
+            assert len(data) < 2000
+    assert sorted(delivered_ids(instance)) == sorted(
+        [f"old-{i}@recycle.test" for i in range(60)] + [f"new-{i}@recycle.test" for i in range(60)])
+
+
+def test_claimed_recycled_files_are_gone_after_a_crash_and_restart(instance):
+    import smtplib
+    instance.start()
+    with smtplib.SMTP("127.0.0.1", instance.port, timeout=30) as s:
+        for i in range(80):
+            s.sendmail("a@example.org", ["user@virtual.test"],
+                       f"Message-ID: <c-{i}@recycle.test>\r\n\r\nbody {i}\r\n")
+    instance.wait_for(lambda: len(delivered_ids(instance)) == 80, what="80 messages")
+    recycle = instance.queue / "recycle"
+    # smtpd keeps recycled files claimed as spares once the first ones come back.
+    instance.wait_for(lambda: any(p.name.startswith("claim.") for p in recycle.iterdir()),
+                      what="claimed spares in recycle/")
+    for pid in instance_pids(instance):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    time.sleep(0.5)
+    instance.start()
+    assert not [p.name for p in recycle.iterdir() if p.name.startswith("claim.")]
+    send_one(instance.port, "after-restart@recycle.test")
+    instance.wait_for(lambda: "after-restart@recycle.test" in delivered_ids(instance),
+                      what="a message after the restart")

@@ -4,6 +4,7 @@
 #include "lib/config.h"
 #include "queue/queue_dir.h"
 #include "queue/queue_file.h"
+#include "queue/queue_recycle.h"
 #include "queue/queue_sync.h"
 #include "unit.h"
 
@@ -135,9 +136,10 @@ TEST(spares_are_nameless_until_adopted)
 {
     queue_sync *qs = queue_sync_new(2);
     CHECK_INT(queue_sync_spares(qs, incoming, 3), 0);
+    char name[4200];
     int fd = -1;
     for (int i = 0; i < 200 && fd < 0; i++) {
-        fd = queue_sync_take_spare(qs);
+        fd = queue_sync_take_spare(qs, name, sizeof(name));
         if (fd < 0)
             usleep(10000);
     }
@@ -146,10 +148,11 @@ TEST(spares_are_nameless_until_adopted)
     CHECK_INT(fstat(fd, &st), 0);
     CHECK_INT(st.st_size, 0);
     CHECK_INT(count_entries(incoming, ""), 2); /* . and .. only: spares have no name */
+    CHECK_STR(name, "");
     /* The taken spare becomes a queue file named by its id (inode in the name). */
     strbuf err;
     strbuf_init(&err, 0);
-    queue_writer *qw = queue_writer_adopt(qdir, "incoming", fd, &err);
+    queue_writer *qw = queue_writer_adopt(qdir, "incoming", fd, NULL, &err);
     CHECK(qw != NULL);
     if (qw) {
         struct stat named;
@@ -162,6 +165,65 @@ TEST(spares_are_nameless_until_adopted)
     queue_sync_free(qs);
 }
 
+TEST(recycled_spares_become_queue_files)
+{
+    char active_file[400];
+    snprintf(active_file, sizeof(active_file), "%s/active/FINISHED", qdir);
+    int old = open(active_file, O_CREAT | O_WRONLY, 0700);
+    CHECK(old >= 0);
+    CHECK(write(old, "old content", 11) == 11);
+    struct stat finished;
+    CHECK_INT(fstat(old, &finished), 0);
+    close(old);
+    queue_recycler qmgr_side;
+    queue_recycler_init(&qmgr_side, qdir);
+    CHECK_INT(queue_recycle_put(&qmgr_side, active_file), 0);
+
+    queue_sync *qs = queue_sync_new(1);
+    CHECK_INT(queue_sync_recycle(qs, qdir), 0);
+    CHECK_INT(queue_sync_spares(qs, incoming, 2), 0);
+    /* Of the first two spares, one is the recycled file and the other nameless. */
+    char name[4200], other[4200];
+    int fd = -1, fd2 = -1;
+    for (int i = 0; i < 200 && fd < 0; i++)
+        if ((fd = queue_sync_take_spare(qs, name, sizeof(name))) < 0)
+            usleep(10000);
+    for (int i = 0; i < 200 && fd2 < 0; i++)
+        if ((fd2 = queue_sync_take_spare(qs, other, sizeof(other))) < 0)
+            usleep(10000);
+    CHECK(fd >= 0 && fd2 >= 0);
+    if (name[0] == '\0') {
+        int t = fd;
+        fd = fd2;
+        fd2 = t;
+        memcpy(name, other, sizeof(name));
+    }
+    close(fd2);
+    CHECK(strstr(name, "/recycle/claim.") != NULL);
+    struct stat st;
+    CHECK_INT(fstat(fd, &st), 0);
+    CHECK_INT(st.st_ino, finished.st_ino);
+    CHECK_INT(st.st_size, 0);
+    strbuf err;
+    strbuf_init(&err, 0);
+    queue_writer *qw = queue_writer_adopt(qdir, "incoming", fd, name, &err);
+    CHECK(qw != NULL);
+    if (qw) {
+        struct stat named;
+        CHECK_INT(stat(queue_writer_path(qw), &named), 0);
+        CHECK_INT(named.st_ino, finished.st_ino);
+        CHECK_INT(access(name, F_OK), -1); /* renamed away from recycle/ */
+        queue_writer_abort(qw);
+    }
+    strbuf_free(&err);
+    /* The second spare is nameless (nothing more to recycle); freeing leaves nothing behind. */
+    queue_sync_free(qs);
+    char recycle[400];
+    snprintf(recycle, sizeof(recycle), "%s/recycle", qdir);
+    CHECK_INT(count_entries(recycle, "claim."), 0);
+    CHECK_INT(count_entries(incoming, ""), 2);
+}
+
 TEST(adopting_a_file_that_is_not_empty_fails)
 {
     int fd = open(incoming, O_TMPFILE | O_RDWR, 0600);
@@ -169,7 +231,7 @@ TEST(adopting_a_file_that_is_not_empty_fails)
     CHECK(write(fd, "junk", 4) == 4);
     strbuf err;
     strbuf_init(&err, 0);
-    CHECK(queue_writer_adopt(qdir, "incoming", fd, &err) == NULL);
+    CHECK(queue_writer_adopt(qdir, "incoming", fd, NULL, &err) == NULL);
     CHECK(strstr(err.data, "not empty") != NULL);
     strbuf_free(&err);
     CHECK_INT(count_entries(incoming, ""), 2);
@@ -182,7 +244,8 @@ TEST(spares_in_a_missing_directory_fail_quietly)
     snprintf(missing, sizeof(missing), "%s/no-such-directory", tmpdir);
     queue_sync_spares(qs, missing, 2);
     usleep(50000);
-    CHECK_INT(queue_sync_take_spare(qs), -1);
+    char name[4200];
+    CHECK_INT(queue_sync_take_spare(qs, name, sizeof(name)), -1);
     queue_sync_free(qs);
 }
 
@@ -259,6 +322,7 @@ int main(void)
     RUN(failures_are_reported_per_request);
     RUN(free_finishes_requests_still_queued);
     RUN(spares_are_nameless_until_adopted);
+    RUN(recycled_spares_become_queue_files);
     RUN(adopting_a_file_that_is_not_empty_fails);
     RUN(spares_in_a_missing_directory_fail_quietly);
     RUN(two_step_commit_queues_a_complete_file);
