@@ -41,11 +41,13 @@ int queue_recycle_put(queue_recycler *r, const char *path)
         char slot[sizeof(r->dir) + 16];
         unsigned n = atomic_load(&r->next);
         slot_path(r, n, slot, sizeof(slot));
-        if (renameat2(AT_FDCWD, path, AT_FDCWD, slot, RENAME_NOREPLACE) == 0) {
+        int rc = renameat2(AT_FDCWD, path, AT_FDCWD, slot, RENAME_NOREPLACE);
+        /* EEXIST: the ring is full (nobody takes), or this filler restarted behind the taker:
+         * the next put tries the next slot. Other errors: no recycle/ or no renameat2. */
+        if (rc == 0 || errno == EEXIST)
             atomic_store(&r->next, n + 1);
+        if (rc == 0)
             return 0;
-        }
-        /* EEXIST: the ring is full (nobody takes); others: no recycle/ or no renameat2. */
     }
     return unlink(path);
 }

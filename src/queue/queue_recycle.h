@@ -8,9 +8,9 @@
  * file of a fully delivered message to queue_directory/recycle/ instead of unlinking it, and
  * smtpd's sync threads take such files back as spare queue files.
  *
- *   queue_recycle_put(r, path)            the file path is finished: rename it to a free slot
- *                                          recycle/<n> (never replacing one), or unlink it when
- *                                          the slot is taken or recycle/ is missing
+ *   queue_recycle_put(r, path)            the file path is finished: rename it to the next
+ *                                          slot recycle/<n> (never replacing a file), or unlink
+ *                                          it when that slot is taken or recycle/ is missing
  *   queue_recycle_take(r, &n)              claims one slot: renames it to recycle/claim.PID.n,
  *                                          checks that it is a plain file of ours with one
  *                                          link, empties it and resets its mode to 0600

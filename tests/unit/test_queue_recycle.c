@@ -109,7 +109,13 @@ TEST(a_full_slot_means_unlink)
     CHECK_INT(queue_recycle_put(&r, second), 0);
     CHECK(!exists(second));
     CHECK_INT(entries(recycle), 1); /* the file in slot 0 was not replaced */
-    CHECK_INT(queue_recycle_purge(qdir), 1);
+    /* The filler moved on: the next finished file takes slot 1. */
+    char third[400], slot1[400];
+    make_file("C3", third, sizeof(third));
+    CHECK_INT(queue_recycle_put(&r, third), 0);
+    snprintf(slot1, sizeof(slot1), "%s/1", recycle);
+    CHECK(exists(slot1));
+    CHECK_INT(queue_recycle_purge(qdir), 2);
 }
 
 TEST(a_file_with_another_link_is_never_emptied)
