@@ -12,11 +12,7 @@
  * Destinations with jobs take turns for free connections. A request is written as soon as the
  * connection is made (the agent's hello is read before its reply); a connection that has delivered
  * waits idle for the next job and is closed after QMGR_IDLE_CLOSE_MS without one, so the agent can
- * report idle and exit on max_idle. While some connection is busy, a job that finds none idle
- * waits QMGR_OPEN_GRACE_MS before a new one is opened: a local delivery takes about that long,
- * so a light load is served by one or two agents instead of one per job that happened to
- * arrive while another was in flight; under a real backlog the pool still grows, one
- * connection per grace period, up to the limit.
+ * report idle and exit on max_idle.
  *
  * Internal transports: "error" bounces with the nexthop as reason, "retry" defers likewise,
  * "discard" marks the recipients done. A transport in defer_transports is deferred. A transport
@@ -43,7 +39,6 @@
 
 #define QMGR_IDLE_CLOSE_MS 2000
 #define QMGR_RETRY_CONNECT_MS 200
-#define QMGR_OPEN_GRACE_MS 2 /* wait this long for a busy agent before starting another */
 #define QMGR_REPLY_LIMIT (1024 * 1024)
 
 typedef enum { CONN_WAIT_HELLO, CONN_IDLE, CONN_BUSY } conn_state;
@@ -87,8 +82,6 @@ struct qmgr_transport {
     int nconns;
     double dead_until;
     event_timer_id retry_timer;
-    event_timer_id grace_timer; /* QMGR_OPEN_GRACE_MS before another connection */
-    int grace_over;             /* it has passed: the next conn_for_job may open one */
     qmgr *q;
     struct qmgr_transport *next;
 };
@@ -606,15 +599,6 @@ static void retry_dispatch(event_loop *loop, void *ctx)
     dispatch(t);
 }
 
-static void grace_end(event_loop *loop, void *ctx)
-{
-    (void)loop;
-    qmgr_transport *t = ctx;
-    t->grace_timer = 0;
-    t->grace_over = 1;
-    dispatch(t);
-}
-
 static qmgr_conn *find_idle(qmgr_transport *t)
 {
     for (qmgr_conn *c = t->conns; c; c = c->next)
@@ -634,17 +618,10 @@ static qmgr_conn *conn_for_job(qmgr_transport *t, int *gave_up)
             event_timer_cancel(t->q->loop, c->timer);
             c->timer = 0;
         }
-        t->grace_over = 0;
         return c;
     }
     if (t->nconns >= t->limit)
         return NULL;
-    if (t->nconns > 0 && !t->grace_over) {
-        if (t->grace_timer == 0)
-            t->grace_timer = event_timer_add(t->q->loop, QMGR_OPEN_GRACE_MS, grace_end, t);
-        return NULL;
-    }
-    t->grace_over = 0;
     int retry;
     c = conn_open(t, &retry);
     if (c == NULL) {
@@ -711,8 +688,6 @@ void qmgr_transport_free_all(qmgr *q)
         }
         if (t->retry_timer)
             event_timer_cancel(q->loop, t->retry_timer);
-        if (t->grace_timer)
-            event_timer_cancel(q->loop, t->grace_timer);
         free(t);
     }
 }
