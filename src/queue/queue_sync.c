@@ -15,8 +15,9 @@
  * nameless file (O_TMPFILE) in the spare directory. A failed create stops that until the next
  * take, so a full or unwritable directory costs one attempt per take, not a busy loop.
  *
- * Only the workers' fsync/open/close calls run outside the mutex; the caller's thread does all
- * allocation and runs the completion callbacks.
+ * Only the workers' system calls (fsync, open, close, and the recycler's renames, ftruncate and
+ * fchmod) run outside the mutex; the caller's thread does all allocation and runs the
+ * completion callbacks.
  */
 #include "queue/queue_sync.h"
 #include "queue/queue_recycle.h"
