@@ -19,6 +19,13 @@ def proc_uids(pid):
     return []
 
 
+def proc_groups(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("Groups:"):
+            return [int(x) for x in line.split()[1:]]
+    return []
+
+
 def instance_processes(inst):
     out = {}
     for d in os.listdir("/proc"):
@@ -73,6 +80,9 @@ def test_smtpd_runs_as_mail_owner_and_mailbox_as_virtual_uid(root_instance):
         assert uids and all(u == owner.pw_uid for u in uids), f"smtpd uids {uids}"
     for pid in procs.get("qmgr", []):
         assert all(u == owner.pw_uid for u in proc_uids(pid))
+    # Daemons keep mail_owner's primary group only, never its supplementary groups.
+    for pid in procs["smtpd"] + procs.get("qmgr", []):
+        assert proc_groups(pid) == [owner.pw_gid], f"groups of {pid}: {proc_groups(pid)}"
     master = procs.get("master") or procs.get("postern") or []
     assert any(proc_uids(p)[0] == 0 for p in master), procs
     new = inst.mail / "user" / "new"
