@@ -7,16 +7,14 @@ test here pins one of those: replies stay in order under pipelining, a client th
 mid-commit costs nothing, acknowledged mail survives kill -9 with many commits in flight, and a
 file that stays in the queue keeps its done marks.
 """
-import os
 import re
-import signal
 import socket
 import struct
 import threading
 import time
 
 from conftest import free_port
-from test_reliability import delivered_ids, instance_pids, send_one
+from test_reliability import delivered_ids, kill9_instance, send_one
 
 
 def read_reply(f):
@@ -119,12 +117,7 @@ def test_kill9_with_many_commits_in_flight_loses_nothing_acknowledged(instance):
     try:
         for delay in (1.5, 2.5):
             time.sleep(delay)
-            for pid in instance_pids(instance):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.5)
+            kill9_instance(instance)
             instance.start()
         time.sleep(1.5)
     finally:
@@ -154,12 +147,7 @@ def test_done_marks_of_a_deferred_message_survive_a_crash(instance):
     assert delivered_ids(instance) == ["kept@durability.test"]
     # kill -9 everything, start again and let the deferred message be tried a few more times:
     # the delivered recipient is marked done in the kept file, so it gets no second copy.
-    for pid in instance_pids(instance):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    time.sleep(0.5)
+    kill9_instance(instance)
     instance.start()
     instance.cmd("postqueue", "-f", check=True)
     instance.wait_for(lambda: instance.maillog().count("r@later.test") >= 3, timeout=30,
@@ -213,12 +201,7 @@ def test_claimed_recycled_files_are_gone_after_a_crash_and_restart(instance):
     # smtpd keeps recycled files claimed as spares once the first ones come back.
     instance.wait_for(lambda: any(p.name.startswith("claim.") for p in recycle.iterdir()),
                       what="claimed spares in recycle/")
-    for pid in instance_pids(instance):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    time.sleep(0.5)
+    kill9_instance(instance)
     instance.start()
     assert not [p.name for p in recycle.iterdir() if p.name.startswith("claim.")]
     send_one(instance.port, "after-restart@recycle.test")

@@ -48,6 +48,16 @@ def instance_pids(inst):
     return pids
 
 
+def kill9_instance(inst):
+    """kill -9 every process of the instance, then give the kernel a moment to reap them."""
+    for pid in instance_pids(inst):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    time.sleep(0.5)
+
+
 def test_concurrent_clients_every_message_exactly_once(instance):
     instance.start()
     clients, per_client = 20, 50
@@ -104,12 +114,7 @@ def test_kill9_under_load_loses_nothing_acknowledged(instance):
     try:
         for _ in range(2):
             time.sleep(random.uniform(1.0, 3.0))
-            for pid in instance_pids(instance):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.5)
+            kill9_instance(instance)
             instance.start()
         time.sleep(random.uniform(1.0, 2.0))
     finally:
