@@ -55,7 +55,7 @@ build/check/obj/%.o: src/%.c
 	@echo "  CC+SAN  $<"
 	@$(CC) $(CFLAGS) $(SAN) -MMD -MP -c -o $@ $<
 
-build/check/unit/%: tests/unit/%.c tests/unit/unit.h $(CHKLIB)
+build/check/unit/%: tests/unit/%.c tests/unit/unit.h tests/unit/unit_queue.h $(CHKLIB)
 	@mkdir -p $(@D)
 	@echo "  UNIT    $@"
 	@$(CC) $(CFLAGS) $(SAN) -Itests/unit -o $@ $< $(CHKLIB) $(LDLIBS)

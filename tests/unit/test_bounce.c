@@ -10,6 +10,7 @@
 #include "queue/queue_dir.h"
 #include "queue/queue_file.h"
 #include "unit.h"
+#include "unit_queue.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -679,13 +680,8 @@ int main(void)
     log_init("bounce");
     log_set_stderr(0);
     log_configure();
-    strbuf err;
-    strbuf_init(&err, 0);
-    if (queue_dirs_create(qdir, (uid_t)-1, (gid_t)-1, &err) < 0) {
-        fprintf(stderr, "queue_dirs_create: %s\n", err.data);
+    if (unit_queue_dirs(qdir) < 0)
         return 1;
-    }
-    strbuf_free(&err);
     RUN(failure_notice_goes_to_sender_with_null_sender_and_full_report);
     RUN(notify_never_sends_nothing_and_mixed_notify_lists_only_the_wanted);
     RUN(ret_hdrs_returns_headers_only);
@@ -701,9 +697,6 @@ int main(void)
     RUN(helpers);
     config_set_current(NULL);
     config_free(cfg);
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cleanup of %s failed\n", tmpdir);
+    unit_remove_tree(tmpdir);
     UNIT_MAIN_END("test_bounce");
 }

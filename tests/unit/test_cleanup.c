@@ -7,6 +7,7 @@
 #include "queue/queue_dir.h"
 #include "queue/queue_file.h"
 #include "unit.h"
+#include "unit_queue.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -396,13 +397,8 @@ int main(void)
     log_init("cleanup");
     log_set_stderr(0);
     log_configure();
-    strbuf err;
-    strbuf_init(&err, 0);
-    if (queue_dirs_create(qdir, (uid_t)-1, (gid_t)-1, &err) < 0) {
-        fprintf(stderr, "queue_dirs_create: %s\n", err.data);
+    if (unit_queue_dirs(qdir) < 0)
         return 1;
-    }
-    strbuf_free(&err);
     RUN(local_submission_gets_missing_headers_at_end_of_header_section);
     RUN(remote_submission_is_left_alone);
     RUN(present_headers_are_not_added_again);
@@ -418,9 +414,6 @@ int main(void)
     RUN(address_lists);
     config_set_current(NULL);
     config_free(cfg);
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmpdir);
+    unit_remove_tree(tmpdir);
     UNIT_MAIN_END("test_cleanup");
 }

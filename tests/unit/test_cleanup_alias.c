@@ -7,6 +7,7 @@
 #include "queue/queue_dir.h"
 #include "queue/queue_file.h"
 #include "unit.h"
+#include "unit_queue.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -279,13 +280,8 @@ int main(void)
     config_set_current(cfg);
     log_init("cleanup");
     log_set_stderr(0);
-    strbuf err;
-    strbuf_init(&err, 0);
-    if (queue_dirs_create(qdir, (uid_t)-1, (gid_t)-1, &err) < 0) {
-        fprintf(stderr, "queue_dirs_create: %s\n", err.data);
+    if (unit_queue_dirs(qdir) < 0)
         return 1;
-    }
-    strbuf_free(&err);
     RUN(no_table_leaves_the_address);
     RUN(chain_is_followed);
     RUN(fan_out_keeps_order_and_collapses_duplicates);
@@ -305,9 +301,6 @@ int main(void)
     cleanup_alias_reset();
     config_set_current(NULL);
     config_free(cfg);
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", tmpdir);
+    unit_remove_tree(tmpdir);
     UNIT_MAIN_END("test_cleanup_alias");
 }

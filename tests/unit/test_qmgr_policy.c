@@ -5,6 +5,7 @@
 #include "queue/queue_dir.h"
 #include "queue/queue_file.h"
 #include "unit.h"
+#include "unit_queue.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -263,13 +264,8 @@ int main(void)
     config *cfg = config_defaults(tmpdir);
     config_override(cfg, "queue_directory", qdir);
     config_set_current(cfg);
-    strbuf err;
-    strbuf_init(&err, 0);
-    if (queue_dirs_create(qdir, (uid_t)-1, (gid_t)-1, &err) < 0) {
-        fprintf(stderr, "queue_dirs_create: %s\n", err.data);
+    if (unit_queue_dirs(qdir) < 0)
         return 2;
-    }
-    strbuf_free(&err);
     RUN(backoff_is_the_age_clamped);
     RUN(backoff_odd_inputs);
     RUN(queue_lifetime);
@@ -281,9 +277,6 @@ int main(void)
     RUN(delay_flag_in_place);
     config_set_current(NULL);
     config_free(cfg);
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", tmpdir);
+    unit_remove_tree(tmpdir);
     UNIT_MAIN_END("test_qmgr_policy");
 }

@@ -5,6 +5,7 @@
 #include "queue/queue_file.h"
 #include "queue/queue_id.h"
 #include "unit.h"
+#include "unit_queue.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -593,13 +594,8 @@ int main(void)
     cfg = config_defaults(tmpdir);
     config_override(cfg, "queue_directory", qdir);
     config_set_current(cfg);
-    strbuf err;
-    strbuf_init(&err, 0);
-    if (queue_dirs_create(qdir, (uid_t)-1, (gid_t)-1, &err) < 0) {
-        fprintf(stderr, "queue_dirs_create: %s\n", err.data);
+    if (unit_queue_dirs(qdir) < 0)
         return 1;
-    }
-    strbuf_free(&err);
     RUN(queue_dirs_exist_with_modes);
     RUN(round_trip);
     RUN(mark_done_and_callback_stop);
@@ -611,9 +607,6 @@ int main(void)
     RUN(postcat_rejects_non_queue_files);
     config_set_current(NULL);
     config_free(cfg);
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmpdir);
+    unit_remove_tree(tmpdir);
     UNIT_MAIN_END("test_queue_file");
 }

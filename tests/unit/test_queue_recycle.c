@@ -2,6 +2,7 @@
 #include "queue/queue_dir.h"
 #include "queue/queue_recycle.h"
 #include "unit.h"
+#include "unit_queue.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -184,22 +185,14 @@ int main(void)
     snprintf(qdir, sizeof(qdir), "%s/queue", tmpdir);
     snprintf(active, sizeof(active), "%s/active", qdir);
     snprintf(recycle, sizeof(recycle), "%s/recycle", qdir);
-    strbuf err;
-    strbuf_init(&err, 0);
-    if (queue_dirs_create(qdir, (uid_t)-1, (gid_t)-1, &err) < 0) {
-        fprintf(stderr, "queue_dirs_create: %s\n", err.data);
+    if (unit_queue_dirs(qdir) < 0)
         return 1;
-    }
-    strbuf_free(&err);
     RUN(put_then_take_reuses_the_inode_emptied);
     RUN(a_taken_slot_is_refilled_in_order);
     RUN(a_full_slot_means_unlink);
     RUN(a_file_with_another_link_is_never_emptied);
     RUN(a_taker_out_of_step_finds_the_files);
     RUN(without_a_recycle_directory_put_unlinks);
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmpdir);
+    unit_remove_tree(tmpdir);
     UNIT_MAIN_END("test_queue_recycle");
 }

@@ -7,6 +7,7 @@
 #include "queue/queue_recycle.h"
 #include "queue/queue_sync.h"
 #include "unit.h"
+#include "unit_queue.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -311,13 +312,8 @@ int main(void)
     cfg = config_defaults(tmpdir);
     config_override(cfg, "queue_directory", qdir);
     config_set_current(cfg);
-    strbuf err;
-    strbuf_init(&err, 0);
-    if (queue_dirs_create(qdir, (uid_t)-1, (gid_t)-1, &err) < 0) {
-        fprintf(stderr, "queue_dirs_create: %s\n", err.data);
+    if (unit_queue_dirs(qdir) < 0)
         return 1;
-    }
-    strbuf_free(&err);
     RUN(many_requests_complete_with_their_context);
     RUN(failures_are_reported_per_request);
     RUN(free_finishes_requests_still_queued);
@@ -329,9 +325,6 @@ int main(void)
     RUN(failed_fsync_removes_the_file);
     config_set_current(NULL);
     config_free(cfg);
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmpdir);
+    unit_remove_tree(tmpdir);
     UNIT_MAIN_END("test_queue_sync");
 }
