@@ -13,7 +13,8 @@
  * -s      structure check: files whose name does not match their inode number get a new
  *         name (ID#FIX in a first pass, then the final name), files in the wrong hashed
  *         subdirectory (after a hash_queue_depth / hash_queue_names change) are moved.
- * -p      purge incomplete files (no owner-execute bit) older than a day and non-files.
+ * -p      purge incomplete files (no owner-execute bit) older than a day and non-files, and
+ *         recycled files claimed by processes that are gone (queue_recycle.h).
  * Without options: -s -p on every queue. Counts are reported on stderr and in the log as
  * Postfix does ("postsuper: Deleted: 2 messages").
  *
@@ -30,6 +31,7 @@
 #include "master/mail_server.h"
 #include "queue/queue_dir.h"
 #include "queue/queue_file.h"
+#include "queue/queue_recycle.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -647,6 +649,9 @@ int postsuper_main(int argc, char **argv)
         if (s.n.inode_mismatch > 0) /* second pass: strip #FIX, finish postponed moves */
             super(&s, queues);
     }
+    /* Spares a killed smtpd had claimed for reuse (queue_recycle.h); never mail. */
+    if ((s.action & ACTION_PURGE) && queue_recycle_purge_stale(s.queue_dir) < 0 && errno != ENOENT)
+        log_warning("cannot read %s/%s: %s", s.queue_dir, QUEUE_RECYCLE_DIR, strerror(errno));
     if ((s.action & ACTIONS_BY_QUEUE_ID) && (s.n.inode_mismatch > 0 || s.n.inode_fixed > 0)) {
         log_error("QUEUE FILE NAMES WERE CHANGED TO MATCH INODE NUMBERS");
         log_fatal("CHECK YOUR QUEUE IDS AND RE-ISSUE THE COMMAND");

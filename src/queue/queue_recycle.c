@@ -7,6 +7,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,7 +123,22 @@ int queue_recycle_take(queue_recycler *r, unsigned *claim)
     return -1;
 }
 
-int queue_recycle_purge(const char *queue_dir)
+/* Should a purge remove this entry of recycle/? all: everything; else only claims of a
+ * process that is gone. */
+static int purgeable(const char *name, int all)
+{
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return 0;
+    if (all)
+        return 1;
+    if (strncmp(name, "claim.", 6) != 0 || !isdigit((unsigned char)name[6]))
+        return 0;
+    char *end;
+    long pid = strtol(name + 6, &end, 10);
+    return *end == '.' && pid > 0 && pid <= INT_MAX && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+static int purge(const char *queue_dir, int all)
 {
     char dir[4096];
     int n = snprintf(dir, sizeof(dir), "%s/%s", queue_dir, QUEUE_RECYCLE_DIR);
@@ -135,11 +152,19 @@ int queue_recycle_purge(const char *queue_dir)
     int removed = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+        if (purgeable(e->d_name, all) && unlinkat(dirfd(d), e->d_name, 0) == 0)
             removed++;
     }
     closedir(d);
     return removed;
+}
+
+int queue_recycle_purge(const char *queue_dir)
+{
+    return purge(queue_dir, 1);
+}
+
+int queue_recycle_purge_stale(const char *queue_dir)
+{
+    return purge(queue_dir, 0);
 }

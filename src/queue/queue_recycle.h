@@ -16,6 +16,8 @@
  *                                          link, empties it and resets its mode to 0600
  *   queue_recycle_claim_path(r, n, ...)    the name of claim n
  *   queue_recycle_purge(queue_dir)         removes everything in recycle/ (master start)
+ *   queue_recycle_purge_stale(queue_dir)   removes the claims of processes that no longer run
+ *                                          (a killed smtpd's spares; postsuper -p)
  *
  * Slots are a ring of QUEUE_RECYCLE_SLOTS names, filled and taken in order, so both sides try
  * the name they expect and rarely a second; a taker that keeps missing looks at the directory
@@ -52,5 +54,7 @@ int queue_recycle_take(queue_recycler *r, unsigned *claim);
 int queue_recycle_claim_path(const queue_recycler *r, unsigned claim, char *buf, size_t len);
 /* Number of files removed, or -1 with errno when recycle/ cannot be read (ENOENT is 0). */
 int queue_recycle_purge(const char *queue_dir);
+/* The same for claim.PID.N files whose PID no longer exists; slots and live claims stay. */
+int queue_recycle_purge_stale(const char *queue_dir);
 
 #endif

@@ -7,7 +7,9 @@ test here pins one of those: replies stay in order under pipelining, a client th
 mid-commit costs nothing, acknowledged mail survives kill -9 with many commits in flight, and a
 file that stays in the queue keeps its done marks.
 """
+import os
 import re
+import signal
 import socket
 import struct
 import threading
@@ -207,3 +209,30 @@ def test_claimed_recycled_files_are_gone_after_a_crash_and_restart(instance):
     send_one(instance.port, "after-restart@recycle.test")
     instance.wait_for(lambda: "after-restart@recycle.test" in delivered_ids(instance),
                       what="a message after the restart")
+
+
+def test_postsuper_p_removes_the_claims_of_a_killed_smtpd(instance):
+    import smtplib
+    instance.write_main_cf({"service_throttle_time": "1s"})  # smtpd comes back soon after kill
+    instance.start()
+    with smtplib.SMTP("127.0.0.1", instance.port, timeout=30) as s:
+        for i in range(80):
+            s.sendmail("a@example.org", ["user@virtual.test"],
+                       f"Message-ID: <p-{i}@recycle.test>\r\n\r\nbody {i}\r\n")
+    instance.wait_for(lambda: len(delivered_ids(instance)) == 80, what="80 messages")
+    recycle = instance.queue / "recycle"
+
+    def claim_pids():
+        return {int(p.name.split(".")[1]) for p in recycle.iterdir() if p.name.startswith("claim.")}
+
+    instance.wait_for(claim_pids, what="claimed spares in recycle/")
+    dead = claim_pids()
+    for pid in dead:
+        os.kill(pid, signal.SIGKILL)  # only smtpd: the master lives on and starts another
+    time.sleep(0.5)
+    assert claim_pids() & dead, "the killed smtpd's claims should still be there"
+    instance.cmd("postsuper", "-p", check=True)
+    assert not claim_pids() & dead
+    send_one(instance.port, "after-postsuper@recycle.test")
+    instance.wait_for(lambda: "after-postsuper@recycle.test" in delivered_ids(instance),
+                      what="a message after postsuper -p")

@@ -177,6 +177,27 @@ TEST(without_a_recycle_directory_put_unlinks)
     CHECK_INT(queue_recycle_take(&r, &n), -1);
 }
 
+TEST(stale_claims_go_live_claims_and_slots_stay)
+{
+    char stale[400], live[400], slot[400];
+    /* A pid that cannot exist (above the kernel's pid_max limit of 2^22). */
+    snprintf(stale, sizeof(stale), "%s/claim.%d.7", recycle, 9999999);
+    snprintf(live, sizeof(live), "%s/claim.%ld.8", recycle, (long)getpid());
+    snprintf(slot, sizeof(slot), "%s/5", recycle);
+    const char *names[] = {stale, live, slot};
+    for (int i = 0; i < 3; i++) {
+        int fd = open(names[i], O_CREAT | O_WRONLY, 0600);
+        CHECK(fd >= 0);
+        if (fd >= 0)
+            close(fd);
+    }
+    CHECK_INT(queue_recycle_purge_stale(qdir), 1);
+    CHECK(!exists(stale));
+    CHECK(exists(live));
+    CHECK(exists(slot));
+    CHECK_INT(queue_recycle_purge(qdir), 2);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/postern-recycle-XXXXXX");
@@ -193,6 +214,7 @@ int main(void)
     RUN(a_file_with_another_link_is_never_emptied);
     RUN(a_taker_out_of_step_finds_the_files);
     RUN(without_a_recycle_directory_put_unlinks);
+    RUN(stale_claims_go_live_claims_and_slots_stay);
     unit_remove_tree(tmpdir);
     UNIT_MAIN_END("test_queue_recycle");
 }
