@@ -161,24 +161,34 @@ def queued_ids(instance):
     return re.findall(r"postern/qmgr\[\d+\]: (\w+): removed", instance.maillog())
 
 
+def send_batch(instance, prefix, count, body):
+    """Sends count messages <prefix-N@recycle.test> over one session and waits until the
+    Maildir holds that many more messages."""
+    import smtplib
+    before = len(delivered_ids(instance))
+    with smtplib.SMTP("127.0.0.1", instance.port, timeout=30) as s:
+        for i in range(count):
+            s.sendmail("a@example.org", ["user@virtual.test"],
+                       f"Message-ID: <{prefix}-{i}@recycle.test>\r\n\r\n{body} {i}\r\n")
+    want = before + count
+    instance.wait_for(lambda: len(delivered_ids(instance)) == want, what=f"{want} messages")
+
+
+def claim_pids(instance):
+    """The pids named by claimed spares in recycle/ (claim.PID.N)."""
+    recycle = instance.queue / "recycle"
+    return {int(p.name.split(".")[1]) for p in recycle.iterdir() if p.name.startswith("claim.")}
+
+
 def test_recycled_queue_files_carry_nothing_of_the_old_message(instance):
     """Finished queue files are emptied and reused (queue_recycle.h): the new message's file has
     the old one's inode, and not one byte of the old content reaches the new delivery."""
-    import smtplib
     instance.start()
-    big = "OLD-CONTENT " * 4000 + "\r\n"  # ~48 KB, longer than any later message
-    with smtplib.SMTP("127.0.0.1", instance.port, timeout=30) as s:
-        for i in range(60):
-            s.sendmail("a@example.org", ["user@virtual.test"],
-                       f"Message-ID: <old-{i}@recycle.test>\r\n\r\n{big}")
-    instance.wait_for(lambda: len(delivered_ids(instance)) == 60, what="60 old messages")
+    big = "OLD-CONTENT " * 4000  # ~48 KB, longer than any later message
+    send_batch(instance, "old", 60, big)
     instance.wait_for(lambda: len(queued_ids(instance)) == 60, what="60 removed lines")
     old_inodes = {int(q[5:], 16) for q in queued_ids(instance)}
-    with smtplib.SMTP("127.0.0.1", instance.port, timeout=30) as s:
-        for i in range(60):
-            s.sendmail("a@example.org", ["user@virtual.test"],
-                       f"Message-ID: <new-{i}@recycle.test>\r\n\r\nshort {i}\r\n")
-    instance.wait_for(lambda: len(delivered_ids(instance)) == 120, what="120 messages")
+    send_batch(instance, "new", 60, "short")
     instance.wait_for(lambda: len(queued_ids(instance)) == 120, what="120 removed lines")
     new_ids = queued_ids(instance)[60:]
     reused = [q for q in new_ids if int(q[5:], 16) in old_inodes]
@@ -192,47 +202,30 @@ def test_recycled_queue_files_carry_nothing_of_the_old_message(instance):
 
 
 def test_claimed_recycled_files_are_gone_after_a_crash_and_restart(instance):
-    import smtplib
     instance.start()
-    with smtplib.SMTP("127.0.0.1", instance.port, timeout=30) as s:
-        for i in range(80):
-            s.sendmail("a@example.org", ["user@virtual.test"],
-                       f"Message-ID: <c-{i}@recycle.test>\r\n\r\nbody {i}\r\n")
-    instance.wait_for(lambda: len(delivered_ids(instance)) == 80, what="80 messages")
-    recycle = instance.queue / "recycle"
+    send_batch(instance, "c", 80, "body")
     # smtpd keeps recycled files claimed as spares once the first ones come back.
-    instance.wait_for(lambda: any(p.name.startswith("claim.") for p in recycle.iterdir()),
-                      what="claimed spares in recycle/")
+    instance.wait_for(lambda: claim_pids(instance), what="claimed spares in recycle/")
     kill9_instance(instance)
     instance.start()
-    assert not [p.name for p in recycle.iterdir() if p.name.startswith("claim.")]
+    assert not claim_pids(instance)
     send_one(instance.port, "after-restart@recycle.test")
     instance.wait_for(lambda: "after-restart@recycle.test" in delivered_ids(instance),
                       what="a message after the restart")
 
 
 def test_postsuper_p_removes_the_claims_of_a_killed_smtpd(instance):
-    import smtplib
     instance.write_main_cf({"service_throttle_time": "1s"})  # smtpd comes back soon after kill
     instance.start()
-    with smtplib.SMTP("127.0.0.1", instance.port, timeout=30) as s:
-        for i in range(80):
-            s.sendmail("a@example.org", ["user@virtual.test"],
-                       f"Message-ID: <p-{i}@recycle.test>\r\n\r\nbody {i}\r\n")
-    instance.wait_for(lambda: len(delivered_ids(instance)) == 80, what="80 messages")
-    recycle = instance.queue / "recycle"
-
-    def claim_pids():
-        return {int(p.name.split(".")[1]) for p in recycle.iterdir() if p.name.startswith("claim.")}
-
-    instance.wait_for(claim_pids, what="claimed spares in recycle/")
-    dead = claim_pids()
+    send_batch(instance, "p", 80, "body")
+    instance.wait_for(lambda: claim_pids(instance), what="claimed spares in recycle/")
+    dead = claim_pids(instance)
     for pid in dead:
         os.kill(pid, signal.SIGKILL)  # only smtpd: the master lives on and starts another
     time.sleep(0.5)
-    assert claim_pids() & dead, "the killed smtpd's claims should still be there"
+    assert claim_pids(instance) & dead, "the killed smtpd's claims should still be there"
     instance.cmd("postsuper", "-p", check=True)
-    assert not claim_pids() & dead
+    assert not claim_pids(instance) & dead
     send_one(instance.port, "after-postsuper@recycle.test")
     instance.wait_for(lambda: "after-postsuper@recycle.test" in delivered_ids(instance),
                       what="a message after postsuper -p")
