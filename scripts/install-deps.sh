@@ -7,7 +7,9 @@ set -eu
 
 PKGS="build-essential make pkg-config clang libclang-rt-14-dev
  libssl-dev liblmdb-dev libpcre2-dev libpq-dev
- python3 python3-pytest swaks postfix dnsmasq-base gnuplot-nox openssl procps iproute2"
+ libc-ares-dev libcrypt-dev
+ python3 python3-pytest swaks postfix dnsmasq-base gnuplot-nox openssl procps iproute2
+ dovecot-core fail2ban pflogsumm"
 
 missing=""
 for p in $PKGS; do
@@ -30,9 +32,9 @@ if [ ! -e "$policy" ]; then
     chmod 755 "$policy"
     created_policy=yes
 fi
-apt-get update -qq
+apt-get -o DPkg::Lock::Timeout=600 update -qq
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing
 [ "$created_policy" = yes ] && rm -f "$policy"
 # If a previous install left Debian's postfix running, stop it: it is only a test peer.
 if [ -x /usr/sbin/postfix ] && /usr/sbin/postfix status >/dev/null 2>&1; then
