@@ -2,7 +2,9 @@
  * config_params.c: Postern's parameter table with Postfix's names and defaults.
  *
  * The table must stay sorted by name (param_table_check in the unit tests enforces it). Defaults
- * that differ from Postfix on purpose are listed in docs/parameters.md.
+ * that differ from Postfix on purpose are listed in docs/parameters.md. Every name here is
+ * IMPLEMENTED in param_class.def and the other way round (test_param_class checks it): a
+ * parameter Postern does not honour is not listed here, so postconf -d never shows it.
  */
 #include "lib/config_params.h"
 #include "lib/config.h"
@@ -102,15 +104,12 @@ static const param_def params[] = {
     S("authorized_flush_users", "static:anyone"),
     S("authorized_mailq_users", "static:anyone"),
     S("authorized_submit_users", "static:anyone"),
-    S("body_checks", ""),
-    Z("body_checks_size_limit", "51200"),
     S("bounce_notice_recipient", "postmaster"),
     T("bounce_queue_lifetime", "5d", 'd'),
     Z("bounce_size_limit", "50000"),
     S("command_directory", "/usr/sbin"),
     T("command_time_limit", "1000s", 's'),
     C("config_directory", compute_config_directory),
-    S("content_filter", ""),
     S("daemon_directory", "/usr/libexec/postern"),
     T("daemon_timeout", "18000s", 's'),
     S("data_directory", "/var/lib/postern"),
@@ -134,7 +133,6 @@ static const param_def params[] = {
     S("error_notice_recipient", "postmaster"),
     I("hash_queue_depth", "1"),
     S("hash_queue_names", "deferred, defer"),
-    S("header_checks", ""),
     Z("header_size_limit", "102400"),
     S("home_mailbox", ""),
     I("hopcount_limit", "50"),
@@ -152,7 +150,6 @@ static const param_def params[] = {
     I("local_destination_recipient_limit", "1"),
     S("local_recipient_maps", "unix:passwd.byname $alias_maps"),
     S("local_transport", "local:$myhostname"),
-    S("luser_relay", ""),
     S("mail_name", "Postern"),
     S("mail_owner", "postfix"),
     S("mail_spool_directory", "/var/mail"),
@@ -160,14 +157,12 @@ static const param_def params[] = {
     R("mailbox_command", ""),
     S("mailbox_delivery_lock", "fcntl, dotlock"),
     Z("mailbox_size_limit", "51200000"),
-    S("mailbox_transport", ""),
     S("maillog_file", ""),
     T("max_idle", "100s", 's'),
     I("max_use", "100"),
     T("maximal_backoff_time", "4000s", 's'),
     T("maximal_queue_lifetime", "5d", 'd'),
     Z("message_size_limit", "10240000"),
-    S("milter_default_action", "tempfail"),
     T("minimal_backoff_time", "300s", 's'),
     S("mydestination", "$myhostname, localhost.$mydomain, localhost"),
     C("mydomain", compute_mydomain),
@@ -176,9 +171,9 @@ static const param_def params[] = {
     S("mynetworks_style", "host"),
     S("myorigin", "$myhostname"),
     I("non_fqdn_reject_code", "504"),
-    S("non_smtpd_milters", ""),
     S("notify_classes", "resource, software"),
     B("owner_request_special", "yes"),
+    S("postern_unimplemented_action", "refuse"),
     S("process_id_directory", "pid"),
     S("propagate_unmatched_extensions", "canonical, virtual"),
     T("qmgr_ipc_timeout", "60s", 's'),
@@ -225,7 +220,6 @@ static const param_def params[] = {
     I("smtpd_hard_error_limit", "20"),
     B("smtpd_helo_required", "no"),
     S("smtpd_helo_restrictions", ""),
-    S("smtpd_milters", ""),
     S("smtpd_null_access_lookup_key", "<>"),
     I("smtpd_recipient_limit", "1000"),
     S("smtpd_recipient_restrictions", ""),
