@@ -335,6 +335,10 @@ def test_abort(instance):
     p = instance.cmd("postfix", "abort")
     assert p.returncode == 0, p.stderr
     assert "aborting the Postern mail system" in p.stderr
+    # The master's lock is released when its files close, a moment before the process is gone.
+    deadline = time.monotonic() + 5
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not pid_alive(pid)
     assert not port_accepts(instance.port)
     assert_all_gone(instance)
