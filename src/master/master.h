@@ -37,8 +37,8 @@ typedef struct master_service {
     int status_write;    /* status pipe, write end (children's fd 4) */
     char status_buf[64]; /* partial master_status record */
     size_t status_len;
-    int nchildren; /* current-generation children */
-    int nidle;
+    int nchildren; /* children that count against maxproc (see master_child.counted) */
+    int nidle;     /* current-generation children that said they are idle; never < 0 */
     int throttled;
     event_timer_id throttle_timer;
     event_timer_id wakeup_timer;
@@ -49,8 +49,9 @@ typedef struct master_service {
 typedef struct master_child {
     pid_t pid;
     master_service *service; /* NULL once its service is gone */
-    int retired;             /* from before a reload: counts for maxproc, never idle */
-    int idle;
+    int retired;             /* from before a reload: finishing its work, never idle */
+    int counted;             /* included in service->nchildren */
+    int idle;                /* included in service->nidle (never for a retired child) */
     int reported;            /* sent at least one status record */
     int signalled; /* the master sent it a signal; its death is no failure */
     struct master_child *next;
@@ -105,8 +106,12 @@ void master_read_status(master_service *svc);
 void master_signal_children(master_state *m, master_service *svc, int sig);
 /* Detaches svc's children: they no longer count for svc (used when svc goes away). */
 void master_detach_children(master_state *m, master_service *svc);
-/* Moves from's children to to as retired processes (reload of a service that stays): they
- * keep counting against to's maxproc until they exit, so e.g. two qmgrs never overlap. */
+/* Moves from's children to to as retired processes (reload of a service that stays). A retired
+ * process is never idle for to (it takes no new work, so it must not keep the master from
+ * starting a fresh one). It keeps counting against to's maxproc until it exits, so e.g. two
+ * qmgrs or more delivery agents than maxproc never overlap; except for inet services, whose
+ * retired smtpd has stopped accepting: counting it would leave new clients without a banner
+ * until its last old session ends. */
 void master_transfer_children(master_state *m, master_service *from, master_service *to);
 int master_child_count(const master_state *m);
 

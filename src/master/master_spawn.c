@@ -108,6 +108,7 @@ int master_spawn(master_service *svc)
     child->pid = pid;
     child->service = svc;
     child->idle = 1; /* a fresh process is available until it says it is busy */
+    child->counted = 1;
     child->next = m->children;
     m->children = child;
     svc->nchildren++;
@@ -171,15 +172,27 @@ static void unlink_child(master_state *m, master_child *dead)
     }
 }
 
+/* Takes c out of its service's counts; each count is undone only if it was made. */
 static void detach(master_child *c)
 {
     master_service *svc = c->service;
     if (svc == NULL)
         return;
-    svc->nchildren--;
+    if (c->counted)
+        svc->nchildren--;
     if (c->idle)
         svc->nidle--;
+    c->counted = 0;
+    c->idle = 0;
     c->service = NULL;
+    /* Cannot happen; if it ever does, a negative count would stop the service for good (no
+     * process is started while nidle != 0), so say so and repair rather than stall. */
+    if (svc->nchildren < 0 || svc->nidle < 0) {
+        log_error("service %s: process accounting error (processes %d, idle %d); reset to 0",
+                  svc->label, svc->nchildren, svc->nidle);
+        svc->nchildren = svc->nchildren < 0 ? 0 : svc->nchildren;
+        svc->nidle = svc->nidle < 0 ? 0 : svc->nidle;
+    }
 }
 
 void master_reap_children(master_state *m)
@@ -236,7 +249,9 @@ void master_transfer_children(master_state *m, master_service *from, master_serv
         detach(c);
         c->service = to;
         c->retired = 1;
-        to->nchildren++;
+        c->counted = to->entry->type != MASTER_TYPE_INET;
+        if (c->counted)
+            to->nchildren++;
     }
 }
 
