@@ -90,6 +90,7 @@ static void free_settings(smtpd_server *srv)
     match_list_close(srv->event_limit_exceptions);
     strmap_free(srv->connections_per_addr, NULL);
     smtpd_checker_close(srv->checker);
+    smtpd_tls_unload(srv);
     free(srv->local_addrs);
 }
 
@@ -110,6 +111,7 @@ int smtpd_main(int argc, char **argv)
     srv.ms = standalone ? NULL : &ms;
     srv.standalone = standalone;
     load_settings(&srv);
+    smtpd_tls_load(&srv);
     if (!standalone) {
         strbuf err;
         strbuf_init(&err, 0);

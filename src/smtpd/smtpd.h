@@ -25,6 +25,9 @@
 #include "smtpd/smtpd_check.h"
 #include "smtpd/smtpd_data.h"
 #include "smtpd/smtpd_proto_parse.h"
+#include "smtpd/smtpd_tls.h"
+
+#include <openssl/ssl.h>
 
 #include <stddef.h>
 #include <time.h>
@@ -71,6 +74,11 @@ typedef struct smtpd_server {
     char (*local_addrs)[64];        /* this host's interface addresses */
     size_t nlocal_addrs;
     queue_sync *sync;  /* commits' fsyncs off the event loop; NULL: commit in line */
+    /* TLS (smtpd_tls.c). */
+    smtpd_tls_level tls_level;
+    struct tls_server *tls; /* NULL: no TLS */
+    int tls_wrapper, tls_auth_only, tls_received_header, tls_loglevel, tls_ask_ccert;
+    long starttls_timeout_ms; /* smtpd_starttls_timeout: a handshake's time limit */
     int queued_in_batch; /* a completed commit since the last qmgr wake-up */
 } smtpd_server;
 
@@ -114,6 +122,13 @@ typedef struct smtpd_session {
     char *helo;
     int esmtp;
     int in_mail;
+    /* TLS. */
+    SSL *ssl;
+    int tls_active;      /* the handshake is done: all I/O goes through ssl */
+    int tls_handshaking; /* SSL_do_handshake() has not finished */
+    int tls_pending;     /* STARTTLS accepted: start the handshake once the 220 is out */
+    unsigned tls_want;   /* EVENT_READ/EVENT_WRITE OpenSSL waits for */
+    int greeted;         /* the 220 greeting was sent (wrapper mode greets after TLS) */
     char sender[SMTPD_ADDR_MAX + 1];
     smtpd_mail_params mail_params;
     long rcpt_count;
@@ -135,7 +150,7 @@ typedef struct smtpd_session {
     int paused;            /* waiting out smtpd_error_sleep_time */
     int delay_paid;        /* the pause before the next reply is over */
     long long last_io_ms;
-    event_timer_id idle_timer, sleep_timer;
+    event_timer_id idle_timer, sleep_timer, pending_timer;
     int write_blocked;     /* output waits for EVENT_WRITE */
     int watching;          /* registered with the event loop */
     strbuf scratch;        /* reply formatting */
@@ -149,6 +164,7 @@ typedef enum {
     SMTPD_NEXT_FLUSH, /* output is above the high-water mark: flush, then process again */
     SMTPD_NEXT_CLOSE, /* flush output, then close */
     SMTPD_NEXT_WAIT,  /* flush output, read nothing until the commit is done */
+    SMTPD_NEXT_STARTTLS, /* flush output, then run the TLS handshake; no plaintext is read */
 } smtpd_next;
 
 /* smtpd_session.c */
@@ -157,6 +173,9 @@ smtpd_session *smtpd_session_new(smtpd_server *srv, int in_fd, int out_fd, const
 smtpd_next smtpd_session_start(smtpd_session *s);
 smtpd_next smtpd_session_process(smtpd_session *s);
 void smtpd_session_resume(smtpd_session *s);
+/* The TLS handshake finished: the session forgets what the client said before it (RFC 3207)
+ * and, in wrapper mode, greets. */
+smtpd_next smtpd_session_tls_started(smtpd_session *s);
 /* The client went away (EOF or read/write error) or timed out: logs as Postfix. */
 void smtpd_session_lost(smtpd_session *s, int timed_out);
 /* Logs "disconnect from ...", aborts an open transaction and frees the session. */

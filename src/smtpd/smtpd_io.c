@@ -144,6 +144,9 @@ static void session_destroy(smtpd_session *s)
         event_timer_cancel(srv->loop, s->idle_timer);
     if (s->sleep_timer)
         event_timer_cancel(srv->loop, s->sleep_timer);
+    if (s->pending_timer)
+        event_timer_cancel(srv->loop, s->pending_timer);
+    smtpd_tls_end(s);
     close(s->in_fd);
     session_unlink(srv, s);
     smtpd_session_free(s);
@@ -158,6 +161,15 @@ static int flush_output(smtpd_session *s)
     size_t off = 0;
     int rc = 1;
     while (off < s->out.len) {
+        if (s->tls_active) {
+            ssize_t n = smtpd_tls_write(s, s->out.data + off, s->out.len - off);
+            if (n > 0) {
+                off += (size_t)n;
+                continue;
+            }
+            rc = n == SMTPD_TLS_AGAIN ? 0 : -1;
+            break;
+        }
         ssize_t n = send(s->out_fd, s->out.data + off, s->out.len - off, MSG_NOSIGNAL);
         if (n < 0 && errno == ENOTSOCK)
             n = write(s->out_fd, s->out.data + off, s->out.len - off);
@@ -179,6 +191,44 @@ static int flush_output(smtpd_session *s)
 }
 
 static void on_resume(event_loop *loop, void *ctx);
+static void session_next(smtpd_session *s, smtpd_next next);
+
+/* Runs the TLS handshake as far as the socket allows; the loop calls again when it is ready. */
+static void drive_handshake(smtpd_session *s)
+{
+    int rc = smtpd_tls_handshake(s);
+    if (rc == SMTPD_TLS_AGAIN) {
+        event_modify(s->server->loop, s->in_fd, s->tls_want);
+        return;
+    }
+    if (rc < 0) {
+        smtpd_session_lost(s, 0);
+        session_destroy(s);
+        return;
+    }
+    s->last_io_ms = event_now_ms();
+    session_next(s, smtpd_session_tls_started(s));
+}
+
+/* The 220 to STARTTLS (if any) is out: hand the socket to OpenSSL. */
+static void on_idle_timer(event_loop *loop, void *ctx);
+
+static void start_tls(smtpd_session *s)
+{
+    smtpd_server *srv = s->server;
+    if (s->idle_timer) /* the handshake runs on smtpd_starttls_timeout */
+        event_timer_cancel(srv->loop, s->idle_timer);
+    s->last_io_ms = event_now_ms();
+    long limit = srv->starttls_timeout_ms < srv->timeout_ms ? srv->starttls_timeout_ms
+                                                            : srv->timeout_ms;
+    s->idle_timer = event_timer_add(srv->loop, limit, on_idle_timer, s);
+    if (smtpd_tls_begin(s) < 0) {
+        smtpd_session_lost(s, 0);
+        session_destroy(s);
+        return;
+    }
+    drive_handshake(s);
+}
 
 /* Acts on what the session wants after processing input. */
 static void session_next(smtpd_session *s, smtpd_next next)
@@ -202,6 +252,13 @@ static void session_next(smtpd_session *s, smtpd_next next)
         if (next == SMTPD_NEXT_FLUSH && flushed) {
             next = smtpd_session_process(s);
             continue;
+        }
+        if (next == SMTPD_NEXT_STARTTLS) {
+            if (flushed)
+                start_tls(s);
+            else
+                event_modify(srv->loop, s->in_fd, EVENT_WRITE);
+            return;
         }
         unsigned interest = 0;
         if (!flushed)
@@ -230,14 +287,19 @@ static void on_idle_timer(event_loop *loop, void *ctx)
     smtpd_server *srv = s->server;
     s->idle_timer = 0;
     long long idle = event_now_ms() - s->last_io_ms;
-    if (idle < srv->timeout_ms) {
-        s->idle_timer = event_timer_add(loop, (long)(srv->timeout_ms - idle), on_idle_timer, s);
+    long limit = s->tls_handshaking ? srv->starttls_timeout_ms : srv->timeout_ms;
+    if (limit > srv->timeout_ms)
+        limit = srv->timeout_ms; /* the timer runs on smtpd_timeout; never longer */
+    if (idle < limit) {
+        s->idle_timer = event_timer_add(loop, (long)(limit - idle), on_idle_timer, s);
         return;
     }
     smtpd_session_lost(s, 1);
     flush_output(s); /* best effort: the 421 */
     session_destroy(s);
 }
+
+static void on_pending(event_loop *loop, void *ctx);
 
 static void session_read(smtpd_session *s)
 {
@@ -246,6 +308,23 @@ static void session_read(smtpd_session *s)
         size_t space = s->in_cap - s->in_len;
         if (space == 0)
             break;
+        if (s->tls_active) {
+            ssize_t n = smtpd_tls_read(s, s->in + s->in_len, space);
+            if (n == SMTPD_TLS_AGAIN)
+                break;
+            if (n <= 0) {
+                smtpd_session_lost(s, 0);
+                flush_output(s);
+                session_destroy(s);
+                return;
+            }
+            s->in_len += (size_t)n;
+            s->last_io_ms = event_now_ms();
+            next = smtpd_session_process(s);
+            if (next != SMTPD_NEXT_READ)
+                break;
+            continue; /* a TLS record is at most 16 KiB: read until OpenSSL waits */
+        }
         ssize_t n = read(s->in_fd, s->in + s->in_len, space);
         if (n > 0) {
             s->in_len += (size_t)n;
@@ -267,7 +346,19 @@ static void session_read(smtpd_session *s)
         session_destroy(s);
         return;
     }
+    /* Decrypted bytes left inside OpenSSL make the socket look idle: come back for them. */
+    if (next == SMTPD_NEXT_READ && s->pending_timer == 0 && smtpd_tls_pending(s) > 0)
+        s->pending_timer = event_timer_add(s->server->loop, 0, on_pending, s);
     session_next(s, next);
+}
+
+static void on_pending(event_loop *loop, void *ctx)
+{
+    (void)loop;
+    smtpd_session *s = ctx;
+    s->pending_timer = 0;
+    if (!s->closing && !s->paused && !s->commit && !s->tls_pending)
+        session_read(s);
 }
 
 /* ---- commits finishing on the worker threads ---- */
@@ -305,6 +396,16 @@ static void on_client(event_loop *loop, int fd, unsigned events, void *ctx)
     (void)loop;
     (void)fd;
     smtpd_session *s = ctx;
+    if (s->tls_handshaking) {
+        drive_handshake(s);
+        return;
+    }
+    if (s->tls_active && s->tls_want == EVENT_WRITE && (events & EVENT_WRITE) &&
+        s->out.len == 0 && !s->closing) {
+        s->tls_want = 0; /* a read that waited to write (TLS key update) */
+        session_read(s);
+        return;
+    }
     if (events & EVENT_WRITE) {
         int flushed = flush_output(s);
         if (flushed < 0) {
@@ -316,6 +417,10 @@ static void on_client(event_loop *loop, int fd, unsigned events, void *ctx)
             return;
         if (s->closing) {
             session_destroy(s);
+            return;
+        }
+        if (s->tls_pending) {
+            start_tls(s);
             return;
         }
         /* Output drained: go on with input that waited behind it. */

@@ -53,7 +53,8 @@ static const struct {
     const char *name;
 } command_table[SMTPD_CMD_COUNT] = {
     [SMTPD_CMD_UNKNOWN] = {"", "unknown"}, [SMTPD_CMD_HELO] = {"HELO", "helo"},
-    [SMTPD_CMD_EHLO] = {"EHLO", "ehlo"},   [SMTPD_CMD_MAIL] = {"MAIL", "mail"},
+    [SMTPD_CMD_EHLO] = {"EHLO", "ehlo"},   [SMTPD_CMD_STARTTLS] = {"STARTTLS", "starttls"},
+    [SMTPD_CMD_AUTH] = {"AUTH", "auth"},   [SMTPD_CMD_MAIL] = {"MAIL", "mail"},
     [SMTPD_CMD_RCPT] = {"RCPT", "rcpt"},   [SMTPD_CMD_DATA] = {"DATA", "data"},
     [SMTPD_CMD_RSET] = {"RSET", "rset"},   [SMTPD_CMD_NOOP] = {"NOOP", "noop"},
     [SMTPD_CMD_VRFY] = {"VRFY", "vrfy"},   [SMTPD_CMD_ETRN] = {"ETRN", "etrn"},
@@ -81,7 +82,7 @@ smtpd_cmd smtpd_command_lookup(const char *line, const char **args)
     if (args)
         *args = skip_blanks(p + n);
     for (int c = SMTPD_CMD_HELO; c < SMTPD_CMD_COUNT; c++)
-        if (n == 4 && strncasecmp(p, command_table[c].verb, 4) == 0)
+        if (n == strlen(command_table[c].verb) && strncasecmp(p, command_table[c].verb, n) == 0)
             return (smtpd_cmd)c;
     return SMTPD_CMD_UNKNOWN;
 }
@@ -393,6 +394,13 @@ static int mail_param(const char *word, size_t len, void *ctx, strbuf *reply)
             mp->ret = SMTPD_DSN_RET_HDRS;
         else
             return fail(reply, "501 5.5.4 Bad RET parameter syntax");
+    } else if (word_is(word, len, "AUTH=")) {
+        /* RFC 4954: the submitter's identity, xtext or "<>"; Postern records nothing of it. */
+        char auth[SMTPD_ADDR_MAX + 1];
+        if (mp->has_auth || len == 5 ||
+            smtpd_xtext_decode(word + 5, len - 5, auth, sizeof(auth)) < 0)
+            return fail(reply, "501 5.5.4 Bad AUTH parameter syntax");
+        mp->has_auth = 1;
     } else if (word_is(word, len, "ENVID=")) {
         if (mp->has_envid || len == 6 ||
             smtpd_xtext_decode(word + 6, len - 6, mp->envid, sizeof(mp->envid)) < 0)

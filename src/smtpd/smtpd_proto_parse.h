@@ -50,6 +50,8 @@ typedef enum {
     SMTPD_CMD_UNKNOWN,
     SMTPD_CMD_HELO,
     SMTPD_CMD_EHLO,
+    SMTPD_CMD_STARTTLS,
+    SMTPD_CMD_AUTH,
     SMTPD_CMD_MAIL,
     SMTPD_CMD_RCPT,
     SMTPD_CMD_DATA,
@@ -100,6 +102,7 @@ typedef struct smtpd_mail_params {
     int ret;        /* SMTPD_DSN_RET_*, 0 when absent */
     char envid[256]; /* decoded ENVID, "" when absent */
     int has_envid;
+    int has_auth; /* AUTH= seen (RFC 4954; accepted and ignored) */
 } smtpd_mail_params;
 
 typedef struct smtpd_rcpt_params {

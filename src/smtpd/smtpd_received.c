@@ -30,6 +30,13 @@ void smtpd_received_format(const smtpd_received_info *ri, strbuf *out)
     strbuf_append_str(out, "Received: from ");
     append_printable(out, ri->helo && *ri->helo ? ri->helo : ri->client_name);
     strbuf_printf(out, " (%s [%s%s])\n", ri->client_name, ipv6 ? "IPv6:" : "", ri->client_addr);
+    if (ri->tls_text)
+        strbuf_append_str(out, ri->tls_text);
+    if (ri->auth_sender) {
+        strbuf_append_str(out, "\t(Authenticated sender: ");
+        append_printable(out, ri->auth_sender);
+        strbuf_append_str(out, ")\n");
+    }
     strbuf_printf(out, "\tby %s (%s) with %s id %s", ri->myhostname, ri->mail_name, ri->protocol,
                   ri->queue_id);
     if (ri->rcpt) {

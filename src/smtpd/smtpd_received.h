@@ -3,6 +3,9 @@
  *
  * The layout is Postfix's:
  *   Received: from HELO (NAME [ADDR])
+ *   \t(using TLSv1.3 with cipher ... (256/256 bits)\n\t key-exchange ...)   (TLS, when enabled)
+ *   \t(No client certificate requested)
+ *   \t(Authenticated sender: LOGIN)                    (smtpd_sasl_authenticated_header)
  *   \tby MYHOSTNAME (MAIL_NAME) with PROTOCOL id QUEUEID
  *   \tfor <RCPT>; DATE
  * "for <RCPT>" appears only when the message has exactly one recipient; otherwise the id line
@@ -27,6 +30,8 @@ typedef struct smtpd_received_info {
     const char *queue_id;
     const char *rcpt; /* external form of the only recipient, NULL when several */
     time_t when;
+    const char *tls_text;    /* lines "\t(using ...)\n" from tls_received_text(), or NULL */
+    const char *auth_sender; /* smtpd_sasl_authenticated_header: the login name, or NULL */
 } smtpd_received_info;
 
 /* RFC 5322 date as Postfix writes it: "Sat, 07 Nov 2026 20:53:00 +0000 (UTC)". */

@@ -22,6 +22,7 @@
 #include "lib/xalloc.h"
 #include "queue/queue_dir.h"
 #include "smtpd/smtpd_received.h"
+#include "tls/tls_server.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -52,9 +53,14 @@ static void set_where(smtpd_session *s, const char *where)
     snprintf(s->where, sizeof(s->where), "%s", where);
 }
 
+/* Postfix's protocol names: SMTP or ESMTP, plus S under TLS and A once authenticated. */
 static const char *protocol_name(const smtpd_session *s)
 {
-    return s->esmtp ? "ESMTP" : "SMTP";
+    static const char *const names[2][2][2] = {
+        {{"SMTP", "SMTPA"}, {"SMTPS", "SMTPSA"}},
+        {{"ESMTP", "ESMTPA"}, {"ESMTPS", "ESMTPSA"}},
+    };
+    return names[s->esmtp ? 1 : 0][s->tls_active ? 1 : 0][0];
 }
 
 /* Queues one reply line (CR LF added). 421 and 521 replies end the session, as in Postfix. */
@@ -203,7 +209,28 @@ smtpd_next smtpd_session_start(smtpd_session *s)
         reply(s, "421 4.7.0 %s Error: too many connections from %s", srv->myhostname, s->addr);
         return SMTPD_NEXT_CLOSE;
     }
+    if (srv->tls_wrapper && srv->tls && !s->tls_active) {
+        s->tls_pending = 1; /* smtps: TLS first, the greeting inside it */
+        return SMTPD_NEXT_STARTTLS;
+    }
+    s->greeted = 1;
     reply(s, "220 %s", srv->banner);
+    return SMTPD_NEXT_READ;
+}
+
+smtpd_next smtpd_session_tls_started(smtpd_session *s)
+{
+    s->tls_active = 1;
+    s->tls_pending = 0;
+    /* RFC 3207 section 4.2: forget everything learned from the client before TLS. */
+    free(s->helo);
+    s->helo = NULL;
+    s->esmtp = 0;
+    mail_reset(s);
+    if (!s->greeted) {
+        s->greeted = 1;
+        reply(s, "220 %s", s->server->banner);
+    }
     return SMTPD_NEXT_READ;
 }
 
@@ -311,6 +338,8 @@ static int cmd_helo(smtpd_session *s, const char *args, int esmtp)
         reply(s, "250-SIZE");
     if (!srv->disable_vrfy)
         reply(s, "250-VRFY");
+    if (srv->tls && !s->tls_active)
+        reply(s, "250-STARTTLS");
     reply(s, "250-ENHANCEDSTATUSCODES");
     reply(s, "250-8BITMIME");
     reply(s, "250 DSN");
@@ -505,8 +534,15 @@ static int write_received(smtpd_session *s)
         .rcpt = s->rcpt_count == 1 ? rcpt : NULL,
         .when = time(NULL),
     };
+    strbuf tls_text;
+    strbuf_init(&tls_text, 0);
+    if (s->tls_active && srv->tls_received_header) {
+        tls_received_text(s->ssl, srv->tls_ask_ccert, &tls_text);
+        ri.tls_text = tls_text.data;
+    }
     strbuf_reset(&s->scratch2);
     smtpd_received_format(&ri, &s->scratch2);
+    strbuf_free(&tls_text);
     char *p = s->scratch2.data;
     for (char *nl; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
         if (cleanup_line(s->cleanup, p, (size_t)(nl - p)) < 0)
@@ -690,6 +726,37 @@ static int cmd_vrfy(smtpd_session *s, const char *args)
     return 0;
 }
 
+static int cmd_starttls(smtpd_session *s, const char *args)
+{
+    smtpd_server *srv = s->server;
+    if (*args != '\0') {
+        reply(s, "501 5.5.4 Syntax: STARTTLS");
+        return -1;
+    }
+    if (s->tls_active) {
+        reply(s, "554 5.5.1 Error: TLS already active");
+        return -1;
+    }
+    if (srv->tls == NULL) {
+        reply(s, "502 5.5.1 Error: command not implemented");
+        return -1;
+    }
+    if (s->in_mail) {
+        reply(s, "503 5.5.1 Error: MAIL transaction in progress");
+        return -1;
+    }
+    reply(s, "220 2.0.0 Ready to start TLS");
+    s->tls_pending = 1; /* smtpd_session_process() stops and drops what follows */
+    return 0;
+}
+
+/* smtpd_tls_security_level = encrypt: only these commands before STARTTLS (as Postfix). */
+static int allowed_before_tls(smtpd_cmd cmd)
+{
+    return cmd == SMTPD_CMD_HELO || cmd == SMTPD_CMD_EHLO || cmd == SMTPD_CMD_STARTTLS ||
+           cmd == SMTPD_CMD_RSET || cmd == SMTPD_CMD_NOOP || cmd == SMTPD_CMD_QUIT;
+}
+
 /* Runs one complete command line. */
 static void execute(smtpd_session *s, const smtpd_line *line)
 {
@@ -737,9 +804,17 @@ static void execute(smtpd_session *s, const smtpd_line *line)
         *p = (char)toupper((unsigned char)*p);
     set_where(s, where);
     int rc;
+    if (srv->tls_level == SMTPD_TLS_ENCRYPT && !s->tls_active && !srv->standalone &&
+        !allowed_before_tls(cmd)) {
+        reply(s, "530 5.7.0 Must issue a STARTTLS command first");
+        s->counts[cmd][1]++;
+        s->error_count++;
+        return;
+    }
     switch (cmd) {
     case SMTPD_CMD_HELO: rc = cmd_helo(s, args, 0); break;
     case SMTPD_CMD_EHLO: rc = cmd_helo(s, args, 1); break;
+    case SMTPD_CMD_STARTTLS: rc = cmd_starttls(s, args); break;
     case SMTPD_CMD_MAIL: rc = cmd_mail(s, args); break;
     case SMTPD_CMD_RCPT: rc = cmd_rcpt(s, args); break;
     case SMTPD_CMD_DATA: rc = cmd_data(s, args); break;
@@ -785,7 +860,7 @@ smtpd_next smtpd_session_process(smtpd_session *s)
     smtpd_server *srv = s->server;
     smtpd_next next = SMTPD_NEXT_READ;
     size_t pos = 0;
-    while (!s->closing && !s->paused && !s->commit) {
+    while (!s->closing && !s->paused && !s->commit && !s->tls_pending) {
         if (s->state == SMTPD_STATE_DATA) {
             size_t used = 0;
             smtpd_data_status st = smtpd_data_feed(&s->data, s->in + pos, s->in_len - pos,
@@ -856,6 +931,11 @@ smtpd_next smtpd_session_process(smtpd_session *s)
     discard_input(s, pos);
     if (s->closing)
         return SMTPD_NEXT_CLOSE;
+    if (s->tls_pending) {
+        /* Plaintext sent behind STARTTLS is dropped, never run inside TLS (CVE-2011-0411). */
+        s->in_len = 0;
+        return SMTPD_NEXT_STARTTLS;
+    }
     if (s->commit)
         return SMTPD_NEXT_WAIT;
     return next;

@@ -58,12 +58,15 @@ TEST(verdicts)
     CHECK_INT(param_class_judge("content_filter", ""), PARAM_VERDICT_OK);
     CHECK_INT(param_class_judge("content_filter", "amavis:[127.0.0.1]:10024"),
               PARAM_VERDICT_REFUSE);
-    CHECK_INT(param_class_judge("smtpd_tls_auth_only", "NO"), PARAM_VERDICT_OK);
-    CHECK_INT(param_class_judge("smtpd_tls_auth_only", "yes"), PARAM_VERDICT_REFUSE);
-    CHECK_INT(param_class_judge("smtpd_tls_security_level", "may"), PARAM_VERDICT_INERT);
-    CHECK_INT(param_class_judge("smtpd_tls_security_level", "none"), PARAM_VERDICT_INERT);
-    CHECK_INT(param_class_judge("smtpd_tls_security_level", "encrypt"), PARAM_VERDICT_REFUSE);
-    CHECK_INT(param_class_judge("smtpd_tls_security_level", "may encrypt"), PARAM_VERDICT_REFUSE);
+    CHECK_INT(param_class_judge("smtpd_tls_req_ccert", "NO"), PARAM_VERDICT_OK);
+    CHECK_INT(param_class_judge("smtpd_tls_req_ccert", "yes"), PARAM_VERDICT_REFUSE);
+    /* Implemented by smtpd (issue 12): any value is fine. */
+    CHECK_INT(param_class_judge("smtpd_tls_auth_only", "yes"), PARAM_VERDICT_OK);
+    CHECK_INT(param_class_judge("smtpd_tls_security_level", "encrypt"), PARAM_VERDICT_OK);
+    CHECK_INT(param_class_judge("lmtp_tls_security_level", "may"), PARAM_VERDICT_INERT);
+    CHECK_INT(param_class_judge("lmtp_tls_security_level", "none"), PARAM_VERDICT_INERT);
+    CHECK_INT(param_class_judge("lmtp_tls_security_level", "encrypt"), PARAM_VERDICT_REFUSE);
+    CHECK_INT(param_class_judge("lmtp_tls_security_level", "may encrypt"), PARAM_VERDICT_REFUSE);
     CHECK_INT(param_class_judge("smtp_tls_security_level", "dane-only"), PARAM_VERDICT_REFUSE);
     CHECK_INT(param_class_judge("smtp_tls_security_level", "verify"), PARAM_VERDICT_REFUSE);
     CHECK_INT(

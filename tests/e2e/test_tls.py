@@ -1,0 +1,237 @@
+"""End-to-end tests of the SMTP server's TLS: STARTTLS (RFC 3207), smtps wrapper mode, the
+stock submission/smtps master.cf entries, protocol policy, the certificates presented,
+resumption with tickets, and STARTTLS command injection. Clients: smtplib, openssl s_client,
+raw sockets with Python's ssl module."""
+import smtplib
+import socket
+import ssl
+import subprocess
+import time
+
+import pytest
+
+from tlsutil import (client_context, fingerprint, make_certs, read_reply, setup_tls_instance)
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    return make_certs(tmp_path_factory.mktemp("certs"))
+
+
+@pytest.fixture
+def tls_inst(instance, certs):
+    ports = setup_tls_instance(instance, certs)
+    instance.start()
+    instance.ports = ports
+    return instance
+
+
+def wait_listening(port, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"nothing listens on {port}")
+
+
+def s_client(port, *args, starttls=True, input_text="QUIT\n", timeout=60):
+    cmd = ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername",
+           "mx.example.test", "-ign_eof", *args]
+    if starttls:
+        cmd[2:2] = ["-starttls", "smtp"]
+    return subprocess.run(cmd, input=input_text, capture_output=True, text=True, timeout=timeout)
+
+
+def presented_fingerprint(out):
+    """SHA-256 of the first certificate s_client printed (-showcerts not needed: the leaf)."""
+    import hashlib
+    start = out.index("-----BEGIN CERTIFICATE-----")
+    end = out.index("-----END CERTIFICATE-----", start) + len("-----END CERTIFICATE-----")
+    der = ssl.PEM_cert_to_DER_cert(out[start:end] + "\n")
+    return hashlib.sha256(der).hexdigest()
+
+
+def test_starttls_smtplib_delivers_with_tls_received_header(tls_inst, certs):
+    smtp_port = tls_inst.ports[0]
+    wait_listening(smtp_port)
+    with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as c:
+        c.ehlo("client.example")
+        assert c.has_extn("starttls")
+        code, _ = c.starttls(context=client_context(certs))
+        assert code == 220
+        c.ehlo("client.example")
+        assert not c.has_extn("starttls")  # not offered twice
+        c.sendmail("a@example.org", ["user@virtual.test"], b"Subject: tls\r\n\r\nhello\r\n")
+    msgs = tls_inst.wait_for(lambda: tls_inst.maildir_messages("user"), what="delivery")
+    text = msgs[0].decode()
+    assert "(using TLSv1.3 with cipher TLS_" in text
+    assert "(No client certificate requested)" in text
+    assert "with ESMTPS id" in text
+    log = tls_inst.maillog()
+    assert "Anonymous TLS connection established from localhost[127.0.0.1]: TLSv1.3 with cipher" \
+        in log
+    assert "starttls=1" in log
+
+
+@pytest.mark.parametrize("service", ["smtp", "submission", "smtps"])
+def test_s_client_sees_our_certificates(tls_inst, certs, service):
+    port = tls_inst.ports[["smtp", "submission", "smtps"].index(service)]
+    wait_listening(port)
+    wrapped = service == "smtps"
+    out = s_client(port, "-sigalgs", "rsa_pss_rsae_sha256", "-CAfile", str(certs["ca"]),
+                   "-verify_return_error", starttls=not wrapped)
+    assert out.returncode == 0, out.stderr
+    assert presented_fingerprint(out.stdout) == fingerprint(certs["rsa"])
+    out = s_client(port, "-sigalgs", "ecdsa_secp256r1_sha256", starttls=not wrapped)
+    assert out.returncode == 0, out.stderr
+    assert presented_fingerprint(out.stdout) == fingerprint(certs["ec"])
+    if wrapped:
+        assert "220 mx.example.test ESMTP" in out.stdout  # the greeting comes inside TLS
+
+
+def test_smtps_wrapper_mode_with_smtp_ssl(tls_inst, certs):
+    port = tls_inst.ports[2]
+    wait_listening(port)
+    with smtplib.SMTP_SSL("127.0.0.1", port, timeout=30, context=client_context(certs)) as c:
+        code, _ = c.ehlo("client.example")
+        assert code == 250
+        assert not c.has_extn("starttls")
+        # The stock smtps entry relays only for authenticated clients.
+        with pytest.raises(smtplib.SMTPRecipientsRefused):
+            c.sendmail("a@example.org", ["x@elsewhere.example"], b"Subject: x\r\n\r\nx\r\n")
+    log = tls_inst.maillog()
+    assert "postfix/smtps/smtpd[" in log
+
+
+def test_submission_requires_starttls(tls_inst, certs):
+    port = tls_inst.ports[1]
+    wait_listening(port)
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as c:
+        c.ehlo("client.example")
+        assert c.has_extn("starttls")
+        code, msg = c.mail("a@example.org")
+        assert code == 530 and b"5.7.0 Must issue a STARTTLS command first" in msg
+        c.starttls(context=client_context(certs))
+        c.ehlo("client.example")
+        code, _ = c.mail("a@example.org")
+        assert code == 250
+
+
+def test_old_protocols_refused_when_mandatory_excludes_them(instance, certs):
+    setup_tls_instance(instance, certs, {
+        "smtpd_tls_security_level": "encrypt",
+        "smtpd_tls_mandatory_protocols": "!SSLv2, !SSLv3, !TLSv1, !TLSv1.1"})
+    instance.start()
+    wait_listening(instance.port)
+    for version in (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1):
+        ctx = ssl._create_unverified_context()
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+        ctx.minimum_version = version
+        ctx.maximum_version = version
+        with smtplib.SMTP("127.0.0.1", instance.port, timeout=30) as c:
+            c.ehlo("client.example")
+            with pytest.raises((ssl.SSLError, OSError, smtplib.SMTPServerDisconnected)):
+                c.starttls(context=ctx)
+    ctx = ssl._create_unverified_context()
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    with smtplib.SMTP("127.0.0.1", instance.port, timeout=30) as c:
+        c.ehlo("client.example")
+        c.starttls(context=ctx)
+        assert c.sock.version() == "TLSv1.2"
+        assert c.ehlo("client.example")[0] == 250
+    # ">=TLSv1.2" says the same in Postfix's other syntax.
+    instance.stop()
+    instance.write_main_cf({"smtpd_tls_mandatory_protocols": ">=TLSv1.2"})
+    instance.start()
+    wait_listening(instance.port)
+    ctx = ssl._create_unverified_context()
+    ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+    ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+    with smtplib.SMTP("127.0.0.1", instance.port, timeout=30) as c:
+        c.ehlo("client.example")
+        with pytest.raises((ssl.SSLError, OSError, smtplib.SMTPServerDisconnected)):
+            c.starttls(context=ctx)
+
+
+def test_starttls_injection_is_discarded(tls_inst):
+    port = tls_inst.ports[0]
+    wait_listening(port)
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    f = s.makefile("rb")
+    assert read_reply(f).startswith("220")
+    s.sendall(b"EHLO client.example\r\n")
+    assert "STARTTLS" in read_reply(f)
+    s.sendall(b"STARTTLS\r\nRSET\r\n")  # one packet: RSET rides behind STARTTLS
+    assert read_reply(f).startswith("220 2.0.0")
+    ctx = ssl._create_unverified_context()
+    t = ctx.wrap_socket(s, server_hostname="mx.example.test")
+    t.settimeout(2)
+    with pytest.raises((socket.timeout, TimeoutError)):
+        data = t.recv(4096)  # an answer to the RSET would arrive here
+        raise AssertionError(f"server answered injected command: {data!r}")
+    t.settimeout(30)
+    t.sendall(b"NOOP\r\n")
+    assert t.recv(4096).startswith(b"250 2.0.0 Ok")
+    t.sendall(b"QUIT\r\n")
+    t.recv(4096)
+    t.close()
+    log = tls_inst.maillog()
+    disconnects = [l for l in log.splitlines() if "disconnect from" in l]
+    assert disconnects and "rset" not in disconnects[-1], disconnects[-1]
+
+
+def test_slow_handshake_does_not_stall_others(tls_inst, certs):
+    port = tls_inst.ports[0]
+    wait_listening(port)
+    stalled = socket.create_connection(("127.0.0.1", port), timeout=30)
+    f = stalled.makefile("rb")
+    read_reply(f)
+    stalled.sendall(b"EHLO a\r\nSTARTTLS\r\n")
+    read_reply(f)
+    read_reply(f)
+    stalled.sendall(b"\x16\x03\x01\x00")  # half a ClientHello record header, then silence
+    t0 = time.time()
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as c:
+        c.starttls(context=client_context(certs))
+        c.ehlo("client.example")
+        c.sendmail("a@example.org", ["user@virtual.test"], b"Subject: x\r\n\r\nx\r\n")
+    assert time.time() - t0 < 20
+    stalled.close()
+
+
+def test_session_resumption_with_ticket(tls_inst, certs):
+    port = tls_inst.ports[2]
+    wait_listening(port)
+    ctx = client_context(certs)
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2  # tickets arrive in the handshake
+    s1 = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=30),
+                         server_hostname="mx.example.test")
+    s1.recv(4096)
+    session = s1.session
+    assert session is not None and session.has_ticket
+    s1.sendall(b"QUIT\r\n")
+    s1.recv(4096)
+    s1.close()
+    s2 = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=30),
+                         server_hostname="mx.example.test", session=session)
+    s2.recv(4096)
+    assert s2.session_reused
+    s2.close()
+
+
+def test_encrypt_without_certificate_refuses_to_run(instance):
+    """Fail closed: a level that demands TLS never falls back to plaintext."""
+    instance.write_main_cf({"smtpd_tls_security_level": "encrypt"})
+    instance.start()
+    wait_listening(instance.port)
+    c = socket.create_connection(("127.0.0.1", instance.port), timeout=10)
+    c.settimeout(10)
+    try:
+        data = c.recv(100)
+    except OSError:
+        data = b""
+    assert not data.startswith(b"220"), data
+    instance.wait_for(lambda: "TLS is required" in instance.maillog(), what="fatal")
