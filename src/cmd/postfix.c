@@ -24,6 +24,7 @@
 #include "master/master.h"
 #include "master/master_cf.h"
 #include "queue/queue_dir.h"
+#include "smtpd/smtpd_check.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -105,9 +106,24 @@ static pid_t running_master(config *cfg, int *fd_out)
     return (pid_t)pid;
 }
 
+/* Compiles the smtpd restriction lists as smtpd will: unknown and unimplemented restriction
+ * names are fatal here, not at RCPT time. */
+static int restrictions_valid(void)
+{
+    strbuf err;
+    strbuf_init(&err, 0);
+    int ok = smtpd_checker_validate(&err) == 0;
+    if (!ok)
+        say(SAY_FATAL, "%s", err.data);
+    strbuf_free(&err);
+    return ok;
+}
+
 /* Loads master.cf to see that it is valid; prints the error. */
 static int master_cf_valid(config *cfg)
 {
+    if (!restrictions_valid())
+        return 0;
     strbuf err;
     strbuf_init(&err, 0);
     master_cf *mcf = master_cf_load(cfg, &err);
@@ -249,7 +265,7 @@ static int check_queue_subdir(const char *queue_dir, const char *name, uid_t own
 
 static int cmd_check(config *cfg)
 {
-    int errors = 0;
+    int errors = restrictions_valid() ? 0 : 1;
     strbuf err;
     strbuf_init(&err, 0);
     master_cf *mcf = master_cf_load(cfg, &err);

@@ -115,9 +115,9 @@ int smtpd_main(int argc, char **argv)
     if (!standalone) {
         strbuf err;
         strbuf_init(&err, 0);
-        srv.checker = smtpd_checker_open(&err);
+        srv.checker = smtpd_checker_open(&srv.async_env, &err);
         if (srv.checker == NULL)
-            log_fatal("cannot set up access restrictions: %s", err.data);
+            log_fatal("%s", err.data);
         strbuf_free(&err);
     }
     int rc = standalone ? smtpd_io_run_standalone(&srv) : smtpd_io_run(&srv);

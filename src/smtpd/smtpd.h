@@ -22,6 +22,7 @@
 #include "maps/match_list.h"
 #include "master/mail_server.h"
 #include "queue/queue_sync.h"
+#include "smtpd/smtpd_async.h"
 #include "smtpd/smtpd_check.h"
 #include "smtpd/smtpd_data.h"
 #include "smtpd/smtpd_proto_parse.h"
@@ -47,6 +48,7 @@ typedef struct smtpd_server {
     mail_server *ms; /* NULL in stand-alone mode */
     event_loop *loop;
     smtpd_checker *checker;
+    smtpd_async_env async_env; /* event loop and resolver for restrictions that wait */
     int standalone;
     /* Configuration, read once at start. */
     char myhostname[256];
@@ -108,6 +110,8 @@ typedef struct smtpd_session {
     /* Client. */
     char addr[64];
     char name[16];     /* "localhost" or "unknown": no DNS in the event loop */
+    char reverse_name[1]; /* from the PTR record ("" until looked up) */
+    int name_status, reverse_status; /* SMTPD_PEER_*, 0 until looked up */
     char namaddr[96];  /* "name[addr]" */
     int local_client;  /* the client address is one of this host's */
     int counted;       /* included in connections_per_addr */
@@ -117,6 +121,7 @@ typedef struct smtpd_session {
     strbuf out;
     char *cmd;        /* the current command line, NUL-terminated (line_length_limit + 1) */
     int line_bare_lf; /* the current command line ended in a bare LF */
+    size_t input_after; /* input bytes after the current command line */
     /* Protocol state. */
     smtpd_state state;
     char *helo;
@@ -135,6 +140,8 @@ typedef struct smtpd_session {
     char first_rcpt[SMTPD_ADDR_MAX + 1];
     cleanup *cleanup;
     smtpd_commit *commit;   /* the end of DATA waits for this commit */
+    smtpd_check *check;     /* restriction evaluation; may wait for an answer */
+    int check_waiting;      /* the current command waits for a restriction's answer */
     smtpd_data data;
     int data_active;        /* data state machine initialised */
     int data_failed;        /* a content line could not be written */
@@ -188,6 +195,8 @@ smtpd_session *smtpd_session_commit_done(smtpd_commit *c, int err, int *queued);
 void smtpd_session_abort(smtpd_session *s);
 
 /* smtpd_io.c */
+/* A restriction's answer came in for session ctx: go on with its input. */
+void smtpd_io_wake(void *ctx);
 int smtpd_io_run(smtpd_server *srv);           /* the epoll server on the master's listener */
 int smtpd_io_run_standalone(smtpd_server *srv); /* one session on stdin/stdout */
 /* Collects this host's addresses for smtpd_io_is_local_address(). */

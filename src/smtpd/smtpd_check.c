@@ -1,5 +1,7 @@
 /*
- * smtpd_check.c: smtpd_*_restrictions evaluation (see smtpd_check.h).
+ * smtpd_check.c: smtpd_*_restrictions evaluation (see smtpd_check.h): the lists compiled at
+ * load (smtpd_restrict.c), walked by a per-session cursor that can stop at a restriction that
+ * waits (smtpd_async.h) and go on from there when the answer is in.
  */
 #include "smtpd/smtpd_check.h"
 #include "global/mail_addr.h"
@@ -10,7 +12,9 @@
 #include "lib/xalloc.h"
 #include "maps/map.h"
 #include "maps/match_list.h"
+#include "smtpd/smtpd_async.h"
 #include "smtpd/smtpd_proto_parse.h"
+#include "smtpd/smtpd_restrict.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -18,31 +22,66 @@
 #include <string.h>
 #include <strings.h>
 
-/* Access tables nest restriction lists; this bounds the recursion. */
-#define CHECK_MAX_DEPTH 4
+/* Nested lists under way at once: restriction classes (RESTRICT_MAX_DEPTH) and access-table
+ * results that name restrictions. */
+#define CHECK_MAX_FRAMES (RESTRICT_MAX_DEPTH + 8)
+
+/* The restriction parameters, compiled once. */
+enum { LIST_CLIENT, LIST_HELO, LIST_SENDER, LIST_RELAY, LIST_RECIPIENT, LIST_DATA, LIST_COUNT };
+
+static const struct {
+    const char *param;
+    smtpd_check_class cls;
+} list_params[LIST_COUNT] = {
+    {"smtpd_client_restrictions", SMTPD_CLASS_CLIENT},
+    {"smtpd_helo_restrictions", SMTPD_CLASS_HELO},
+    {"smtpd_sender_restrictions", SMTPD_CLASS_SENDER},
+    {"smtpd_relay_restrictions", SMTPD_CLASS_RECIPIENT},
+    {"smtpd_recipient_restrictions", SMTPD_CLASS_RECIPIENT},
+    {"smtpd_data_restrictions", SMTPD_CLASS_DATA},
+};
+
+/* Stages after the lists: the implicit checks of smtpd_reject_unlisted_{sender,recipient}
+ * and VRFY's own. */
+enum { STAGE_UNLISTED_SENDER = LIST_COUNT, STAGE_UNLISTED_RECIPIENT, STAGE_VRFY, STAGE_END };
 
 struct smtpd_checker {
     resolver *resolver;
     match_list *mynetworks;
-    strmap *tables; /* "type:name" -> map*, opened on first use */
-    strmap *warned; /* names already warned about */
+    restrict_set set;
+    restriction_list *lists[LIST_COUNT];
     int delay_reject;
     int reject_unlisted_recipient;
     int reject_unlisted_sender;
     int access_reject_code, access_defer_code, reject_code, defer_code, relay_code;
     int non_fqdn_code, invalid_helo_code;
     int unknown_local_code, unknown_virtual_mailbox_code, unknown_virtual_alias_code;
-    char null_key[64];
+    char *null_key;
+    smtpd_async_env *env;
 };
 
-/* Which of the client's statements a restriction is about; it names the reply. */
-typedef enum {
-    CLASS_CLIENT,
-    CLASS_HELO,
-    CLASS_SENDER,
-    CLASS_RECIPIENT,
-    CLASS_DATA,
-} check_class;
+typedef struct check_frame {
+    const restriction_list *list;
+    restriction_list *owned; /* an access-table result compiled at lookup time */
+    size_t i;
+    smtpd_check_class cls;
+    int warn; /* under a warn_if_reject */
+} check_frame;
+
+enum { ENTRY_NONE, ENTRY_HELO, ENTRY_MAIL, ENTRY_RCPT, ENTRY_DATA, ENTRY_VRFY };
+
+struct smtpd_check {
+    smtpd_checker *ck;
+    int entry; /* the check under way, ENTRY_NONE between checks */
+    int stages[12];
+    size_t nstages, stage;
+    check_frame frames[CHECK_MAX_FRAMES];
+    size_t depth;
+    smtpd_wait wait;
+};
+
+/* Internal result: the restriction pushed a nested list; go on inside it. */
+#define CHECK_PUSHED 50
 
 static int code_param(const char *name, int fallback)
 {
@@ -50,22 +89,48 @@ static int code_param(const char *name, int fallback)
     return v >= 400 && v <= 599 ? (int)v : fallback;
 }
 
-smtpd_checker *smtpd_checker_open(strbuf *err)
+/* "FILE, line N: " for a parameter set in main.cf, else nothing (a -o override or default). */
+static void where_prefix(const char *param, strbuf *out)
 {
-    smtpd_checker *ck = xcalloc(1, sizeof(*ck));
-    ck->resolver = resolver_open(err);
-    if (ck->resolver == NULL) {
-        free(ck);
-        return NULL;
+    config *cfg = config_current();
+    int line = cfg ? config_line(cfg, param) : 0;
+    if (line > 0)
+        strbuf_printf(out, "%s, line %d: ", config_main_cf(cfg), line);
+}
+
+static int compile_lists(smtpd_checker *ck, strbuf *err)
+{
+    strbuf why;
+    strbuf_init(&why, 0);
+    if (restrict_set_init(&ck->set, cfg_str("smtpd_restriction_classes"), ck->env, &why) < 0) {
+        where_prefix("smtpd_restriction_classes", err);
+        strbuf_append_str(err, why.data);
+        strbuf_free(&why);
+        return -1;
     }
-    ck->mynetworks = net_list_open(cfg_str("mynetworks"), err);
-    if (ck->mynetworks == NULL) {
-        resolver_close(ck->resolver);
-        free(ck);
-        return NULL;
+    for (int i = 0; i < LIST_COUNT; i++) {
+        strbuf_reset(&why);
+        ck->lists[i] = restriction_list_compile(&ck->set, list_params[i].param,
+                                                cfg_str(list_params[i].param), &why);
+        if (ck->lists[i] == NULL) {
+            where_prefix(list_params[i].param, err);
+            strbuf_printf(err, "%s: %s", list_params[i].param, why.data);
+            strbuf_free(&why);
+            return -1;
+        }
     }
-    ck->tables = strmap_new();
-    ck->warned = strmap_new();
+    strbuf_free(&why);
+    if (ck->lists[LIST_RELAY]->n == 0 && ck->lists[LIST_RECIPIENT]->n == 0) {
+        where_prefix("smtpd_relay_restrictions", err);
+        strbuf_append_str(err, "smtpd_relay_restrictions and smtpd_recipient_restrictions are "
+                               "both empty: at least one of them must restrict relaying");
+        return -1;
+    }
+    return 0;
+}
+
+static void read_settings(smtpd_checker *ck)
+{
     ck->delay_reject = cfg_bool("smtpd_delay_reject");
     ck->reject_unlisted_recipient = cfg_bool("smtpd_reject_unlisted_recipient");
     ck->reject_unlisted_sender = cfg_bool("smtpd_reject_unlisted_sender");
@@ -79,24 +144,54 @@ smtpd_checker *smtpd_checker_open(strbuf *err)
     ck->unknown_local_code = code_param("unknown_local_recipient_reject_code", 550);
     ck->unknown_virtual_mailbox_code = code_param("unknown_virtual_mailbox_reject_code", 550);
     ck->unknown_virtual_alias_code = code_param("unknown_virtual_alias_reject_code", 550);
-    snprintf(ck->null_key, sizeof(ck->null_key), "%s", cfg_str("smtpd_null_access_lookup_key"));
-    return ck;
+    ck->null_key = xstrdup(cfg_str("smtpd_null_access_lookup_key"));
 }
 
-static void close_table(void *value)
+smtpd_checker *smtpd_checker_open(smtpd_async_env *env, strbuf *err)
 {
-    map_close(value);
+    smtpd_checker *ck = xcalloc(1, sizeof(*ck));
+    ck->env = env;
+    read_settings(ck);
+    if (compile_lists(ck, err) < 0) {
+        smtpd_checker_close(ck);
+        return NULL;
+    }
+    strbuf why;
+    strbuf_init(&why, 0);
+    ck->resolver = resolver_open(&why);
+    if (ck->resolver != NULL)
+        ck->mynetworks = net_list_open(cfg_str("mynetworks"), &why);
+    if (ck->resolver == NULL || ck->mynetworks == NULL) {
+        strbuf_append_str(err, why.data);
+        strbuf_free(&why);
+        smtpd_checker_close(ck);
+        return NULL;
+    }
+    strbuf_free(&why);
+    return ck;
 }
 
 void smtpd_checker_close(smtpd_checker *ck)
 {
     if (ck == NULL)
         return;
-    resolver_close(ck->resolver);
+    if (ck->resolver)
+        resolver_close(ck->resolver);
     match_list_close(ck->mynetworks);
-    strmap_free(ck->tables, close_table);
-    strmap_free(ck->warned, NULL);
+    for (int i = 0; i < LIST_COUNT; i++)
+        restriction_list_free(ck->lists[i]);
+    restrict_set_free(&ck->set);
+    free(ck->null_key);
     free(ck);
+}
+
+int smtpd_checker_validate(strbuf *err)
+{
+    smtpd_checker *ck = xcalloc(1, sizeof(*ck));
+    read_settings(ck);
+    int rc = compile_lists(ck, err);
+    smtpd_checker_close(ck);
+    return rc;
 }
 
 int smtpd_check_mynetworks(smtpd_checker *ck, const char *addr)
@@ -104,42 +199,34 @@ int smtpd_check_mynetworks(smtpd_checker *ck, const char *addr)
     return net_list_match(ck->mynetworks, addr) == 1;
 }
 
-static void warn_once(smtpd_checker *ck, const char *fmt, const char *name)
-{
-    if (strmap_has(ck->warned, name))
-        return;
-    strmap_put(ck->warned, name, NULL);
-    log_warning(fmt, name);
-}
-
 /* ---- replies ---- */
 
 /* "<name>: Xxx rejected" for a class, with the name in its external form. */
-static void reply_subject(check_class cls, const smtpd_check_args *a, strbuf *out)
+static void reply_subject(int cls, const smtpd_check_args *a, strbuf *out)
 {
     char quoted[SMTPD_ADDR_MAX * 2 + 8];
     switch (cls) {
-    case CLASS_CLIENT:
+    case SMTPD_CLASS_CLIENT:
         strbuf_printf(out, "<%s[%s]>: Client host rejected", a->client_name, a->client_addr);
         break;
-    case CLASS_HELO:
+    case SMTPD_CLASS_HELO:
         strbuf_printf(out, "<%s>: Helo command rejected", a->helo ? a->helo : "");
         break;
-    case CLASS_SENDER:
+    case SMTPD_CLASS_SENDER:
         smtpd_quote_address(a->sender ? a->sender : "", quoted, sizeof(quoted));
         strbuf_printf(out, "<%s>: Sender address rejected", quoted);
         break;
-    case CLASS_RECIPIENT:
+    case SMTPD_CLASS_RECIPIENT:
         smtpd_quote_address(a->recipient ? a->recipient : "", quoted, sizeof(quoted));
         strbuf_printf(out, "<%s>: Recipient address rejected", quoted);
         break;
-    case CLASS_DATA: strbuf_append_str(out, "<DATA>: Data command rejected"); break;
+    case SMTPD_CLASS_DATA: strbuf_append_str(out, "<DATA>: Data command rejected"); break;
     }
 }
 
 /* Text may begin with its own "x.y.z " status; otherwise dsn is used, its class digit made
  * to agree with the reply code. */
-static smtpd_check_result reject_with(strbuf *reply, int code, const char *dsn, check_class cls,
+static smtpd_check_result reject_with(strbuf *reply, int code, const char *dsn, int cls,
                                       const smtpd_check_args *a, const char *text)
 {
     char detail[16];
@@ -228,9 +315,9 @@ static smtpd_check_result check_unauth_destination(smtpd_checker *ck, const smtp
 
 /* Unknown local/virtual users: reject_unlisted_recipient and reject_unlisted_sender. */
 static smtpd_check_result check_unlisted(smtpd_checker *ck, const smtpd_check_args *a,
-                                         check_class cls, strbuf *reply)
+                                         int cls, strbuf *reply)
 {
-    const char *addr = cls == CLASS_SENDER ? a->sender : a->recipient;
+    const char *addr = cls == SMTPD_CLASS_SENDER ? a->sender : a->recipient;
     if (addr == NULL || *addr == '\0')
         return SMTPD_CHECK_DUNNO;
     resolved res;
@@ -270,13 +357,13 @@ static smtpd_check_result check_unlisted(smtpd_checker *ck, const smtpd_check_ar
     }
     char text[96];
     snprintf(text, sizeof(text), "User unknown in %s", table);
-    return reject_with(reply, code, cls == CLASS_SENDER ? "5.1.0" : "5.1.1", cls, a, text);
+    return reject_with(reply, code, cls == SMTPD_CLASS_SENDER ? "5.1.0" : "5.1.1", cls, a, text);
 }
 
 static smtpd_check_result check_non_fqdn(smtpd_checker *ck, const smtpd_check_args *a,
-                                         check_class cls, strbuf *reply)
+                                         int cls, strbuf *reply)
 {
-    const char *addr = cls == CLASS_SENDER ? a->sender : a->recipient;
+    const char *addr = cls == SMTPD_CLASS_SENDER ? a->sender : a->recipient;
     if (addr == NULL || *addr == '\0')
         return SMTPD_CHECK_DUNNO;
     const char *at = strrchr(addr, '@');
@@ -285,21 +372,18 @@ static smtpd_check_result check_non_fqdn(smtpd_checker *ck, const smtpd_check_ar
     return reject_with(reply, ck->non_fqdn_code, "5.5.2", cls, a, "need fully-qualified address");
 }
 
-/* ---- access tables ---- */
-
-static map *table_get(smtpd_checker *ck, const char *spec, strbuf *err)
+smtpd_check_result smtpd_check_reply(strbuf *reply, int code, const char *dsn, int cls,
+                                     const smtpd_check_args *a, const char *text)
 {
-    map *m = strmap_get(ck->tables, spec);
-    if (m == NULL) {
-        m = map_open(spec, err);
-        if (m != NULL)
-            strmap_put(ck->tables, spec, m);
-    }
-    return m;
+    return reject_with(reply, code, dsn, cls, a, text);
 }
 
-static smtpd_check_result eval_list(smtpd_checker *ck, const char *value, check_class list_cls,
-                                    const smtpd_check_args *a, strbuf *reply, int depth);
+smtpd_check_result smtpd_check_lookup_failure(strbuf *reply, const char *what)
+{
+    return lookup_failure(reply, what);
+}
+
+/* ---- access tables ---- */
 
 static int all_digits(const char *s, size_t n)
 {
@@ -311,10 +395,29 @@ static int all_digits(const char *s, size_t n)
     return 1;
 }
 
-/* Applies one access(5) result. */
-static smtpd_check_result access_action(smtpd_checker *ck, const char *value, check_class cls,
-                                        const smtpd_check_args *a, strbuf *reply, int depth)
+/* Pushes a nested list; CHECK_PUSHED, or a configuration error when nesting runs too deep. */
+static int push_list(smtpd_check *c, const restriction_list *list, restriction_list *owned,
+                     int cls, int warn, strbuf *reply)
 {
+    if (c->depth >= CHECK_MAX_FRAMES) {
+        log_warning("restriction lists nest deeper than %d levels", CHECK_MAX_FRAMES);
+        restriction_list_free(owned);
+        return config_error(reply);
+    }
+    check_frame *f = &c->frames[c->depth++];
+    f->list = list;
+    f->owned = owned;
+    f->i = 0;
+    f->cls = (smtpd_check_class)cls;
+    f->warn = warn;
+    return CHECK_PUSHED;
+}
+
+/* Applies one access(5) result (a table's, or a policy service's action). */
+static int access_action(smtpd_check *c, const char *value, int cls, int warn,
+                         const smtpd_check_args *a, strbuf *reply)
+{
+    smtpd_checker *ck = c->ck;
     const char *v = value;
     while (isspace((unsigned char)*v))
         v++;
@@ -344,41 +447,46 @@ static smtpd_check_result access_action(smtpd_checker *ck, const char *value, ch
     };
     for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++)
         if (strlen(unsupported[i]) == n && strncasecmp(v, unsupported[i], n) == 0) {
-            char name[32];
-            snprintf(name, sizeof(name), "%.*s", (int)n, v);
-            warn_once(ck, "access table action %s is not supported; ignored", name);
-            return SMTPD_CHECK_DUNNO;
+            /* Fail closed: an action Postern cannot carry out defers the mail. */
+            log_warning("access action %.*s is not implemented by Postern; deferring", (int)n, v);
+            return config_error(reply);
         }
-    /* Anything else is a restriction list. */
-    return eval_list(ck, v, cls, a, reply, depth + 1);
-}
-
-/* Looks up each key in turn; the first found decides. */
-static smtpd_check_result access_lookup(smtpd_checker *ck, const char *spec,
-                                        const char *const *keys, size_t nkeys, check_class cls,
-                                        const smtpd_check_args *a, strbuf *reply, int depth)
-{
+    /* Anything else is a restriction list, compiled now. */
     strbuf err;
     strbuf_init(&err, 0);
-    map *m = table_get(ck, spec, &err);
-    if (m == NULL) {
-        log_warning("%s: table open failed: %s", spec, err.data);
+    restriction_list *list = restriction_list_compile(&ck->set, "", v, &err);
+    if (list == NULL) {
+        log_warning("access table result \"%s\": %s", v, err.data);
         strbuf_free(&err);
         return config_error(reply);
     }
     strbuf_free(&err);
+    return push_list(c, list, list, cls, warn, reply);
+}
+
+/* Looks up each key in turn; the first found decides. */
+static int access_lookup(smtpd_check *c, const restriction *r, const char *const *keys,
+                         size_t nkeys, int cls, int warn, const smtpd_check_args *a,
+                         strbuf *reply)
+{
+    map *m = restrict_table_get(r->table, event_now_ms());
+    if (m == NULL) {
+        log_warning("%s: table lookup failed: %s", r->table->spec,
+                    r->table->open_error ? r->table->open_error : "not open");
+        return lookup_failure(reply, nkeys ? keys[0] : "");
+    }
     strbuf result;
     strbuf_init(&result, 0);
-    smtpd_check_result st = SMTPD_CHECK_DUNNO;
+    int st = SMTPD_CHECK_DUNNO;
     for (size_t i = 0; i < nkeys; i++) {
         int rc = map_lookup(m, keys[i], &result);
         if (rc < 0) {
-            log_warning("%s: lookup of %s failed: %s", spec, keys[i], result.data);
+            log_warning("%s: lookup of %s failed: %s", r->table->spec, keys[i], result.data);
             st = lookup_failure(reply, keys[i]);
             break;
         }
         if (rc == 1) {
-            st = access_action(ck, result.data, cls, a, reply, depth);
+            st = access_action(c, result.data, cls, warn, a, reply);
             break;
         }
     }
@@ -386,23 +494,26 @@ static smtpd_check_result access_lookup(smtpd_checker *ck, const char *spec,
     return st;
 }
 
-#define MAX_KEYS 40
-
+/* Lookup keys, as many as the name has parts. */
 typedef struct key_list {
-    char *keys[MAX_KEYS];
-    size_t n;
+    char **keys;
+    size_t n, cap;
 } key_list;
 
 static void key_add(key_list *kl, const char *key, size_t len)
 {
-    if (kl->n < MAX_KEYS)
-        kl->keys[kl->n++] = xstrndup(key, len);
+    if (kl->n == kl->cap) {
+        kl->cap = kl->cap ? kl->cap * 2 : 16;
+        kl->keys = xrealloc(kl->keys, kl->cap * sizeof(*kl->keys));
+    }
+    kl->keys[kl->n++] = xstrndup(key, len);
 }
 
 static void key_free(key_list *kl)
 {
     for (size_t i = 0; i < kl->n; i++)
         free(kl->keys[i]);
+    free(kl->keys);
 }
 
 /* "a.b.example", "b.example", "example" (parent_domain_matches_subdomains style). */
@@ -416,38 +527,43 @@ static void key_add_domains(key_list *kl, const char *domain)
     }
 }
 
-static smtpd_check_result check_access(smtpd_checker *ck, const char *spec, check_class cls,
-                                       const smtpd_check_args *a, strbuf *reply, int depth)
+/* The client address and its networks: 192.0.2.1, 192.0.2, 192.0, 192 (or IPv6 by ':'). */
+static void key_add_address(key_list *kl, const char *addr)
 {
-    key_list kl = {.n = 0};
+    size_t len = strlen(addr);
+    char sep = strchr(addr, ':') ? ':' : '.';
+    while (len > 0) {
+        key_add(kl, addr, len);
+        while (len > 0 && addr[len - 1] != sep)
+            len--;
+        if (len == 0)
+            break;
+        len--; /* drop the separator */
+    }
+}
+
+static int check_access(smtpd_check *c, const restriction *r, int cls, int warn,
+                        const smtpd_check_args *a, strbuf *reply)
+{
+    key_list kl = {0};
     switch (cls) {
-    case CLASS_CLIENT: {
+    case SMTPD_CLASS_CLIENT:
         if (a->client_name && strcmp(a->client_name, "unknown") != 0)
             key_add_domains(&kl, a->client_name);
-        char net[64];
-        snprintf(net, sizeof(net), "%s", a->client_addr ? a->client_addr : "");
-        int v6 = strchr(net, ':') != NULL;
-        for (char *cut; net[0];) {
-            key_add(&kl, net, strlen(net));
-            cut = strrchr(net, v6 ? ':' : '.');
-            if (cut == NULL)
-                break;
-            *cut = '\0';
-        }
+        key_add_address(&kl, a->client_addr ? a->client_addr : "");
         break;
-    }
-    case CLASS_HELO:
+    case SMTPD_CLASS_HELO:
         if (a->helo == NULL)
             return SMTPD_CHECK_DUNNO;
         key_add_domains(&kl, a->helo);
         break;
-    case CLASS_SENDER:
-    case CLASS_RECIPIENT: {
-        const char *addr = cls == CLASS_SENDER ? a->sender : a->recipient;
+    case SMTPD_CLASS_SENDER:
+    case SMTPD_CLASS_RECIPIENT: {
+        const char *addr = cls == SMTPD_CLASS_SENDER ? a->sender : a->recipient;
         if (addr == NULL)
             return SMTPD_CHECK_DUNNO;
         if (*addr == '\0') {
-            key_add(&kl, ck->null_key, strlen(ck->null_key));
+            key_add(&kl, c->ck->null_key, strlen(c->ck->null_key));
             break;
         }
         key_add(&kl, addr, strlen(addr));
@@ -458,263 +574,279 @@ static smtpd_check_result check_access(smtpd_checker *ck, const char *spec, chec
         }
         break;
     }
-    case CLASS_DATA: return SMTPD_CHECK_DUNNO;
+    default: return SMTPD_CHECK_DUNNO;
     }
-    smtpd_check_result st = access_lookup(ck, spec, (const char *const *)kl.keys, kl.n, cls, a,
-                                          reply, depth);
+    int st = access_lookup(c, r, (const char *const *)kl.keys, kl.n, cls, warn, a, reply);
     key_free(&kl);
     return st;
 }
 
-/* ---- restriction lists ---- */
+/* ---- one restriction ---- */
 
-/* Restrictions Postern knows but cannot do yet (DNS, policy servers): skipped with a warning.
- * args: how many following words belong to the restriction. */
-static const struct {
-    const char *name;
-    int args;
-} skipped_restrictions[] = {
-    {"check_client_a_access", 1},
-    {"check_client_mx_access", 1},
-    {"check_client_ns_access", 1},
-    {"check_helo_a_access", 1},
-    {"check_helo_mx_access", 1},
-    {"check_helo_ns_access", 1},
-    {"check_policy_service", 1},
-    {"check_recipient_a_access", 1},
-    {"check_recipient_mx_access", 1},
-    {"check_recipient_ns_access", 1},
-    {"check_sender_a_access", 1},
-    {"check_sender_mx_access", 1},
-    {"check_sender_ns_access", 1},
-    {"reject_multi_recipient_bounce", 0},
-    {"reject_rbl_client", 1},
-    {"reject_rhsbl_client", 1},
-    {"reject_rhsbl_helo", 1},
-    {"reject_rhsbl_recipient", 1},
-    {"reject_rhsbl_reverse_client", 1},
-    {"reject_rhsbl_sender", 1},
-    {"reject_unauth_pipelining", 0},
-    {"reject_unknown_client_hostname", 0},
-    {"reject_unknown_helo_hostname", 0},
-    {"reject_unknown_recipient_domain", 0},
-    {"reject_unknown_reverse_client_hostname", 0},
-    {"reject_unknown_sender_domain", 0},
-    {"reject_unverified_recipient", 0},
-    {"reject_unverified_sender", 0},
-};
-
-#define MAX_WORDS 256
-
-/* Splits a restriction list at commas and white space (a "{ ... }" stays one word). */
-static size_t split_words(const char *value, char **words, size_t max)
+static int access_class(restriction_op op)
 {
-    size_t n = 0;
-    const char *p = value;
-    while (*p && n < max) {
-        while (*p && (isspace((unsigned char)*p) || *p == ','))
-            p++;
-        if (!*p)
-            break;
-        const char *start = p;
-        int braces = 0;
-        while (*p && (braces > 0 || !(isspace((unsigned char)*p) || *p == ','))) {
-            if (*p == '{')
-                braces++;
-            else if (*p == '}' && braces > 0)
-                braces--;
-            p++;
-        }
-        words[n++] = xstrndup(start, (size_t)(p - start));
+    switch (op) {
+    case RESTRICT_CHECK_CLIENT_ACCESS: return SMTPD_CLASS_CLIENT;
+    case RESTRICT_CHECK_HELO_ACCESS: return SMTPD_CLASS_HELO;
+    case RESTRICT_CHECK_SENDER_ACCESS: return SMTPD_CLASS_SENDER;
+    default: return SMTPD_CLASS_RECIPIENT;
     }
-    return n;
 }
 
-static smtpd_check_result eval_word(smtpd_checker *ck, char **words, size_t nwords, size_t *i,
-                                    check_class list_cls, const smtpd_check_args *a,
-                                    strbuf *reply, int depth)
+/* A restriction that waits: start its request, or decide on the answer that came in. */
+static int eval_async(smtpd_check *c, const restriction *r, int cls, int warn,
+                      const smtpd_check_args *a, strbuf *reply)
 {
-    const char *w = words[*i];
-    if (strcasecmp(w, "permit") == 0)
-        return SMTPD_CHECK_OK;
-    if (strcasecmp(w, "reject") == 0)
-        return reject_with(reply, ck->reject_code, "5.7.1", list_cls, a, "Access denied");
-    if (strcasecmp(w, "defer") == 0)
-        return reject_with(reply, ck->defer_code, "4.7.1", list_cls, a, "Try again later");
-    if (strcasecmp(w, "permit_mynetworks") == 0) {
+    smtpd_wait *w = &c->wait;
+    if (c->ck->env == NULL || c->ck->env->loop == NULL) {
+        log_warning("restriction %s cannot wait in this mode", r->name);
+        return config_error(reply);
+    }
+    if (!(w->done && w->r == r)) {
+        if (w->running)
+            return SMTPD_CHECK_WAIT;
+        if (!smtpd_wait_start(w, r, a))
+            return SMTPD_CHECK_WAIT;
+    }
+    int st = r->kind->decide(w, a, cls, reply);
+    if (st == SMTPD_CHECK_ACTION) {
+        char *action = xstrdup(w->answer.data);
+        smtpd_wait_reset(w);
+        st = access_action(c, action, cls, warn, a, reply);
+        free(action);
+        return st;
+    }
+    smtpd_wait_reset(w);
+    return st;
+}
+
+static int eval_one(smtpd_check *c, const restriction *r, int cls, int warn,
+                    const smtpd_check_args *a, strbuf *reply)
+{
+    smtpd_checker *ck = c->ck;
+    switch (r->op) {
+    case RESTRICT_PERMIT: return SMTPD_CHECK_OK;
+    case RESTRICT_REJECT:
+        return reject_with(reply, ck->reject_code, "5.7.1", cls, a, "Access denied");
+    case RESTRICT_DEFER:
+        return reject_with(reply, ck->defer_code, "4.7.1", cls, a, "Try again later");
+    case RESTRICT_PERMIT_MYNETWORKS: {
         int m = a->client_addr ? net_list_match(ck->mynetworks, a->client_addr) : 0;
         if (m < 0)
             return lookup_failure(reply, a->client_addr);
         return m == 1 ? SMTPD_CHECK_OK : SMTPD_CHECK_DUNNO;
     }
-    if (strcasecmp(w, "permit_sasl_authenticated") == 0)
-        return SMTPD_CHECK_DUNNO;
-    if (strcasecmp(w, "reject_unauth_destination") == 0)
+    case RESTRICT_PERMIT_SASL_AUTHENTICATED: return SMTPD_CHECK_DUNNO; /* no AUTH yet */
+    case RESTRICT_REJECT_UNAUTH_DESTINATION:
         return check_unauth_destination(ck, a, ck->relay_code, reply, 0);
-    if (strcasecmp(w, "defer_unauth_destination") == 0)
+    case RESTRICT_DEFER_UNAUTH_DESTINATION:
         return check_unauth_destination(ck, a, 454, reply, 0);
-    if (strcasecmp(w, "permit_auth_destination") == 0)
+    case RESTRICT_PERMIT_AUTH_DESTINATION:
         return check_unauth_destination(ck, a, 0, reply, 1);
-    if (strcasecmp(w, "reject_unlisted_recipient") == 0 ||
-        strcasecmp(w, "check_recipient_maps") == 0)
-        return check_unlisted(ck, a, CLASS_RECIPIENT, reply);
-    if (strcasecmp(w, "reject_unlisted_sender") == 0)
-        return check_unlisted(ck, a, CLASS_SENDER, reply);
-    if (strcasecmp(w, "reject_non_fqdn_sender") == 0)
-        return check_non_fqdn(ck, a, CLASS_SENDER, reply);
-    if (strcasecmp(w, "reject_non_fqdn_recipient") == 0)
-        return check_non_fqdn(ck, a, CLASS_RECIPIENT, reply);
-    if (strcasecmp(w, "reject_non_fqdn_helo_hostname") == 0 ||
-        strcasecmp(w, "reject_non_fqdn_hostname") == 0) {
+    case RESTRICT_REJECT_UNLISTED_RECIPIENT:
+        return check_unlisted(ck, a, SMTPD_CLASS_RECIPIENT, reply);
+    case RESTRICT_REJECT_UNLISTED_SENDER: return check_unlisted(ck, a, SMTPD_CLASS_SENDER, reply);
+    case RESTRICT_REJECT_NON_FQDN_SENDER: return check_non_fqdn(ck, a, SMTPD_CLASS_SENDER, reply);
+    case RESTRICT_REJECT_NON_FQDN_RECIPIENT:
+        return check_non_fqdn(ck, a, SMTPD_CLASS_RECIPIENT, reply);
+    case RESTRICT_REJECT_NON_FQDN_HELO:
         if (a->helo == NULL || a->helo[0] == '[' || mail_addr_domain_is_fqdn(a->helo))
             return SMTPD_CHECK_DUNNO;
-        return reject_with(reply, ck->non_fqdn_code, "5.5.2", CLASS_HELO, a,
+        return reject_with(reply, ck->non_fqdn_code, "5.5.2", SMTPD_CLASS_HELO, a,
                            "need fully-qualified hostname");
-    }
-    if (strcasecmp(w, "reject_invalid_helo_hostname") == 0 ||
-        strcasecmp(w, "reject_invalid_hostname") == 0) {
+    case RESTRICT_REJECT_INVALID_HELO:
         if (a->helo == NULL || smtpd_helo_is_valid(a->helo))
             return SMTPD_CHECK_DUNNO;
-        return reject_with(reply, ck->invalid_helo_code, "5.5.2", CLASS_HELO, a, "Invalid name");
+        return reject_with(reply, ck->invalid_helo_code, "5.5.2", SMTPD_CLASS_HELO, a,
+                           "Invalid name");
+    case RESTRICT_REJECT_UNAUTH_PIPELINING:
+        if (!a->early_input)
+            return SMTPD_CHECK_DUNNO;
+        return reject_with(reply, 503, "5.5.0", cls, a, "Improper use of SMTP command pipelining");
+    case RESTRICT_CHECK_CLIENT_ACCESS:
+    case RESTRICT_CHECK_HELO_ACCESS:
+    case RESTRICT_CHECK_SENDER_ACCESS:
+    case RESTRICT_CHECK_RECIPIENT_ACCESS:
+        return check_access(c, r, access_class(r->op), warn, a, reply);
+    case RESTRICT_CLASS: return push_list(c, r->sub, NULL, cls, warn, reply);
+    case RESTRICT_ASYNC: return eval_async(c, r, cls, warn, a, reply);
     }
-    static const struct {
-        const char *name;
-        check_class cls;
-    } access_checks[] = {
-        {"check_client_access", CLASS_CLIENT},
-        {"check_helo_access", CLASS_HELO},
-        {"check_sender_access", CLASS_SENDER},
-        {"check_recipient_access", CLASS_RECIPIENT},
-    };
-    for (size_t k = 0; k < sizeof(access_checks) / sizeof(access_checks[0]); k++) {
-        if (strcasecmp(w, access_checks[k].name) != 0)
-            continue;
-        if (*i + 1 >= nwords) {
-            log_warning("restriction %s needs a type:table argument", w);
-            return config_error(reply);
-        }
-        *i += 1;
-        return check_access(ck, words[*i], access_checks[k].cls, a, reply, depth);
-    }
-    for (size_t k = 0; k < sizeof(skipped_restrictions) / sizeof(skipped_restrictions[0]); k++) {
-        if (strcasecmp(w, skipped_restrictions[k].name) != 0)
-            continue;
-        warn_once(ck, "restriction %s is not supported by Postern yet; ignored", w);
-        *i += (size_t)skipped_restrictions[k].args;
-        return SMTPD_CHECK_DUNNO;
-    }
-    log_warning("unknown smtpd restriction: \"%s\"", w);
     return config_error(reply);
 }
 
-static smtpd_check_result eval_list(smtpd_checker *ck, const char *value, check_class list_cls,
-                                    const smtpd_check_args *a, strbuf *reply, int depth)
+/* ---- the cursor ---- */
+
+static void pop_frame(smtpd_check *c)
 {
-    if (depth > CHECK_MAX_DEPTH) {
-        log_warning("restriction lists nest deeper than %d levels", CHECK_MAX_DEPTH);
-        return config_error(reply);
-    }
-    char *words[MAX_WORDS];
-    size_t n = split_words(value, words, MAX_WORDS);
-    smtpd_check_result st = SMTPD_CHECK_DUNNO;
-    int warn_only = 0;
-    for (size_t i = 0; i < n && st == SMTPD_CHECK_DUNNO; i++) {
-        if (strcasecmp(words[i], "warn_if_reject") == 0) {
-            warn_only = 1;
+    check_frame *f = &c->frames[--c->depth];
+    restriction_list_free(f->owned);
+    memset(f, 0, sizeof(*f));
+}
+
+static void check_end(smtpd_check *c)
+{
+    while (c->depth > 0)
+        pop_frame(c);
+    smtpd_wait_reset(&c->wait);
+    c->entry = ENTRY_NONE;
+    c->nstages = c->stage = 0;
+}
+
+static void log_warn_reject(const smtpd_check_args *a, const strbuf *reply)
+{
+    log_info("reject_warning: %s[%s]: %s", a->client_name ? a->client_name : "unknown",
+             a->client_addr ? a->client_addr : "", reply->data);
+}
+
+/* A stage that is not a list: the implicit unlisted checks. */
+static int run_implicit(smtpd_check *c, int stage, const smtpd_check_args *a, strbuf *reply)
+{
+    smtpd_checker *ck = c->ck;
+    if (stage == STAGE_UNLISTED_SENDER && ck->reject_unlisted_sender)
+        return check_unlisted(ck, a, SMTPD_CLASS_SENDER, reply);
+    if (stage == STAGE_UNLISTED_RECIPIENT && ck->reject_unlisted_recipient)
+        return check_unlisted(ck, a, SMTPD_CLASS_RECIPIENT, reply);
+    if (stage == STAGE_VRFY)
+        return check_unlisted(ck, a, SMTPD_CLASS_RECIPIENT, reply);
+    return SMTPD_CHECK_DUNNO;
+}
+
+/* Walks the stages from where the cursor is; returns REJECT, WAIT, or DUNNO at the end. */
+static smtpd_check_result run(smtpd_check *c, const smtpd_check_args *a, strbuf *reply)
+{
+    for (;;) {
+        if (c->depth == 0) {
+            if (c->stage >= c->nstages) {
+                check_end(c);
+                return SMTPD_CHECK_DUNNO;
+            }
+            int stage = c->stages[c->stage];
+            if (stage >= LIST_COUNT) {
+                int st = run_implicit(c, stage, a, reply);
+                c->stage++;
+                if (st == SMTPD_CHECK_REJECT) {
+                    check_end(c);
+                    return SMTPD_CHECK_REJECT;
+                }
+                continue;
+            }
+            push_list(c, c->ck->lists[stage], NULL, list_params[stage].cls, 0, reply);
+        }
+        check_frame *f = &c->frames[c->depth - 1];
+        if (f->i >= f->list->n) {
+            pop_frame(c);
+            if (c->depth == 0)
+                c->stage++;
             continue;
         }
-        st = eval_word(ck, words, n, &i, list_cls, a, reply, depth);
-        if (warn_only && st == SMTPD_CHECK_REJECT) {
-            log_info("reject_warning: %s[%s]: %s", a->client_name ? a->client_name : "unknown",
-                     a->client_addr ? a->client_addr : "", reply->data);
+        const restriction *r = &f->list->items[f->i];
+        int warn = f->warn || r->warn_if_reject;
+        int st = eval_one(c, r, f->cls, warn, a, reply);
+        if (st == SMTPD_CHECK_WAIT)
+            return SMTPD_CHECK_WAIT;
+        f->i++; /* f stays valid: frames live in a fixed array */
+        if (st == CHECK_PUSHED)
+            continue;
+        if (st == SMTPD_CHECK_REJECT && warn) {
+            log_warn_reject(a, reply);
             st = SMTPD_CHECK_DUNNO;
         }
-        warn_only = 0;
-    }
-    for (size_t i = 0; i < n; i++)
-        free(words[i]);
-    return st;
-}
-
-static smtpd_check_result eval_param(smtpd_checker *ck, const char *param, check_class cls,
-                                     const smtpd_check_args *a, strbuf *reply)
-{
-    smtpd_check_result st = eval_list(ck, cfg_str(param), cls, a, reply, 0);
-    return st;
-}
-
-smtpd_check_result smtpd_check_client(smtpd_checker *ck, const smtpd_check_args *a,
-                                      strbuf *reply)
-{
-    return eval_param(ck, "smtpd_client_restrictions", CLASS_CLIENT, a, reply);
-}
-
-smtpd_check_result smtpd_check_helo(smtpd_checker *ck, const smtpd_check_args *a, strbuf *reply)
-{
-    if (!ck->delay_reject &&
-        smtpd_check_client(ck, a, reply) == SMTPD_CHECK_REJECT)
-        return SMTPD_CHECK_REJECT;
-    return eval_param(ck, "smtpd_helo_restrictions", CLASS_HELO, a, reply);
-}
-
-/* The sender stage on its own (without client and helo). */
-static smtpd_check_result sender_stage(smtpd_checker *ck, const smtpd_check_args *a,
-                                       strbuf *reply)
-{
-    smtpd_check_result st = eval_param(ck, "smtpd_sender_restrictions", CLASS_SENDER, a, reply);
-    if (st == SMTPD_CHECK_REJECT)
-        return st;
-    if (ck->reject_unlisted_sender &&
-        check_unlisted(ck, a, CLASS_SENDER, reply) == SMTPD_CHECK_REJECT)
-        return SMTPD_CHECK_REJECT;
-    return st;
-}
-
-smtpd_check_result smtpd_check_sender(smtpd_checker *ck, const smtpd_check_args *a,
-                                      strbuf *reply)
-{
-    if (ck->delay_reject)
-        return SMTPD_CHECK_DUNNO; /* done at RCPT time */
-    if (smtpd_check_client(ck, a, reply) == SMTPD_CHECK_REJECT ||
-        eval_param(ck, "smtpd_helo_restrictions", CLASS_HELO, a, reply) == SMTPD_CHECK_REJECT)
-        return SMTPD_CHECK_REJECT;
-    return sender_stage(ck, a, reply);
-}
-
-smtpd_check_result smtpd_check_rcpt(smtpd_checker *ck, const smtpd_check_args *a, strbuf *reply)
-{
-    if (ck->delay_reject) {
-        if (smtpd_check_client(ck, a, reply) == SMTPD_CHECK_REJECT ||
-            eval_param(ck, "smtpd_helo_restrictions", CLASS_HELO, a, reply) ==
-                SMTPD_CHECK_REJECT ||
-            sender_stage(ck, a, reply) == SMTPD_CHECK_REJECT)
+        if (st == SMTPD_CHECK_OK) { /* permit: this stage is done */
+            while (c->depth > 0)
+                pop_frame(c);
+            c->stage++;
+        } else if (st == SMTPD_CHECK_REJECT) {
+            check_end(c);
             return SMTPD_CHECK_REJECT;
+        }
     }
-    const char *relay = cfg_str("smtpd_relay_restrictions");
-    const char *rcpt = cfg_str("smtpd_recipient_restrictions");
-    if (*relay == '\0' && *rcpt == '\0') {
-        warn_once(ck, "%s", "smtpd_relay_restrictions and smtpd_recipient_restrictions are both "
-                            "empty: refusing all mail");
-        return config_error(reply);
-    }
-    smtpd_check_result st = eval_list(ck, relay, CLASS_RECIPIENT, a, reply, 0);
-    if (st == SMTPD_CHECK_REJECT)
-        return st;
-    st = eval_list(ck, rcpt, CLASS_RECIPIENT, a, reply, 0);
-    if (st == SMTPD_CHECK_REJECT)
-        return st;
-    if (ck->reject_unlisted_recipient &&
-        check_unlisted(ck, a, CLASS_RECIPIENT, reply) == SMTPD_CHECK_REJECT)
-        return SMTPD_CHECK_REJECT;
-    return st;
 }
 
-smtpd_check_result smtpd_check_data(smtpd_checker *ck, const smtpd_check_args *a, strbuf *reply)
+smtpd_check *smtpd_check_new(smtpd_checker *ck, void (*wake)(void *ctx), void *ctx)
 {
-    return eval_param(ck, "smtpd_data_restrictions", CLASS_DATA, a, reply);
+    if (ck == NULL)
+        return NULL;
+    smtpd_check *c = xcalloc(1, sizeof(*c));
+    c->ck = ck;
+    smtpd_wait_init(&c->wait, ck->env, wake, ctx);
+    return c;
 }
 
-smtpd_check_result smtpd_check_vrfy(smtpd_checker *ck, const smtpd_check_args *a, strbuf *reply)
+void smtpd_check_free(smtpd_check *c)
 {
-    return check_unlisted(ck, a, CLASS_RECIPIENT, reply);
+    if (c == NULL)
+        return;
+    check_end(c);
+    smtpd_wait_free(&c->wait);
+    free(c);
+}
+
+int smtpd_check_waiting(const smtpd_check *c)
+{
+    return c && c->wait.running;
+}
+
+static void add_stage(smtpd_check *c, int stage)
+{
+    if (c->nstages < sizeof(c->stages) / sizeof(c->stages[0]))
+        c->stages[c->nstages++] = stage;
+}
+
+/* Starts the check named entry unless it is the one under way (then it goes on). */
+static smtpd_check_result enter(smtpd_check *c, int entry, const smtpd_check_args *a,
+                                strbuf *reply)
+{
+    if (c->entry == entry)
+        return run(c, a, reply);
+    check_end(c);
+    c->entry = entry;
+    int early = !c->ck->delay_reject;
+    switch (entry) {
+    case ENTRY_HELO:
+        add_stage(c, LIST_CLIENT);
+        add_stage(c, LIST_HELO);
+        break;
+    case ENTRY_MAIL:
+    case ENTRY_RCPT:
+        if ((entry == ENTRY_MAIL) == early) {
+            add_stage(c, LIST_CLIENT);
+            add_stage(c, LIST_HELO);
+            add_stage(c, LIST_SENDER);
+            add_stage(c, STAGE_UNLISTED_SENDER);
+        }
+        if (entry == ENTRY_RCPT) {
+            add_stage(c, LIST_RELAY);
+            add_stage(c, LIST_RECIPIENT);
+            add_stage(c, STAGE_UNLISTED_RECIPIENT);
+        }
+        break;
+    case ENTRY_DATA: add_stage(c, LIST_DATA); break;
+    case ENTRY_VRFY: add_stage(c, STAGE_VRFY); break;
+    }
+    return run(c, a, reply);
+}
+
+smtpd_check_result smtpd_check_helo(smtpd_check *c, const smtpd_check_args *a, strbuf *reply)
+{
+    return enter(c, ENTRY_HELO, a, reply);
+}
+
+smtpd_check_result smtpd_check_sender(smtpd_check *c, const smtpd_check_args *a, strbuf *reply)
+{
+    return enter(c, ENTRY_MAIL, a, reply);
+}
+
+smtpd_check_result smtpd_check_rcpt(smtpd_check *c, const smtpd_check_args *a, strbuf *reply)
+{
+    return enter(c, ENTRY_RCPT, a, reply);
+}
+
+smtpd_check_result smtpd_check_data(smtpd_check *c, const smtpd_check_args *a, strbuf *reply)
+{
+    return enter(c, ENTRY_DATA, a, reply);
+}
+
+smtpd_check_result smtpd_check_vrfy(smtpd_check *c, const smtpd_check_args *a, strbuf *reply)
+{
+    return enter(c, ENTRY_VRFY, a, reply);
 }

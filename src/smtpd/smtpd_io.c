@@ -281,6 +281,14 @@ static void on_resume(event_loop *loop, void *ctx)
     session_next(s, smtpd_session_process(s));
 }
 
+void smtpd_io_wake(void *ctx)
+{
+    smtpd_session *s = ctx;
+    s->check_waiting = 0;
+    if (s->server->loop) /* the stand-alone mode never waits */
+        session_next(s, smtpd_session_process(s));
+}
+
 static void on_idle_timer(event_loop *loop, void *ctx)
 {
     smtpd_session *s = ctx;
@@ -428,7 +436,7 @@ static void on_client(event_loop *loop, int fd, unsigned events, void *ctx)
         return;
     }
     if (events & (EVENT_READ | EVENT_ERROR)) {
-        if (s->closing || s->paused || s->commit) {
+        if (s->closing || s->paused || s->commit || s->check_waiting) {
             /* Hangup while we wait: nothing more to say. */
             smtpd_session_lost(s, 0);
             session_destroy(s);
@@ -541,6 +549,7 @@ int smtpd_io_run(smtpd_server *srv)
     srv->loop = event_loop_new();
     if (srv->loop == NULL)
         log_fatal("cannot create event loop: %m");
+    srv->async_env.loop = srv->loop;
     srv->session_capacity = session_capacity();
     int lfd = srv->ms->listen_fd;
     fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK);
@@ -585,6 +594,7 @@ int smtpd_io_run(smtpd_server *srv)
     close(sfd);
     event_loop_free(srv->loop);
     srv->loop = NULL;
+    srv->async_env.loop = NULL;
     return rc < 0 ? 1 : 0;
 }
 

@@ -118,11 +118,41 @@ static void log_reject(smtpd_session *s, const char *stage, const char *text, co
 static void fill_check_args(const smtpd_session *s, smtpd_check_args *a, const char *sender,
                             const char *rcpt)
 {
+    memset(a, 0, sizeof(*a));
     a->client_name = s->name;
     a->client_addr = s->addr;
+    a->reverse_name = s->reverse_name[0] ? s->reverse_name : s->name;
+    a->name_status = s->name_status;
+    a->reverse_status = s->reverse_status;
     a->helo = s->helo;
     a->sender = sender;
     a->recipient = rcpt;
+    a->rcpt_count = s->rcpt_count;
+    a->protocol = protocol_name(s);
+    a->stage = s->where;
+    a->queue_id = s->cleanup ? cleanup_queue_id(s->cleanup) : "";
+    a->size = s->mail_params.size;
+    a->esmtp = s->esmtp;
+    /* Commands sent ahead where pipelining is not allowed (reject_unauth_pipelining). */
+    a->early_input = s->input_after > 0 && (!s->esmtp || strcmp(s->where, "DATA") == 0);
+}
+
+/* A restriction check's outcome: 0 passed, -1 rejected (logged and answered), CMD_WAIT when it
+ * waits for an answer (the command runs again once it is in). */
+#define CMD_WAIT 2
+
+static int check_outcome(smtpd_session *s, smtpd_check_result st, const char *stage,
+                         const char *sender, const char *rcpt)
+{
+    if (st == SMTPD_CHECK_WAIT) {
+        s->check_waiting = 1;
+        return CMD_WAIT;
+    }
+    if (st != SMTPD_CHECK_REJECT)
+        return 0;
+    log_reject(s, stage, s->scratch2.data, sender, rcpt);
+    reply(s, "%s", s->scratch2.data);
+    return -1;
 }
 
 /* Forgets the current mail transaction; an open queue file is removed. */
@@ -168,6 +198,7 @@ smtpd_session *smtpd_session_new(smtpd_server *srv, int in_fd, int out_fd, const
         net_list_match(srv->bare_lf_exclusions, addr) == 1)
         s->bare_lf_mode = SMTPD_BARE_LF_NORMALIZE;
     set_where(s, "CONNECT");
+    s->check = srv->standalone ? NULL : smtpd_check_new(srv->checker, smtpd_io_wake, s);
     return s;
 }
 
@@ -279,6 +310,7 @@ void smtpd_session_free(smtpd_session *s)
     if (s->commit) /* the commit goes on without us */
         s->commit->session = NULL;
     log_disconnect(s);
+    smtpd_check_free(s->check);
     mail_reset(s);
     uncount_connection(s);
     free(s->helo);
@@ -315,14 +347,15 @@ static int cmd_helo(smtpd_session *s, const char *args, int esmtp)
     s->esmtp = esmtp;
     smtpd_check_args a;
     fill_check_args(s, &a, NULL, NULL);
-    if (!srv->standalone && !srv->delay_reject &&
-        smtpd_check_helo(srv->checker, &a, &s->scratch2) == SMTPD_CHECK_REJECT) {
-        log_reject(s, esmtp ? "EHLO" : "HELO", s->scratch2.data, NULL, NULL);
-        reply(s, "%s", s->scratch2.data);
+    int rc = srv->standalone || srv->delay_reject
+                 ? 0
+                 : check_outcome(s, smtpd_check_helo(s->check, &a, &s->scratch2),
+                                 esmtp ? "EHLO" : "HELO", NULL, NULL);
+    if (rc != 0) {
         free(s->helo);
         s->helo = old_helo;
         s->esmtp = old_esmtp;
-        return -1;
+        return rc;
     }
     free(old_helo);
     mail_reset(s);
@@ -381,12 +414,13 @@ static int cmd_mail(smtpd_session *s, const char *args)
     }
     smtpd_check_args a;
     fill_check_args(s, &a, sender, NULL);
-    if (!srv->standalone &&
-        smtpd_check_sender(srv->checker, &a, &s->scratch2) == SMTPD_CHECK_REJECT) {
-        log_reject(s, "MAIL", s->scratch2.data, sender, NULL);
-        reply(s, "%s", s->scratch2.data);
-        return -1;
-    }
+    a.size = mp.size;
+    int rc = srv->standalone
+                 ? 0
+                 : check_outcome(s, smtpd_check_sender(s->check, &a, &s->scratch2), "MAIL",
+                                 sender, NULL);
+    if (rc != 0)
+        return rc;
     s->in_mail = 1;
     memcpy(s->sender, sender, strlen(sender) + 1);
     s->mail_params = mp;
@@ -480,12 +514,12 @@ static int cmd_rcpt(smtpd_session *s, const char *args)
     }
     smtpd_check_args a;
     fill_check_args(s, &a, s->sender, rcpt);
-    if (!srv->standalone &&
-        smtpd_check_rcpt(srv->checker, &a, &s->scratch2) == SMTPD_CHECK_REJECT) {
-        log_reject(s, "RCPT", s->scratch2.data, s->sender, rcpt);
-        reply(s, "%s", s->scratch2.data);
-        return -1;
-    }
+    int rc = srv->standalone
+                 ? 0
+                 : check_outcome(s, smtpd_check_rcpt(s->check, &a, &s->scratch2), "RCPT",
+                                 s->sender, rcpt);
+    if (rc != 0)
+        return rc;
     if (s->cleanup == NULL && open_transaction(s) < 0) {
         reply(s, "451 4.3.0 Error: queue file write error");
         return -1;
@@ -566,13 +600,12 @@ static int cmd_data(smtpd_session *s, const char *args)
     }
     smtpd_check_args a;
     fill_check_args(s, &a, s->sender, s->rcpt_count == 1 ? s->first_rcpt : NULL);
-    if (!srv->standalone &&
-        smtpd_check_data(srv->checker, &a, &s->scratch2) == SMTPD_CHECK_REJECT) {
-        log_reject(s, "DATA", s->scratch2.data, s->sender,
-                   s->rcpt_count == 1 ? s->first_rcpt : NULL);
-        reply(s, "%s", s->scratch2.data);
-        return -1;
-    }
+    int rc = srv->standalone
+                 ? 0
+                 : check_outcome(s, smtpd_check_data(s->check, &a, &s->scratch2), "DATA",
+                                 s->sender, s->rcpt_count == 1 ? s->first_rcpt : NULL);
+    if (rc != 0)
+        return rc;
     s->data_bytes = 0;
     s->data_too_big = 0;
     s->data_failed = write_received(s) < 0;
@@ -714,12 +747,11 @@ static int cmd_vrfy(smtpd_session *s, const char *args)
     }
     smtpd_check_args a;
     fill_check_args(s, &a, NULL, addr);
-    if (!srv->standalone &&
-        smtpd_check_vrfy(srv->checker, &a, &s->scratch2) == SMTPD_CHECK_REJECT) {
-        log_reject(s, "VRFY", s->scratch2.data, NULL, addr);
-        reply(s, "%s", s->scratch2.data);
-        return -1;
-    }
+    int rc = srv->standalone ? 0
+                             : check_outcome(s, smtpd_check_vrfy(s->check, &a, &s->scratch2),
+                                             "VRFY", NULL, addr);
+    if (rc != 0)
+        return rc;
     char quoted[SMTPD_ADDR_MAX * 2 + 1];
     smtpd_quote_address(addr, quoted, sizeof(quoted));
     reply(s, "252 2.0.0 %s", quoted);
@@ -836,7 +868,7 @@ static void execute(smtpd_session *s, const smtpd_line *line)
         break;
     default: return;
     }
-    if (cmd >= SMTPD_CMD_COUNT)
+    if (cmd >= SMTPD_CMD_COUNT || rc == CMD_WAIT)
         return;
     s->counts[cmd][1]++;
     if (rc == 0)
@@ -860,7 +892,7 @@ smtpd_next smtpd_session_process(smtpd_session *s)
     smtpd_server *srv = s->server;
     smtpd_next next = SMTPD_NEXT_READ;
     size_t pos = 0;
-    while (!s->closing && !s->paused && !s->commit && !s->tls_pending) {
+    while (!s->closing && !s->paused && !s->commit && !s->tls_pending && !s->check_waiting) {
         if (s->state == SMTPD_STATE_DATA) {
             size_t used = 0;
             smtpd_data_status st = smtpd_data_feed(&s->data, s->in + pos, s->in_len - pos,
@@ -914,7 +946,12 @@ smtpd_next smtpd_session_process(smtpd_session *s)
         }
         pos += line.consumed;
         if (ls == SMTPD_LINE_OK) {
+            s->input_after = s->in_len - pos;
             execute(s, &line);
+            if (s->check_waiting) { /* the line stays; it runs again when the answer is in */
+                pos -= line.consumed;
+                s->delay_paid = 1;
+            }
             continue;
         }
         /* Over-long line: answered, never executed; the rest of it is skipped. */
@@ -936,7 +973,7 @@ smtpd_next smtpd_session_process(smtpd_session *s)
         s->in_len = 0;
         return SMTPD_NEXT_STARTTLS;
     }
-    if (s->commit)
+    if (s->commit || s->check_waiting)
         return SMTPD_NEXT_WAIT;
     return next;
 }

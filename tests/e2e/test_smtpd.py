@@ -313,16 +313,6 @@ def test_access_tables_and_fqdn_restrictions(smtpd):
         "501 5.5.2 <bad..helo>: Helo command rejected: Invalid name")
 
 
-def test_unknown_restriction_is_a_configuration_error(smtpd, instance):
-    srv = smtpd({"smtpd_recipient_restrictions": "no_such_restriction"})
-    c = srv.connect()
-    c.reply()
-    c.cmd("EHLO c.example")
-    c.cmd("MAIL FROM:<a@example.com>")
-    assert c.cmd("RCPT TO:<root@mx.example.test>") == "451 4.3.5 Server configuration error"
-    wait_log(instance, 'warning: unknown smtpd restriction: "no_such_restriction"')
-
-
 def test_size_limits(smtpd, instance):
     srv = smtpd({"message_size_limit": "2000"})
     c = srv.connect()

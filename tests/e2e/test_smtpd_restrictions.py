@@ -1,0 +1,123 @@
+"""Restriction lists compiled once at load: no word limit, and names refused at load time.
+
+smtpd compiles every smtpd_*_restrictions list when it starts (as Postfix's smtpd_check_init);
+`postfix check` and `postfix start` do the same, so an unknown or unimplemented restriction is a
+fatal configuration error naming main.cf and its line, never a 451 at RCPT time.
+"""
+import time
+
+from test_smtpd import Smtpd, smtpd, wait_log  # noqa: F401 (smtpd is a fixture)
+
+
+def long_list(last):
+    # 299 harmless words, then the one that matters.
+    words = [f"check_sender_access inline:{{ {{nobody{i}@x.example=OK}} }}" for i in range(149)]
+    words.append("permit_auth_destination")
+    return ", ".join(words + [last])
+
+
+def test_300_word_list_keeps_its_last_word(smtpd):
+    value = long_list("reject_unauth_destination")
+    assert len(value.replace(",", " ").split()) >= 300
+    srv = smtpd({"mynetworks": "192.0.2.0/24", "smtpd_relay_restrictions": value})
+    c = srv.connect()
+    c.reply()
+    c.cmd("EHLO c.example")
+    c.cmd("MAIL FROM:<a@example.com>")
+    assert c.cmd("RCPT TO:<victim@remote.example>") == (
+        "554 5.7.1 <victim@remote.example>: Relay access denied")
+    assert c.cmd("RCPT TO:<root@mx.example.test>") == "250 2.1.5 Ok"
+    # A word from the middle of the list still decides for its key.
+    c.cmd("RSET")
+    c.cmd("MAIL FROM:<nobody120@x.example>")
+    assert c.cmd("RCPT TO:<victim@remote.example>") == "250 2.1.5 Ok"
+
+
+def smtpd_fails(instance, extra):
+    srv = Smtpd(instance, extra)
+    try:
+        srv.proc.wait(timeout=20)
+    finally:
+        err = srv.stop()
+    assert srv.proc.returncode != 0
+    return err + instance.maillog()
+
+
+def main_cf_line(instance, name):
+    for n, line in enumerate((instance.etc / "main.cf").read_text().splitlines(), 1):
+        if line.startswith(name + " "):
+            return n
+    raise AssertionError(name)
+
+
+def test_unknown_restriction_is_fatal_at_start(smtpd, instance):
+    out = smtpd_fails(instance, {"smtpd_recipient_restrictions": "permit_mynetworks, no_such_thing"})
+    line = main_cf_line(instance, "smtpd_recipient_restrictions")
+    assert (f"fatal: {instance.etc}/main.cf, line {line}: smtpd_recipient_restrictions: "
+            'unknown restriction "no_such_thing"') in out
+
+
+def test_postfix_check_and_start_refuse_bad_restrictions(instance):
+    cases = [
+        ("smtpd_client_restrictions", "permit_mynetworks, reject_unverified_sender",
+         'restriction "reject_unverified_sender" is not implemented by Postern; '
+         "refusing to run without it"),
+        ("smtpd_helo_restrictions", "frobnicate", 'unknown restriction "frobnicate"'),
+        ("smtpd_sender_restrictions", "check_sender_access", 'restriction "check_sender_access" '
+         "needs an argument"),
+    ]
+    for name, value, why in cases:
+        instance.write_main_cf({name: value})
+        line = main_cf_line(instance, name)
+        want = f"fatal: {instance.etc}/main.cf, line {line}: {name}: {why}"
+        for verb in ("check", "start"):
+            p = instance.cmd("postfix", verb)
+            assert p.returncode != 0, (verb, p.stderr)
+            assert want in p.stderr, (verb, p.stderr)
+        instance.main_cf.pop(name)
+    # Nothing was started.
+    assert instance.cmd("postfix", "status").returncode != 0
+
+
+def test_restriction_classes(smtpd):
+    srv = smtpd({"smtpd_restriction_classes": "strict",
+                 "strict": "reject_non_fqdn_sender, permit",
+                 "smtpd_sender_restrictions":
+                     "check_sender_access inline:{ {a@strict.example=strict} }"})
+    c = srv.connect()
+    c.reply()
+    c.cmd("EHLO c.example")
+    c.cmd("MAIL FROM:<a@strict.example>")
+    assert c.cmd("RCPT TO:<root@mx.example.test>") == "250 2.1.5 Ok"
+
+
+def test_access_table_reopened_when_its_file_changes(smtpd, instance):
+    table = instance.base / "sender_access"
+    table.write_text("bad@example.com REJECT first\n")
+    srv = smtpd({"smtpd_sender_restrictions": f"check_sender_access texthash:{table}"})
+    c = srv.connect()
+    c.reply()
+    c.cmd("EHLO c.example")
+    c.cmd("MAIL FROM:<bad@example.com>")
+    assert c.cmd("RCPT TO:<root@mx.example.test>") == (
+        "554 5.7.1 <bad@example.com>: Sender address rejected: first")
+    time.sleep(1.1)
+    table.write_text("bad@example.com REJECT second\n")
+    time.sleep(1.1)
+    c.cmd("RSET")
+    c.cmd("MAIL FROM:<bad@example.com>")
+    assert c.cmd("RCPT TO:<root@mx.example.test>") == (
+        "554 5.7.1 <bad@example.com>: Sender address rejected: second")
+    wait_log(instance, "table changed; reopened")
+
+
+def test_unauth_pipelining(smtpd):
+    srv = smtpd({"smtpd_data_restrictions": "reject_unauth_pipelining"})
+    c = srv.connect()
+    c.reply()
+    c.cmd("EHLO c.example")
+    c.cmd("MAIL FROM:<a@example.com>")
+    c.cmd("RCPT TO:<root@mx.example.test>")
+    c.sock.sendall(b"DATA\r\nSubject: early\r\n")
+    assert c.reply() == ("503 5.5.0 <DATA>: Data command rejected: Improper use of SMTP "
+                         "command pipelining")
