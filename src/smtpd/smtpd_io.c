@@ -365,7 +365,7 @@ static void on_pending(event_loop *loop, void *ctx)
     (void)loop;
     smtpd_session *s = ctx;
     s->pending_timer = 0;
-    if (!s->closing && !s->paused && !s->commit && !s->tls_pending)
+    if (!s->closing && !s->paused && !s->commit && !s->tls_pending && !s->check_waiting)
         session_read(s);
 }
 
