@@ -44,6 +44,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -66,8 +67,8 @@ typedef struct local_agent {
 typedef struct identity {
     uid_t uid;
     gid_t gid;
-    char user[256];
-    char home[1024];
+    char user[LOGIN_NAME_MAX + 1];
+    char home[PATH_MAX]; /* a longer home directory is refused, never cut */
 } identity;
 
 /* One top-level recipient being delivered. */
@@ -134,15 +135,22 @@ static int class_allowed(const char *param, const char *cls)
     return word_list_has(cfg_str(param), cls, WORD_LIST_FOLD_CASE);
 }
 
+/* 0, -1 for an unknown user, -2 when the name or home directory is longer than a system
+ * path or login name can be (errno = ENAMETOOLONG). */
 static int identity_of_user(const char *name, identity *id)
 {
     struct passwd *pw = getpwnam(name);
     if (pw == NULL)
         return -1;
+    size_t ulen = strlen(pw->pw_name), hlen = strlen(pw->pw_dir);
+    if (ulen >= sizeof(id->user) || hlen >= sizeof(id->home)) {
+        errno = ENAMETOOLONG;
+        return -2;
+    }
     id->uid = pw->pw_uid;
     id->gid = pw->pw_gid;
-    snprintf(id->user, sizeof(id->user), "%s", pw->pw_name);
-    snprintf(id->home, sizeof(id->home), "%s", pw->pw_dir);
+    memcpy(id->user, pw->pw_name, ulen + 1);
+    memcpy(id->home, pw->pw_dir, hlen + 1);
     return 0;
 }
 
@@ -150,10 +158,7 @@ static int identity_of_user(const char *name, identity *id)
 static void identity_default_privs(identity *id)
 {
     if (identity_of_user(cfg_str("default_privs"), id) < 0 || id->uid == 0) {
-        id->uid = 65534;
-        id->gid = 65534;
-        snprintf(id->user, sizeof(id->user), "nobody");
-        snprintf(id->home, sizeof(id->home), "/");
+        *id = (identity){.uid = 65534, .gid = 65534, .user = "nobody", .home = "/"};
     }
     if (!deliver_privs_root()) {
         /* A normal user delivers everything as itself. */
@@ -338,18 +343,22 @@ static void deliver_to_mailbox(local_state *st, const char *to, const identity *
     }
     const char *home_mailbox = cfg_str("home_mailbox");
     strbuf path;
-    strbuf_init(&path, 8192);
-    int maildir = 0, in_spool = 0;
+    strbuf_path_init(&path);
+    int maildir = 0, in_spool = 0, built;
     if (home_mailbox[0] != '\0') {
-        strbuf_printf(&path, "%s/%s", id.home, home_mailbox);
+        built = strbuf_path_printf(&path, "%s/%s", id.home, home_mailbox);
         maildir = home_mailbox[strlen(home_mailbox) - 1] == '/';
     } else {
-        strbuf_printf(&path, "%s/%s", cfg_str("mail_spool_directory"), id.user);
+        built = strbuf_path_printf(&path, "%s/%s", cfg_str("mail_spool_directory"), id.user);
         in_spool = 1;
     }
     char dsn[DSN_MAX] = "4.3.0";
     int rc;
-    if (deliver_privs_enter(id.uid, id.gid, &why) < 0) {
+    if (built < 0) {
+        rc = -1;
+        snprintf(dsn, sizeof(dsn), "4.3.5");
+        strbuf_printf(&why, "mailbox path for %s: %s", id.user, strerror(errno));
+    } else if (deliver_privs_enter(id.uid, id.gid, &why) < 0) {
         rc = -1;
     } else {
         if (maildir)
@@ -740,8 +749,12 @@ static void deliver_address(local_state *st, const char *address, int depth, int
         }
     }
     identity user;
-    if (identity_of_user(bare, &user) < 0) {
-        leaf_result(st, to, "5.1.1", "unknown user: \"%s\"", bare);
+    int known = identity_of_user(bare, &user);
+    if (known < 0) {
+        if (known == -2)
+            leaf_result(st, to, "4.3.5", "user \"%s\": home directory or name too long", bare);
+        else
+            leaf_result(st, to, "5.1.1", "unknown user: \"%s\"", bare);
         strbuf_free(&key);
         return;
     }
@@ -751,14 +764,19 @@ static void deliver_address(local_state *st, const char *address, int depth, int
         strbuf body, why;
         strbuf_init(&body, LOCAL_FILE_LIMIT + 1);
         strbuf_init(&why, 4096);
-        char path[1200];
-        snprintf(path, sizeof(path), "%s/.forward", user.home);
+        strbuf path;
+        strbuf_path_init(&path);
         identity fwd = user;
         if (!deliver_privs_root()) {
             fwd.uid = getuid();
             fwd.gid = getgid();
         }
-        int rc = read_small_file(path, &fwd, 1, &body, &why);
+        int rc = -1;
+        if (strbuf_path_printf(&path, "%s/.forward", user.home) < 0)
+            strbuf_printf(&why, "%s/.forward: %s", user.home, strerror(errno));
+        else
+            rc = read_small_file(path.data, &fwd, 1, &body, &why);
+        strbuf_free(&path);
         if (rc < 0) {
             log_warning("%s: %s", st->req->queue_id, why.data);
         } else if (rc > 0) {

@@ -11,24 +11,19 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-void maildir_unique_name(char *buf, size_t len, long sec, long usec, long pid,
-                         unsigned long count, const char *host)
+void maildir_unique_name(strbuf *out, long sec, long usec, long pid, unsigned long count,
+                         const char *host)
 {
-    char safe_host[256];
-    size_t o = 0;
-    for (const char *p = host; *p && o + 5 < sizeof(safe_host); p++) {
-        if (*p == '/') {
-            memcpy(safe_host + o, "\\057", 4);
-            o += 4;
-        } else if (*p == ':') {
-            memcpy(safe_host + o, "\\072", 4);
-            o += 4;
-        } else {
-            safe_host[o++] = *p;
-        }
+    strbuf_reset(out);
+    strbuf_printf(out, "%ld.M%06ldP%ldQ%lu.", sec, usec, pid, count);
+    for (const char *p = host; *p; p++) {
+        if (*p == '/')
+            strbuf_append_str(out, "\\057");
+        else if (*p == ':')
+            strbuf_append_str(out, "\\072");
+        else
+            strbuf_append_char(out, *p);
     }
-    safe_host[o] = '\0';
-    snprintf(buf, len, "%ld.M%06ldP%ldQ%lu.%s", sec, usec, pid, count, safe_host);
 }
 
 int maildir_make_dirs(const char *path, mode_t mode)
@@ -56,35 +51,68 @@ int maildir_make_dirs(const char *path, mode_t mode)
 static int make_maildir(const char *base, strbuf *why)
 {
     const char *subdirs[] = {"tmp", "new", "cur"};
-    for (int i = 0; i < 3; i++) {
-        char sub[4200];
-        snprintf(sub, sizeof(sub), "%s/%s", base, subdirs[i]);
-        if (maildir_make_dirs(sub, 0700) < 0) {
-            strbuf_printf(why, "create maildir file %s: %s", sub, strerror(errno));
-            return -1;
+    strbuf sub;
+    strbuf_path_init(&sub);
+    int rc = 0;
+    for (int i = 0; i < 3 && rc == 0; i++) {
+        if (strbuf_path_printf(&sub, "%s/%s", base, subdirs[i]) < 0 ||
+            maildir_make_dirs(sub.data, 0700) < 0) {
+            strbuf_printf(why, "create maildir directory %s/%s: %s", base, subdirs[i],
+                          strerror(errno));
+            rc = -1;
         }
     }
-    return 0;
+    strbuf_free(&sub);
+    return rc;
 }
 
-int maildir_deliver(const char *dir, mail_source *src, const char *sender,
-                    const char *delivered_to, long long size_limit, char dsn[DSN_MAX],
-                    strbuf *why)
+/* The paths of one delivery, all below the Maildir (no trailing '/'). */
+typedef struct maildir_paths {
+    strbuf base, tmp, new_dir, new_file;
+} maildir_paths;
+
+static void paths_free(maildir_paths *p)
+{
+    strbuf_free(&p->base);
+    strbuf_free(&p->tmp);
+    strbuf_free(&p->new_dir);
+    strbuf_free(&p->new_file);
+}
+
+/* 0, or -1 with errno = ENAMETOOLONG when a path would exceed PATH_MAX: never a cut path. */
+static int paths_build(maildir_paths *p, const char *dir)
 {
     static unsigned long counter; /* per-process sequence for unique names */
-    char base[4096], tmp_path[4400], new_path[4400], new_dir[4200];
-    snprintf(base, sizeof(base), "%s", dir);
-    size_t blen = strlen(base);
-    while (blen > 1 && base[blen - 1] == '/')
-        base[--blen] = '\0';
+    strbuf_path_init(&p->base);
+    strbuf_path_init(&p->tmp);
+    strbuf_path_init(&p->new_dir);
+    strbuf_path_init(&p->new_file);
+    if (strbuf_path_printf(&p->base, "%s", dir) < 0)
+        return -1;
+    while (p->base.len > 1 && p->base.data[p->base.len - 1] == '/')
+        strbuf_truncate(&p->base, p->base.len - 1);
     struct timeval tv;
     gettimeofday(&tv, NULL);
-    char unique[512];
-    maildir_unique_name(unique, sizeof(unique), (long)tv.tv_sec, (long)tv.tv_usec,
-                        (long)getpid(), ++counter, cfg_str("myhostname"));
-    snprintf(tmp_path, sizeof(tmp_path), "%s/tmp/%s", base, unique);
-    snprintf(new_dir, sizeof(new_dir), "%s/new", base);
-    snprintf(new_path, sizeof(new_path), "%s/new/%s", base, unique);
+    strbuf unique;
+    strbuf_init(&unique, 0);
+    maildir_unique_name(&unique, (long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(), ++counter,
+                        cfg_str("myhostname"));
+    int rc = strbuf_path_printf(&p->tmp, "%s/tmp/%s", p->base.data, unique.data) < 0 ||
+                     strbuf_path_printf(&p->new_dir, "%s/new", p->base.data) < 0 ||
+                     strbuf_path_printf(&p->new_file, "%s/new/%s", p->base.data, unique.data) < 0
+                 ? -1
+                 : 0;
+    strbuf_free(&unique);
+    return rc;
+}
+
+/* Writes the message into tmp/, fsyncs it, links it into new/ and fsyncs new/. */
+static int maildir_write(maildir_paths *p, mail_source *src, const char *sender,
+                         const char *delivered_to, long long size_limit, char dsn[DSN_MAX],
+                         strbuf *why)
+{
+    const char *tmp_path = p->tmp.data, *new_path = p->new_file.data;
+    const char *new_dir = p->new_dir.data, *base = p->base.data;
     /* The Maildir is made when the first delivery finds it missing, not checked every time:
      * that would be a dozen mkdir() calls per message. */
     int fd = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -144,4 +172,20 @@ int maildir_deliver(const char *dir, mail_source *src, const char *sender,
         return -1;
     }
     return 0;
+}
+
+int maildir_deliver(const char *dir, mail_source *src, const char *sender,
+                    const char *delivered_to, long long size_limit, char dsn[DSN_MAX],
+                    strbuf *why)
+{
+    maildir_paths paths;
+    if (paths_build(&paths, dir) < 0) {
+        snprintf(dsn, DSN_MAX, "4.3.5");
+        strbuf_printf(why, "maildir delivery failed: maildir %s: %s", dir, strerror(errno));
+        paths_free(&paths);
+        return -1;
+    }
+    int rc = maildir_write(&paths, src, sender, delivered_to, size_limit, dsn, why);
+    paths_free(&paths);
+    return rc;
 }

@@ -17,8 +17,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-void maildir_unique_name(char *buf, size_t len, long sec, long usec, long pid,
-                         unsigned long count, const char *host);
+void maildir_unique_name(strbuf *out, long sec, long usec, long pid, unsigned long count,
+                         const char *host);
 /* 0 delivered, -1 failed with dsn and why set. size_limit 0 = none. */
 int maildir_deliver(const char *dir, mail_source *src, const char *sender,
                     const char *delivered_to, long long size_limit, char dsn[DSN_MAX],

@@ -17,7 +17,6 @@
 int mbox_lock_methods(const char *list)
 {
     int bits = 0;
-    char word[32];
     const char *p = list;
     while (*p) {
         while (*p && (isspace((unsigned char)*p) || *p == ','))
@@ -27,19 +26,21 @@ int mbox_lock_methods(const char *list)
             n++;
         if (n == 0)
             break;
-        snprintf(word, sizeof(word), "%.*s", (int)(n < 31 ? n : 31), p);
-        if (strcmp(word, "fcntl") == 0)
+        if (n == 5 && strncmp(p, "fcntl", n) == 0)
             bits |= MBOX_LOCK_FCNTL;
-        else if (strcmp(word, "flock") == 0)
+        else if (n == 5 && strncmp(p, "flock", n) == 0)
             bits |= MBOX_LOCK_FLOCK;
-        else if (strcmp(word, "dotlock") == 0)
+        else if (n == 7 && strncmp(p, "dotlock", n) == 0)
             bits |= MBOX_LOCK_DOTLOCK;
         else
-            log_warning("unknown mailbox lock method \"%s\" ignored", word);
+            log_warning("unknown mailbox lock method \"%.*s\" ignored", (int)n, p);
         p += n;
     }
     return bits;
 }
+
+static int dotlock_acquire(const char *path, const char *lock_path, strbuf *why);
+static void dotlock_release(const char *lock_path);
 
 static int dotlock_try(const char *lock_path)
 {
@@ -52,8 +53,19 @@ static int dotlock_try(const char *lock_path)
 
 int mbox_dotlock_acquire(const char *path, strbuf *why)
 {
-    char lock_path[4200];
-    snprintf(lock_path, sizeof(lock_path), "%s.lock", path);
+    strbuf lock;
+    strbuf_path_init(&lock);
+    int rc = strbuf_path_printf(&lock, "%s.lock", path);
+    if (rc < 0)
+        strbuf_printf(why, "cannot create lock file %s.lock: %s", path, strerror(errno));
+    else
+        rc = dotlock_acquire(path, lock.data, why);
+    strbuf_free(&lock);
+    return rc;
+}
+
+static int dotlock_acquire(const char *path, const char *lock_path, strbuf *why)
+{
     long attempts = cfg_int("deliver_lock_attempts");
     long delay = cfg_time("deliver_lock_delay");
     long stale = cfg_time("stale_lock_time");
@@ -96,8 +108,15 @@ int mbox_dotlock_acquire(const char *path, strbuf *why)
 
 void mbox_dotlock_release(const char *path)
 {
-    char lock_path[4200];
-    snprintf(lock_path, sizeof(lock_path), "%s.lock", path);
+    strbuf lock;
+    strbuf_path_init(&lock);
+    if (strbuf_path_printf(&lock, "%s.lock", path) == 0) /* else acquire failed too */
+        dotlock_release(lock.data);
+    strbuf_free(&lock);
+}
+
+static void dotlock_release(const char *lock_path)
+{
     if (unlink(lock_path) < 0 && errno == EACCES && deliver_privs_root() && geteuid() != 0) {
         uid_t uid = geteuid();
         gid_t gid = getegid();

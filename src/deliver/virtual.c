@@ -21,19 +21,27 @@
 #include "maps/map.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+/* Settings and tables, loaded and checked once when the agent starts (a reload starts new
+ * agents). */
 typedef struct virtual_tables {
     map_list *mailbox;
     map_list *uid;
     map_list *gid;
+    const char *base;        /* virtual_mailbox_base, shorter than PATH_MAX */
+    const char *delimiters;  /* recipient_delimiter */
+    long minimum_uid;        /* virtual_minimum_uid */
+    long long mailbox_limit; /* virtual_mailbox_limit */
+    int lock_methods;        /* virtual_mailbox_lock */
 } virtual_tables;
 
 /* Searches a table for address, address without extension, then @domain. 1, 0 or -1. */
-static int lookup_address(map_list *ml, const char *address, strbuf *value)
+static int lookup_address(map_list *ml, const char *delims, const char *address, strbuf *value)
 {
     if (map_list_empty(ml))
         return 0;
@@ -43,10 +51,9 @@ static int lookup_address(map_list *ml, const char *address, strbuf *value)
     char local[1024], domain[1024];
     if (mail_addr_split(address, local, sizeof(local), domain, sizeof(domain)) < 0)
         return 0;
-    const char *delims = cfg_str("recipient_delimiter");
     if (delims[0] != '\0') {
-        char bare[1024];
-        snprintf(bare, sizeof(bare), "%s", local);
+        char bare[sizeof(local)];
+        memcpy(bare, local, sizeof(bare)); /* same size: nothing to cut */
         mail_addr_strip_extension(bare, delims, NULL, 0);
         if (strcmp(bare, local) != 0) {
             strbuf key;
@@ -69,12 +76,12 @@ static int lookup_address(map_list *ml, const char *address, strbuf *value)
 }
 
 /* Looks up a numeric id. 0 ok, -1 with dsn/why. */
-static int lookup_id(map_list *ml, const char *param, const char *address, long *id,
-                     deliver_rcpt *r)
+static int lookup_id(virtual_tables *t, map_list *ml, const char *param, const char *address,
+                     long *id, deliver_rcpt *r)
 {
     strbuf value;
     strbuf_init(&value, 4096);
-    int found = lookup_address(ml, address, &value);
+    int found = lookup_address(ml, t->delimiters, address, &value);
     int rc = -1;
     if (found < 0) {
         deliver_set_result(r, "4.3.0", "%s lookup error for \"%s\"", param, address);
@@ -100,13 +107,16 @@ static int lookup_id(map_list *ml, const char *param, const char *address, long 
 /* Creates the parent directory of an mbox path (mkdir -p). */
 static int make_parent_dirs(const char *path)
 {
-    char dir[4096];
-    snprintf(dir, sizeof(dir), "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash == NULL || slash == dir)
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL || slash == path)
         return 0;
-    *slash = '\0';
-    return maildir_make_dirs(dir, 0700);
+    strbuf dir;
+    strbuf_path_init(&dir);
+    int rc = strbuf_path_printf(&dir, "%.*s", (int)(slash - path), path);
+    if (rc == 0)
+        rc = maildir_make_dirs(dir.data, 0700);
+    strbuf_free(&dir);
+    return rc;
 }
 
 static void deliver_one(virtual_tables *t, deliver_request *req, mail_source *src,
@@ -115,7 +125,7 @@ static void deliver_one(virtual_tables *t, deliver_request *req, mail_source *sr
     strbuf value, why;
     strbuf_init(&value, 4096);
     strbuf_init(&why, 4096);
-    int found = lookup_address(t->mailbox, r->address, &value);
+    int found = lookup_address(t->mailbox, t->delimiters, r->address, &value);
     long uid = -1, gid = -1;
     if (found < 0) {
         deliver_set_result(r, "4.3.0", "virtual_mailbox_maps lookup error for \"%s\"",
@@ -125,25 +135,30 @@ static void deliver_one(virtual_tables *t, deliver_request *req, mail_source *sr
     } else if (strstr(value.data, "..") != NULL) {
         log_warning("virtual_mailbox_maps: refusing \"%s\" for %s", value.data, r->address);
         deliver_set_result(r, "4.3.0", "mail system configuration error");
-    } else if (lookup_id(t->uid, "virtual_uid_maps", r->address, &uid, r) == 0 &&
-               lookup_id(t->gid, "virtual_gid_maps", r->address, &gid, r) == 0) {
-        if (uid < cfg_int("virtual_minimum_uid")) {
+    } else if (lookup_id(t, t->uid, "virtual_uid_maps", r->address, &uid, r) == 0 &&
+               lookup_id(t, t->gid, "virtual_gid_maps", r->address, &gid, r) == 0) {
+        if (uid < t->minimum_uid) {
             log_warning("recipient %s: bad uid %ld in virtual_uid_maps", r->address, uid);
             deliver_set_result(r, "4.3.0", "mail system configuration error");
         } else {
             strbuf path;
-            strbuf_init(&path, 8192);
-            const char *base = cfg_str("virtual_mailbox_base");
-            strbuf_printf(&path, "%s%s%s", base,
-                          base[0] && base[strlen(base) - 1] != '/' ? "/" : "", value.data);
+            strbuf_path_init(&path);
+            const char *base = t->base;
             int loop = mail_copy_loop_check(src, r->address, &why);
             char dsn[DSN_MAX] = "4.3.0";
-            if (loop != 0) {
+            if (strbuf_path_printf(&path, "%s%s%s", base,
+                                   base[0] && base[strlen(base) - 1] != '/' ? "/" : "",
+                                   value.data) < 0) {
+                log_warning("recipient %s: virtual_mailbox_base %s and mailbox %s: %s",
+                            r->address, base, value.data, strerror(errno));
+                deliver_set_result(r, "4.3.5",
+                                   "mail system configuration error: mailbox path too long");
+            } else if (loop != 0) {
                 deliver_set_result(r, loop > 0 ? "5.4.6" : "4.3.0", "%s", why.data);
             } else if (deliver_privs_enter((uid_t)uid, (gid_t)gid, &why) < 0) {
                 deliver_set_result(r, "4.3.0", "%s", why.data);
             } else {
-                int is_maildir = path.data[path.len - 1] == '/';
+                int is_maildir = path.len > 0 && path.data[path.len - 1] == '/';
                 int rc;
                 if (is_maildir) {
                     rc = maildir_deliver(path.data, src, req->sender, r->address, 0, dsn, &why);
@@ -153,9 +168,7 @@ static void deliver_one(virtual_tables *t, deliver_request *req, mail_source *sr
                     rc = -1;
                 } else {
                     rc = mbox_deliver(path.data, src, req->sender, r->address,
-                                      cfg_size("virtual_mailbox_limit"),
-                                      mbox_lock_methods(cfg_str("virtual_mailbox_lock")), dsn,
-                                      &why);
+                                      t->mailbox_limit, t->lock_methods, dsn, &why);
                 }
                 deliver_privs_leave();
                 if (rc == 0)
@@ -198,8 +211,17 @@ int virtual_main(int argc, char **argv)
 {
     mail_server srv;
     mail_server_init(&srv, "virtual", argc, argv);
-    virtual_tables t = {open_table("virtual_mailbox_maps"), open_table("virtual_uid_maps"),
-                        open_table("virtual_gid_maps")};
+    virtual_tables t = {.mailbox = open_table("virtual_mailbox_maps"),
+                        .uid = open_table("virtual_uid_maps"),
+                        .gid = open_table("virtual_gid_maps")};
+    t.base = cfg_str("virtual_mailbox_base");
+    if (strlen(t.base) >= PATH_MAX)
+        log_fatal("file %s: parameter virtual_mailbox_base: path longer than %d bytes",
+                  config_main_cf(srv.cfg), PATH_MAX - 1);
+    t.delimiters = cfg_str("recipient_delimiter");
+    t.minimum_uid = cfg_int("virtual_minimum_uid");
+    t.mailbox_limit = cfg_size("virtual_mailbox_limit");
+    t.lock_methods = mbox_lock_methods(cfg_str("virtual_mailbox_lock"));
     int rc = deliver_server_run(&srv, virtual_deliver, &t);
     map_list_close(t.mailbox);
     map_list_close(t.uid);

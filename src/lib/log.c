@@ -14,7 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+/* A log line holds at most LOG_LINE_MAX bytes: longer text ends in LOG_CUT_MARK, never a
+ * silent cut (syslog daemons cut long lines too; the start says what happened). */
 #define LOG_LINE_MAX 4096
+#define LOG_CUT_MARK "...(cut)"
 
 enum { LEVEL_INFO, LEVEL_WARNING, LEVEL_ERROR, LEVEL_FATAL };
 
@@ -98,7 +101,8 @@ size_t log_format_line(char *buf, size_t len, long when, const char *host, const
     int n = snprintf(buf, len, "%s %s %s[%ld]: %s%s\n", stamp, host, ident, pid, prefix, text);
     if (n < 0)
         return 0;
-    if ((size_t)n >= len) { /* keep the newline on truncated lines */
+    if ((size_t)n >= len && len > sizeof(LOG_CUT_MARK)) { /* mark the cut, keep the newline */
+        memcpy(buf + len - sizeof(LOG_CUT_MARK) - 1, LOG_CUT_MARK, sizeof(LOG_CUT_MARK) - 1);
         buf[len - 2] = '\n';
         buf[len - 1] = '\0';
         return len - 1;
@@ -153,7 +157,9 @@ void log_vmsg(int level, const char *fmt, va_list ap)
     static const int priorities[] = {LOG_INFO, LOG_WARNING, LOG_ERR, LOG_CRIT};
     int saved_errno = errno;
     char text[LOG_LINE_MAX];
-    vsnprintf(text, sizeof(text), fmt, ap);
+    int n = vsnprintf(text, sizeof(text), fmt, ap);
+    if (n >= (int)sizeof(text)) /* a longer line is cut where everyone can see it */
+        memcpy(text + sizeof(text) - sizeof(LOG_CUT_MARK), LOG_CUT_MARK, sizeof(LOG_CUT_MARK));
     for (char *p = text; *p; p++) /* one event, one line */
         if (*p == '\n' || *p == '\r')
             *p = ' ';

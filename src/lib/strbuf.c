@@ -2,6 +2,8 @@
 #include "lib/strbuf.h"
 #include "lib/xalloc.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,4 +102,29 @@ char *strbuf_detach(strbuf *sb)
     sb->data = NULL; /* the next append allocates afresh */
     sb->len = sb->cap = 0;
     return p;
+}
+
+void strbuf_path_init(strbuf *sb)
+{
+    strbuf_init(sb, PATH_MAX - 1);
+}
+
+int strbuf_path_printf(strbuf *sb, const char *fmt, ...)
+{
+    strbuf_reset(sb);
+    va_list ap;
+    va_start(ap, fmt);
+    int r = strbuf_vprintf(sb, fmt, ap);
+    va_end(ap);
+    if (r < 0)
+        errno = ENAMETOOLONG;
+    return r;
+}
+
+char *strbuf_vformat(size_t limit, const char *fmt, va_list ap)
+{
+    strbuf sb;
+    strbuf_init(&sb, limit);
+    strbuf_vprintf(&sb, fmt, ap);
+    return strbuf_detach(&sb);
 }

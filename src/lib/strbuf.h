@@ -35,4 +35,14 @@ void strbuf_truncate(strbuf *sb, size_t len);
  * data == NULL until the next append; strbuf_free() on it is harmless. */
 char *strbuf_detach(strbuf *sb);
 
+/* Paths: a strbuf made by strbuf_path_init() holds at most PATH_MAX - 1 bytes, the most a
+ * system call accepts. strbuf_path_printf() replaces the buffer's text; on a path that would
+ * be longer it returns -1 with errno = ENAMETOOLONG and leaves the buffer empty, so a caller
+ * reports "File name too long" instead of using a cut path. */
+void strbuf_path_init(strbuf *sb);
+int strbuf_path_printf(strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A new string made from fmt (at most limit bytes, 0 = STRBUF_DEFAULT_LIMIT; text past the
+ * limit is refused and the result is ""); free() it. */
+char *strbuf_vformat(size_t limit, const char *fmt, va_list ap);
+
 #endif

@@ -305,3 +305,40 @@ def test_dot_forward(instance, system_user, open_dir):
     copy = (open_dir / "fwd.mbox").read_bytes()
     assert copy.endswith(b"\nfwd\n\n")
     assert (open_dir / "fwd.mbox").stat().st_uid == system_user.pw_uid
+
+
+# ---- no silent truncation of mailbox paths ----
+
+def long_dir(root, length):
+    """A path under root exactly length bytes long, in components the kernel accepts."""
+    path = str(root)
+    while len(path) < length:
+        path += "/" + "d" * min(200, length - len(path) - 1)
+    assert len(path) == length
+    return path
+
+
+def test_virtual_mailbox_base_longer_than_path_max_is_refused(instance):
+    base = long_dir(instance.mail, 4200)
+    started(instance, {"virtual_mailbox_base": base})
+    send(instance, ["user@virtual.test"], message())
+    instance.wait_for(lambda: "parameter virtual_mailbox_base: path longer than 4095 bytes"
+                      in instance.maillog(), what="configuration error")
+    assert "status=sent" not in instance.maillog()
+    assert ": removed" not in instance.maillog()
+    # nothing was written below a cut prefix of the base
+    assert not list(instance.mail.rglob("new"))
+
+
+def test_virtual_mailbox_path_too_long_defers_with_reason(instance):
+    base = long_dir(instance.mail, 4093)  # base fits; base + "/user/" does not
+    started(instance, {"virtual_mailbox_base": base})
+    send(instance, ["user@virtual.test"], message())
+    instance.wait_for(lambda: "mailbox path too long" in instance.maillog(), what="deferral")
+    log = instance.maillog()
+    assert re.search(r"to=<user@virtual\.test>, relay=virtual, .*dsn=4\.3\.5, "
+                     r"status=deferred \(mail system configuration error: mailbox path too long\)",
+                     log), log[-2000:]
+    # the warning names the parameter and the whole base (a log line is cut, visibly, at 4 KiB)
+    assert "warning: recipient user@virtual.test: virtual_mailbox_base " + base[:3000] in log
+    assert not list(instance.mail.rglob("new"))

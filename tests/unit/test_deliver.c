@@ -182,11 +182,19 @@ TEST(dsn_and_delay_format)
 
 TEST(maildir_unique_names)
 {
-    char b[256];
-    maildir_unique_name(b, sizeof(b), 1700000000, 42, 1234, 7, "mx.example.test");
-    CHECK_STR(b, "1700000000.M000042P1234Q7.mx.example.test");
-    maildir_unique_name(b, sizeof(b), 1, 999999, 1, 1, "a/b:c");
-    CHECK_STR(b, "1.M999999P1Q1.a\\057b\\072c");
+    strbuf b;
+    strbuf_init(&b, 0);
+    maildir_unique_name(&b, 1700000000, 42, 1234, 7, "mx.example.test");
+    CHECK_STR(b.data, "1700000000.M000042P1234Q7.mx.example.test");
+    maildir_unique_name(&b, 1, 999999, 1, 1, "a/b:c");
+    CHECK_STR(b.data, "1.M999999P1Q1.a\\057b\\072c");
+    /* a long host name is kept whole (it was cut at 250 bytes) */
+    char host[400];
+    memset(host, 'h', sizeof(host) - 1);
+    host[sizeof(host) - 1] = '\0';
+    maildir_unique_name(&b, 1, 2, 3, 4, host);
+    CHECK_INT(b.len, strlen("1.M000002P3Q4.") + sizeof(host) - 1);
+    strbuf_free(&b);
 }
 
 TEST(mbox_quote_rule)
