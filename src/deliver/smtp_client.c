@@ -22,6 +22,7 @@
 #include "deliver/smtp_connect.h"
 #include "deliver/smtp_nexthop.h"
 #include "deliver/smtp_session.h"
+#include "deliver/smtp_tls.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -33,6 +34,7 @@
 typedef struct smtp_agent {
     smtp_cache cache;
     int lmtp;
+    smtp_tls_engine *tls;
 } smtp_agent;
 
 /* Per-request bookkeeping: which recipients are final and which relay their result names. */
@@ -92,15 +94,57 @@ static void attempt(delivery *d, smtp_session *s, int more)
     free(index);
 }
 
-/* Parks or closes a session after use. */
-static void release_session(smtp_agent *agent, const char *key, smtp_session *s)
+/* Parks or closes a session after use. A TLS session is kept only with connection_reuse. */
+static void release_session(smtp_agent *agent, const char *key, smtp_session *s, int tls_reuse)
 {
-    if (s->usable && cfg_bool("smtp_connection_cache_on_demand")) {
+    if (s->usable && cfg_bool("smtp_connection_cache_on_demand") && (!s->tls || tls_reuse)) {
         smtp_cache_put(&agent->cache, key, s);
         return;
     }
     smtp_session_quit(s);
     free(s);
+}
+
+static void remember_failure(delivery *d, const char *dsn, const strbuf *why, const char *relay)
+{
+    snprintf(d->fail_dsn, sizeof(d->fail_dsn), "%s", dsn);
+    strbuf_reset(&d->fail_why);
+    strbuf_append(&d->fail_why, why->data, why->len);
+    d->fail_relay = relay;
+}
+
+/* Connects to one server and brings the session up to MAIL FROM: greeting, EHLO, STARTTLS per
+ * policy (again in plaintext when a may-level handshake failed). NULL with dsn and why;
+ * *connected says whether a connection was made at all. */
+static smtp_session *open_session(smtp_agent *agent, const smtp_candidate *c,
+                                  const smtp_tls_policy *policy, const char *nexthop, char *dsn,
+                                  size_t dsnlen, strbuf *why, int *connected)
+{
+    smtp_tls_policy plain = *policy;
+    const smtp_tls_policy *p = policy;
+    *connected = 0;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int fd = smtp_connect_candidate(c, cfg_time("smtp_connect_timeout"), why);
+        if (fd < 0) {
+            snprintf(dsn, dsnlen, "4.4.1");
+            return NULL;
+        }
+        *connected = 1;
+        smtp_session *s = xmalloc(sizeof(*s));
+        strbuf_reset(why);
+        int rc = smtp_session_start(s, fd, c, agent->lmtp, dsn, dsnlen, why);
+        if (rc == 0)
+            rc = smtp_tls_start(agent->tls, s, p, nexthop, c, dsn, dsnlen, why);
+        if (rc == 0)
+            return s;
+        free(s);
+        if (rc != SMTP_TLS_RETRY_PLAIN)
+            return NULL;
+        log_info("%s: TLS handshake failed; trying again without TLS", why->data);
+        plain.level = SMTP_TLS_NONE;
+        p = &plain;
+    }
+    return NULL;
 }
 
 /* Tries the destination's servers for the open recipients. */
@@ -118,6 +162,15 @@ static void try_servers(smtp_agent *agent, delivery *d, const char *nexthop, con
         strbuf_free(&why);
         return;
     }
+    smtp_tls_policy *policies = xcalloc((size_t)ndest, sizeof(*policies));
+    int *policy_ok = xcalloc((size_t)ndest, sizeof(*policy_ok));
+    for (int i = 0; i < ndest; i++) {
+        policy_ok[i] = smtp_tls_policy_for(agent->tls, &dests[i], &policies[i], &why) == 0;
+        if (!policy_ok[i]) {
+            log_warning("%s: %s", d->req->queue_id, why.data);
+            remember_failure(d, "4.7.5", &why, NULL);
+        }
+    }
     smtp_candidate *cands = xcalloc(SMTP_CANDIDATE_MAX, sizeof(*cands));
     int ncand = smtp_candidates(dests, (size_t)ndest, cands, SMTP_CANDIDATE_MAX, d->fail_dsn,
                                 sizeof(d->fail_dsn), &why);
@@ -130,36 +183,35 @@ static void try_servers(smtp_agent *agent, delivery *d, const char *nexthop, con
     for (int i = 0; i < ncand && d->open > 0; i++) {
         if (session_limit > 0 && sessions >= session_limit)
             break;
-        int fd = smtp_connect_candidate(&cands[i], cfg_time("smtp_connect_timeout"), &why);
-        if (fd < 0) {
+        const smtp_candidate *c = &cands[i];
+        if (!policy_ok[c->dest])
+            continue;
+        char dsn[DSN_MAX];
+        strbuf_reset(&why);
+        int connected = 0;
+        smtp_session *s = open_session(agent, c, &policies[c->dest], dests[c->dest].host, dsn,
+                                       sizeof(dsn), &why, &connected);
+        if (s == NULL && !connected) {
             log_info("%s", why.data);
-            snprintf(d->fail_dsn, sizeof(d->fail_dsn), "4.4.1");
-            strbuf_reset(&d->fail_why);
-            strbuf_append(&d->fail_why, why.data, why.len);
-            d->fail_relay = NULL;
+            remember_failure(d, dsn, &why, NULL);
             continue;
         }
         sessions++;
-        smtp_session *s = xmalloc(sizeof(*s));
-        char dsn[DSN_MAX];
-        strbuf_reset(&why);
         int more = i + 1 < ncand && (session_limit <= 0 || sessions < session_limit);
-        if (smtp_session_start(s, fd, &cands[i], agent->lmtp, dsn, sizeof(dsn), &why) < 0) {
+        if (s == NULL) {
             char name[SMTP_NAME_MAX];
-            smtp_candidate_name(&cands[i], 1, name, sizeof(name));
-            snprintf(d->fail_dsn, sizeof(d->fail_dsn), "%s", dsn);
-            strbuf_reset(&d->fail_why);
-            strbuf_append(&d->fail_why, why.data, why.len);
-            d->fail_relay = remember_relay(d, name);
-            free(s);
+            smtp_candidate_name(c, 1, name, sizeof(name));
+            remember_failure(d, dsn, &why, remember_relay(d, name));
             if (dsn_class(dsn) == 5 || !more)
                 break;
             continue;
         }
         attempt(d, s, more);
-        release_session(agent, key, s);
+        release_session(agent, key, s, policies[c->dest].connection_reuse);
     }
     free(cands);
+    free(policies);
+    free(policy_ok);
     strbuf_free(&why);
 }
 
@@ -235,7 +287,7 @@ static void smtp_deliver(deliver_request *req, void *ctx)
     if (cached != NULL) {
         if (smtp_session_reset(cached) == 0) {
             attempt(d, cached, 0);
-            release_session(agent, key, cached);
+            release_session(agent, key, cached, 1);
         } else {
             smtp_session_close(cached);
             free(cached);
@@ -270,7 +322,14 @@ int smtp_main(int argc, char **argv)
     agent.lmtp = strcmp(base, "lmtp") == 0;
     mail_server srv;
     mail_server_init(&srv, agent.lmtp ? "lmtp" : "smtp", argc, argv);
+    strbuf err;
+    strbuf_init(&err, 0);
+    agent.tls = smtp_tls_engine_create(agent.lmtp ? "lmtp" : "smtp", agent.lmtp, &err);
+    if (agent.tls == NULL)
+        log_fatal("%s", err.data);
+    strbuf_free(&err);
     int rc = deliver_server_run(&srv, smtp_deliver, &agent);
     smtp_cache_close_all(&agent.cache);
+    smtp_tls_engine_free(agent.tls);
     return rc;
 }

@@ -148,11 +148,13 @@ int smtp_candidates(const smtp_dest *dests, size_t ndest, smtp_candidate *out, s
     snprintf(dsn, dsnlen, "4.4.3");
     for (size_t i = 0; i < ndest && cl.n < cl.max; i++) {
         const smtp_dest *d = &dests[i];
+        size_t first = cl.n;
         if (d->is_unix) {
             smtp_candidate *c = &cl.items[cl.n++];
             memset(c, 0, sizeof(*c));
             snprintf(c->host, sizeof(c->host), "%s", d->host);
             c->is_unix = 1;
+            c->dest = i;
             continue;
         }
         if (d->mx_lookup) {
@@ -162,6 +164,8 @@ int smtp_candidates(const smtp_dest *dests, size_t ndest, smtp_candidate *out, s
             if (status != SMTP_DNS_OK)
                 set_failure(dsn, dsnlen, status);
         }
+        for (size_t k = first; k < cl.n; k++)
+            cl.items[k].dest = i;
     }
     return (int)cl.n;
 }

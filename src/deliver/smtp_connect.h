@@ -27,6 +27,7 @@ typedef struct smtp_candidate {
     inet_address addr;
     unsigned port;
     int is_unix;
+    size_t dest; /* index of the destination it came from */
 } smtp_candidate;
 
 int smtp_candidates(const smtp_dest *dests, size_t ndest, smtp_candidate *out, size_t max,

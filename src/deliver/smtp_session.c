@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- small helpers ---- */
 
@@ -106,6 +107,65 @@ static int send_hello(smtp_session *s, const char *verb, smtp_reply *reply, long
     return smtp_stream_read_reply(&s->stream, reply, timeout);
 }
 
+/* Keeps the mechanisms of an "AUTH a b c" (or old "AUTH=a b c") EHLO line for smtp_sasl.h. */
+static void record_auth_mechanisms(smtp_session *s, const smtp_reply *reply)
+{
+    s->auth_mechs[0] = '\0';
+    const char *p = reply->lines.data;
+    while (p && *p) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        if (len > 5 && strncasecmp(p, "AUTH", 4) == 0 && (p[4] == ' ' || p[4] == '=')) {
+            size_t used = strlen(s->auth_mechs);
+            size_t add = len - 5;
+            if (used + add + 2 > sizeof(s->auth_mechs))
+                log_warning("%s: AUTH mechanism list too long; ignoring the rest", s->host_addr);
+            else
+                snprintf(s->auth_mechs + used, sizeof(s->auth_mechs) - used, "%s%.*s",
+                         used ? " " : "", (int)add, p + 5);
+        }
+        p = nl ? nl + 1 : NULL;
+    }
+}
+
+int smtp_session_hello(smtp_session *s, int allow_helo, char *dsn, size_t dsnlen, strbuf *why)
+{
+    long timeout = cfg_time("smtp_helo_timeout");
+    smtp_reply reply;
+    smtp_reply_init(&reply);
+    const char *verb = s->lmtp ? "LHLO" : "EHLO";
+    int rc = -1;
+    int io = send_hello(s, verb, &reply, timeout);
+    if (io == 0 && allow_helo && !s->lmtp && smtp_reply_class(&reply) == 5) {
+        verb = "HELO";
+        io = send_hello(s, verb, &reply, timeout);
+    }
+    s->features = 0;
+    s->size_limit = 0;
+    s->auth_mechs[0] = '\0';
+    if (io < 0) {
+        stream_failure_text(
+            s, s->lmtp ? "performing the LHLO handshake" : "performing the EHLO handshake", why);
+        rc = start_failure(s, dsn, dsnlen, "4.4.2");
+    } else if (smtp_reply_class(&reply) != 2) {
+        char code[DSN_MAX];
+        smtp_reply_dsn(&reply, code, sizeof(code));
+        strbuf_reset(why);
+        strbuf_printf(why, "host %s said: %s (in reply to %s command)", s->host_addr,
+                      reply.text.data, verb);
+        rc = start_failure(s, dsn, dsnlen, code);
+    } else {
+        if (strcmp(verb, "HELO") != 0) {
+            s->features = smtp_ehlo_parse(&reply, &s->size_limit);
+            record_auth_mechanisms(s, &reply);
+        }
+        s->usable = 1;
+        rc = 0;
+    }
+    smtp_reply_free(&reply);
+    return rc;
+}
+
 int smtp_session_start(smtp_session *s, int fd, const smtp_candidate *c, int lmtp, char *dsn,
                        size_t dsnlen, strbuf *why)
 {
@@ -131,29 +191,7 @@ int smtp_session_start(smtp_session *s, int fd, const smtp_candidate *c, int lmt
         strbuf_printf(why, "host %s refused to talk to me: %s", s->host_addr, reply.text.data);
         rc = start_failure(s, dsn, dsnlen, code);
     } else {
-        const char *verb = lmtp ? "LHLO" : "EHLO";
-        int io = send_hello(s, verb, &reply, timeout);
-        if (io == 0 && !lmtp && smtp_reply_class(&reply) == 5) {
-            verb = "HELO";
-            io = send_hello(s, verb, &reply, timeout);
-        }
-        if (io < 0) {
-            stream_failure_text(
-                s, lmtp ? "performing the LHLO handshake" : "performing the EHLO handshake", why);
-            rc = start_failure(s, dsn, dsnlen, "4.4.2");
-        } else if (smtp_reply_class(&reply) != 2) {
-            char code[DSN_MAX];
-            smtp_reply_dsn(&reply, code, sizeof(code));
-            strbuf_reset(why);
-            strbuf_printf(why, "host %s said: %s (in reply to %s command)", s->host_addr,
-                          reply.text.data, verb);
-            rc = start_failure(s, dsn, dsnlen, code);
-        } else {
-            if (strcmp(verb, "HELO") != 0)
-                s->features = smtp_ehlo_parse(&reply, &s->size_limit);
-            s->usable = 1;
-            rc = 0;
-        }
+        rc = smtp_session_hello(s, 1, dsn, dsnlen, why);
     }
     smtp_reply_free(&reply);
     return rc;

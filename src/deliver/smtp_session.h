@@ -41,6 +41,11 @@ typedef struct smtp_session {
     double created;       /* seconds since the epoch */
     int usable;           /* the connection is in a known state */
     long transactions;
+    char auth_mechs[512]; /* SASL mechanisms of the last EHLO reply, space separated */
+    int tls;              /* TLS is active (smtp_tls.h) */
+    int tls_verified;     /* the server was authenticated (fingerprint, name, DANE) */
+    int authenticated;    /* SASL AUTH succeeded (smtp_sasl.h) */
+    char tls_cache_key[SMTP_NAME_MAX + 320]; /* TLS session cache key, "" = no caching */
 } smtp_session;
 
 /* What a transaction sends. */
@@ -56,6 +61,10 @@ typedef struct smtp_message {
 /* Takes over fd. 0 on success; -1 with dsn and why (the session is closed). */
 int smtp_session_start(smtp_session *s, int fd, const smtp_candidate *c, int lmtp, char *dsn,
                        size_t dsnlen, strbuf *why);
+/* Sends EHLO (LHLO for LMTP; HELO after a 5xx when allow_helo) and records the features, as
+ * after the greeting and again after STARTTLS. 0, or -1 with dsn and why (the session is
+ * closed). */
+int smtp_session_hello(smtp_session *s, int allow_helo, char *dsn, size_t dsnlen, strbuf *why);
 /* Sends the message to the n recipients; every one gets a result. */
 void smtp_session_transaction(smtp_session *s, const smtp_message *m, deliver_rcpt **rcpts,
                               size_t n);

@@ -2,6 +2,9 @@
 #include "deliver/smtp_stream.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +28,11 @@ void smtp_stream_init(smtp_stream *s, int fd)
 
 void smtp_stream_close(smtp_stream *s)
 {
+    if (s->ssl) {
+        SSL_shutdown(s->ssl); /* one non-blocking attempt: close_notify, no wait for the peer's */
+        SSL_free(s->ssl);
+        s->ssl = NULL;
+    }
     if (s->fd >= 0)
         close(s->fd);
     s->fd = -1;
@@ -58,9 +66,55 @@ static int wait_for(smtp_stream *s, short events, long long deadline)
     }
 }
 
+void smtp_stream_set_tls(smtp_stream *s, struct ssl_st *ssl)
+{
+    s->ssl = ssl;
+}
+
+size_t smtp_stream_discard_input(smtp_stream *s)
+{
+    size_t n = s->rend - s->rstart;
+    s->rstart = s->rend = 0;
+    return n;
+}
+
+/* One SSL_read or SSL_write of at most len bytes, waiting as OpenSSL asks. Returns the bytes
+ * moved (> 0), or -1 with the stream failed. */
+static ssize_t tls_io(smtp_stream *s, int writing, void *buf, size_t len, long long deadline)
+{
+    int n = len > INT_MAX ? INT_MAX : (int)len;
+    for (;;) {
+        ERR_clear_error();
+        errno = 0;
+        int r = writing ? SSL_write(s->ssl, buf, n) : SSL_read(s->ssl, buf, n);
+        if (r > 0)
+            return r;
+        int e = SSL_get_error(s->ssl, r);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+            if (wait_for(s, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline) < 0)
+                return -1;
+            continue;
+        }
+        if (e == SSL_ERROR_SYSCALL && errno == EINTR)
+            continue;
+        if (e == SSL_ERROR_SYSCALL && errno != 0 && errno != EPIPE && errno != ECONNRESET)
+            return fail(s, SMTP_STREAM_IO, errno);
+        return fail(s, SMTP_STREAM_EOF, 0); /* close_notify, reset, or a TLS protocol error */
+    }
+}
+
 /* Refills the read buffer. 0 or -1. */
 static int fill(smtp_stream *s, long long deadline)
 {
+    if (s->ssl) {
+        if (s->rstart == s->rend)
+            s->rstart = s->rend = 0;
+        ssize_t n = tls_io(s, 0, s->rbuf + s->rend, sizeof(s->rbuf) - s->rend, deadline);
+        if (n < 0)
+            return -1;
+        s->rend += (size_t)n;
+        return 0;
+    }
     if (s->rstart == s->rend)
         s->rstart = s->rend = 0;
     if (wait_for(s, POLLIN, deadline) < 0)
@@ -132,6 +186,12 @@ int smtp_stream_flush(smtp_stream *s, long timeout)
         return -1;
     long long deadline = now_ms() + (timeout > 0 ? timeout : 1) * 1000LL;
     size_t off = 0;
+    while (off < s->wbuf.len && s->ssl) {
+        ssize_t n = tls_io(s, 1, s->wbuf.data + off, s->wbuf.len - off, deadline);
+        if (n < 0)
+            return -1;
+        off += (size_t)n;
+    }
     while (off < s->wbuf.len) {
         ssize_t n = send(s->fd, s->wbuf.data + off, s->wbuf.len - off, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
@@ -185,8 +245,19 @@ int smtp_stream_peer_spoke(smtp_stream *s)
 {
     if (s->error || s->rstart != s->rend)
         return 1;
+    if (s->ssl && SSL_pending(s->ssl) > 0)
+        return 1;
     struct pollfd p = {.fd = s->fd, .events = POLLIN};
-    return poll(&p, 1, 0) != 0;
+    if (poll(&p, 1, 0) == 0)
+        return 0;
+    if (s->ssl == NULL)
+        return 1;
+    /* TLS 1.3 session tickets arrive after the handshake and make the socket readable without
+     * the server having said anything: let OpenSSL consume records and look for real data. */
+    char c;
+    ERR_clear_error();
+    int r = SSL_peek(s->ssl, &c, 1);
+    return r > 0 || SSL_get_error(s->ssl, r) != SSL_ERROR_WANT_READ;
 }
 
 const char *smtp_stream_error_text(const smtp_stream *s)

@@ -6,6 +6,10 @@
  * smtp_stream_put() and sent by smtp_stream_flush(). Each read or flush call waits at most
  * timeout seconds in total; after any failure the stream stays failed and stream->error says why
  * (SMTP_STREAM_EOF, _TIMEOUT, _IO with errno in stream->err_no).
+ *
+ * Once smtp_stream_set_tls() gave it an established OpenSSL connection, every read and write goes
+ * through TLS (same deadlines; OpenSSL's want-read/want-write are waited for with poll), and
+ * smtp_stream_close() sends a close_notify before closing the descriptor.
  */
 #ifndef POSTERN_SMTP_STREAM_H
 #define POSTERN_SMTP_STREAM_H
@@ -23,8 +27,11 @@
 #define SMTP_STREAM_RBUF 8192
 #define SMTP_STREAM_WBUF_LIMIT (1u << 20)
 
+struct ssl_st;
+
 typedef struct smtp_stream {
     int fd;
+    struct ssl_st *ssl; /* NULL in plaintext */
     char rbuf[SMTP_STREAM_RBUF];
     size_t rstart, rend;
     strbuf wbuf;
@@ -35,6 +42,11 @@ typedef struct smtp_stream {
 void smtp_stream_init(smtp_stream *s, int fd);
 /* Closes the descriptor and frees the buffers. */
 void smtp_stream_close(smtp_stream *s);
+/* From now on the stream reads and writes through ssl, which it owns. */
+void smtp_stream_set_tls(smtp_stream *s, struct ssl_st *ssl);
+/* Bytes read but not yet consumed (plaintext a server pipelined after its STARTTLS reply must
+ * be thrown away, never read as if it came inside TLS). */
+size_t smtp_stream_discard_input(smtp_stream *s);
 int smtp_stream_read_line(smtp_stream *s, strbuf *line, size_t max, long timeout);
 /* Reads a complete reply (possibly multi-line) into r (reset first). 0, or -1 on a stream error;
  * a malformed reply is not a stream error (r->code == 0). */

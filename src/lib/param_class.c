@@ -43,6 +43,7 @@ static const struct tolerated {
 #undef PARAM
 #undef TOLERATE
 #undef SERVICE_PARAM
+    {NULL, NULL}, /* the list may be empty once every level is implemented */
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -170,7 +171,7 @@ int param_class_same_value(const char *a, const char *b)
 
 static const char *tolerated_values(const char *name)
 {
-    for (size_t i = 0; i < COUNT(tolerated); i++)
+    for (size_t i = 0; tolerated[i].name != NULL; i++)
         if (strcmp(tolerated[i].name, name) == 0)
             return tolerated[i].values;
     return NULL;

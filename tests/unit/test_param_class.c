@@ -63,12 +63,11 @@ TEST(verdicts)
     /* Implemented by smtpd (issue 12): any value is fine. */
     CHECK_INT(param_class_judge("smtpd_tls_auth_only", "yes"), PARAM_VERDICT_OK);
     CHECK_INT(param_class_judge("smtpd_tls_security_level", "encrypt"), PARAM_VERDICT_OK);
-    CHECK_INT(param_class_judge("lmtp_tls_security_level", "may"), PARAM_VERDICT_INERT);
-    CHECK_INT(param_class_judge("lmtp_tls_security_level", "none"), PARAM_VERDICT_INERT);
-    CHECK_INT(param_class_judge("lmtp_tls_security_level", "encrypt"), PARAM_VERDICT_REFUSE);
-    CHECK_INT(param_class_judge("lmtp_tls_security_level", "may encrypt"), PARAM_VERDICT_REFUSE);
-    CHECK_INT(param_class_judge("smtp_tls_security_level", "dane-only"), PARAM_VERDICT_REFUSE);
-    CHECK_INT(param_class_judge("smtp_tls_security_level", "verify"), PARAM_VERDICT_REFUSE);
+    /* Implemented by the smtp/lmtp client (issue 12). */
+    CHECK_INT(param_class_judge("lmtp_tls_security_level", "encrypt"), PARAM_VERDICT_OK);
+    CHECK_INT(param_class_judge("smtp_tls_security_level", "verify"), PARAM_VERDICT_OK);
+    CHECK_INT(param_class_judge("smtp_tls_wrappermode", "yes"), PARAM_VERDICT_REFUSE);
+    CHECK_INT(param_class_judge("smtp_tls_per_site", "hash:/etc/x"), PARAM_VERDICT_REFUSE);
     CHECK_INT(
         param_class_judge("message_drop_headers", "bcc content-length,resent-bcc, Return-Path"),
         PARAM_VERDICT_OK);

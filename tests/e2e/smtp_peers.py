@@ -1,0 +1,215 @@
+"""SMTP peers for the client-side TLS and AUTH tests: certificates made with the openssl CLI and
+a small SMTP server that can offer STARTTLS (Python's ssl module) and demand AUTH PLAIN/LOGIN.
+
+The server records, per connection, whether TLS was up, the cipher, whether the TLS session was
+resumed, and the AUTH exchanges; per message, the envelope and the bytes.
+"""
+import base64
+import pathlib
+import socket
+import ssl
+import subprocess
+import threading
+
+from conftest import free_port
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_ca(d: pathlib.Path, name: str):
+    """A self-signed CA: d/name.key, d/name.crt."""
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", f"{name}.key", "-out", f"{name}.crt", "-days", "3", "-subj",
+            f"/CN={name}", "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
+    return d / f"{name}.crt"
+
+
+def make_cert(d: pathlib.Path, name: str, ca: str, dns_names, rsa=False):
+    """A server certificate d/name.crt (key d/name.key) for dns_names, signed by CA ca."""
+    key = ["rsa:2048"] if rsa else ["ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+    openssl("req", "-newkey", *key, "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
+            "-subj", f"/CN={dns_names[0]}", cwd=d)
+    san = ",".join(f"DNS:{n}" for n in dns_names)
+    (d / f"{name}.ext").write_text(f"subjectAltName={san}\nextendedKeyUsage=serverAuth\n")
+    openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key",
+            "-CAcreateserial", "-out", f"{name}.crt", "-days", "3", "-extfile", f"{name}.ext",
+            cwd=d)
+    return d / f"{name}.crt", d / f"{name}.key"
+
+
+def fingerprint(cert: pathlib.Path, digest="sha256", pubkey=False):
+    """Postfix-style fingerprint (AA:BB:...) of a certificate or of its public key."""
+    if pubkey:
+        der = subprocess.run(["openssl", "x509", "-in", str(cert), "-pubkey", "-noout"],
+                             check=True, capture_output=True).stdout
+        der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=der,
+                             check=True, capture_output=True).stdout
+    else:
+        der = subprocess.run(["openssl", "x509", "-in", str(cert), "-outform", "DER"],
+                             check=True, capture_output=True).stdout
+    import hashlib
+    h = hashlib.new(digest, der).hexdigest().upper()
+    return ":".join(h[i:i + 2] for i in range(0, len(h), 2))
+
+
+class Peer:
+    """An SMTP server on 127.0.0.1.
+
+    cert/key: offer STARTTLS with them (None: no STARTTLS). broken_tls: agree to STARTTLS and
+    then hang up instead of a handshake. after_starttls: extra bytes sent in the same packet as
+    the 220 (an injection attempt). auth: {user: password} to announce AUTH PLAIN LOGIN and
+    demand it before MAIL; auth_mechs: the mechanisms announced. lmtp: speak LMTP (LHLO).
+    """
+
+    def __init__(self, cert=None, key=None, broken_tls=False, after_starttls=b"", auth=None,
+                 auth_mechs=("PLAIN", "LOGIN"), auth_before_tls=True, lmtp=False):
+        self.port = free_port()
+        self.ctx = None
+        if cert:
+            self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.ctx.load_cert_chain(str(cert), str(key))
+        self.broken_tls = broken_tls
+        self.after_starttls = after_starttls
+        self.auth = auth
+        self.auth_mechs = auth_mechs
+        self.auth_before_tls = auth_before_tls
+        self.lmtp = lmtp
+        self.lock = threading.Lock()
+        self.connections = []  # dicts: tls, cipher, reused, auth (list of (mech, user, password))
+        self.messages = []     # dicts: tls, auth_user, mail, rcpts, data
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", self.port))
+        self.sock.listen(20)
+        self.stopping = False
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while not self.stopping:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            info = {"tls": False, "cipher": None, "reused": False, "auth": [], "commands": []}
+            with self.lock:
+                self.connections.append(info)
+            threading.Thread(target=self.session, args=(conn, info), daemon=True).start()
+
+    def close(self):
+        self.stopping = True
+        self.sock.close()
+
+    def ehlo_lines(self, info):
+        lines = ["peer.test", "PIPELINING", "8BITMIME", "SIZE 1000000"]
+        if self.ctx and not info["tls"]:
+            lines.append("STARTTLS")
+        if self.auth is not None and (info["tls"] or self.auth_before_tls):
+            lines.append("AUTH " + " ".join(self.auth_mechs))
+        return lines
+
+    def session(self, conn, info):
+        state = {"conn": conn, "f": conn.makefile("rb"), "user": None, "mail": None, "rcpts": []}
+
+        def say(text):
+            state["conn"].sendall(text.encode() + b"\r\n")
+
+        def readline():
+            line = state["f"].readline()
+            return line.rstrip(b"\r\n").decode("latin-1") if line else None
+
+        try:
+            say("220 peer.test ESMTP")
+            while True:
+                cmd = readline()
+                if cmd is None:
+                    return
+                info["commands"].append(cmd)
+                verb = cmd.split(" ", 1)[0].upper()
+                if verb in ("EHLO", "LHLO"):
+                    lines = self.ehlo_lines(info)
+                    for i, l in enumerate(lines):
+                        say(("250 " if i == len(lines) - 1 else "250-") + l)
+                elif verb == "STARTTLS" and self.ctx and not info["tls"]:
+                    if self.broken_tls:
+                        say("220 2.0.0 Ready to start TLS")
+                        state["conn"].close()
+                        return
+                    state["conn"].sendall(b"220 2.0.0 Ready to start TLS\r\n" + self.after_starttls)
+                    tls = self.ctx.wrap_socket(state["conn"], server_side=True)
+                    info.update(tls=True, cipher=tls.cipher()[0], reused=tls.session_reused)
+                    state.update(conn=tls, f=tls.makefile("rb"), user=None)
+                elif verb == "AUTH" and self.auth is not None:
+                    self.do_auth(cmd, info, state, say, readline)
+                elif verb == "MAIL":
+                    if self.auth is not None and state["user"] is None:
+                        say("530 5.7.0 Authentication required")
+                        continue
+                    state.update(mail=cmd, rcpts=[])
+                    say("250 2.1.0 Ok")
+                elif verb == "RCPT":
+                    state["rcpts"].append(cmd)
+                    say("250 2.1.5 Ok")
+                elif verb == "DATA":
+                    say("354 End data with <CR><LF>.<CR><LF>")
+                    data = b""
+                    while True:
+                        l = state["f"].readline()
+                        if not l:
+                            return
+                        if l == b".\r\n":
+                            break
+                        data += l
+                    with self.lock:
+                        self.messages.append({"tls": info["tls"], "auth_user": state["user"],
+                                              "mail": state["mail"], "rcpts": state["rcpts"],
+                                              "data": data})
+                    for _ in (state["rcpts"] if self.lmtp else [0]):
+                        say("250 2.0.0 Ok: queued as PEER1")
+                elif verb in ("RSET", "NOOP"):
+                    say("250 2.0.0 Ok")
+                elif verb == "QUIT":
+                    say("221 2.0.0 Bye")
+                    return
+                else:
+                    say("502 5.5.2 Error: command not recognized")
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            try:
+                state["conn"].close()
+            except OSError:
+                pass
+
+    def do_auth(self, cmd, info, state, say, readline):
+        parts = cmd.split()
+        mech = parts[1].upper() if len(parts) > 1 else ""
+        if mech == "PLAIN":
+            resp = parts[2] if len(parts) > 2 else None
+            if resp is None:
+                say("334 ")
+                resp = readline()
+            try:
+                _, user, password = base64.b64decode(resp).decode().split("\0")
+            except Exception:
+                say("501 5.5.2 bad response")
+                return
+        elif mech == "LOGIN":
+            if len(parts) > 2:
+                user = base64.b64decode(parts[2]).decode()
+            else:
+                say("334 " + base64.b64encode(b"Username:").decode())
+                user = base64.b64decode(readline()).decode()
+            say("334 " + base64.b64encode(b"Password:").decode())
+            password = base64.b64decode(readline()).decode()
+        else:
+            say("504 5.5.4 Unrecognized authentication type")
+            return
+        info["auth"].append((mech, user, password))
+        if self.auth.get(user) == password:
+            state["user"] = user
+            say("235 2.7.0 Authentication successful")
+        else:
+            say("535 5.7.8 Error: authentication failed: bad credentials")
