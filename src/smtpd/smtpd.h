@@ -40,6 +40,8 @@
 /* Worker threads that fsync committed queue files (queue_sync.h): enough for many sessions'
  * commits to share each journal flush; they sleep in fsync, so more threads than cores. */
 #define SMTPD_SYNC_THREADS 8
+/* Threads of the worker pool for blocking jobs of restrictions that wait (lib/worker_pool.h). */
+#define SMTPD_WORKER_THREADS 2
 /* Empty queue files the worker threads keep ready, so a new transaction costs a rename, not a
  * create that may wait for a journal commit. */
 #define SMTPD_SPARE_FILES 32

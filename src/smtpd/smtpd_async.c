@@ -7,7 +7,11 @@
 
 #include <string.h>
 
+/* One line per kind (smtpd_async_NAME.c). */
+extern const smtpd_async_kind smtpd_async_policy;
+
 const smtpd_async_kind *const smtpd_async_kinds[] = {
+    &smtpd_async_policy,
     NULL,
 };
 

@@ -27,12 +27,16 @@
 #include "smtpd/smtpd_restrict.h"
 
 struct dns_resolver;
+struct worker_pool;
 
-/* What the kinds share, made once per process: the event loop and the DNS resolver. Both are
- * NULL while the configuration is only being checked (postfix check). */
+/* What the kinds share, made once per process: the event loop, the DNS resolver and the worker
+ * threads for blocking jobs (lib/worker_pool.h). compile() gets NULL for env while the
+ * configuration is only being checked (postfix check); at smtpd start env is set but its
+ * members are filled in when the event loop starts, before the first session. */
 typedef struct smtpd_async_env {
     event_loop *loop;
     struct dns_resolver *dns;
+    struct worker_pool *workers;
 } smtpd_async_env;
 
 typedef enum {

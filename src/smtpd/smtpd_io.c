@@ -20,6 +20,7 @@
  * incomplete queue files are removed).
  */
 #include "lib/log.h"
+#include "lib/worker_pool.h"
 #include "lib/xalloc.h"
 #include "smtpd/smtpd.h"
 
@@ -550,6 +551,10 @@ int smtpd_io_run(smtpd_server *srv)
     if (srv->loop == NULL)
         log_fatal("cannot create event loop: %m");
     srv->async_env.loop = srv->loop;
+    /* Threads for blocking jobs of waiting restrictions (password hashes, SQL). */
+    srv->async_env.workers = worker_pool_new(srv->loop, SMTPD_WORKER_THREADS);
+    if (srv->async_env.workers == NULL)
+        log_fatal("cannot start worker threads: %m");
     srv->session_capacity = session_capacity();
     int lfd = srv->ms->listen_fd;
     fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK);
@@ -592,6 +597,8 @@ int smtpd_io_run(smtpd_server *srv)
     }
     event_remove(srv->loop, sfd);
     close(sfd);
+    worker_pool_free(srv->async_env.workers);
+    srv->async_env.workers = NULL;
     event_loop_free(srv->loop);
     srv->loop = NULL;
     srv->async_env.loop = NULL;

@@ -1,0 +1,169 @@
+/*
+ * worker_pool.c: threads for blocking jobs, completions back on the event loop (see
+ * worker_pool.h).
+ */
+#include "lib/worker_pool.h"
+#include "lib/xalloc.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+struct worker_job {
+    worker_job_fn job;
+    worker_done_fn done;
+    void *arg;
+    int cancelled;
+    struct worker_job *next;
+};
+
+struct worker_pool {
+    event_loop *loop;
+    int efd;
+    pthread_mutex_t lock;
+    pthread_cond_t more;
+    worker_job *todo_head, *todo_tail; /* waiting for a thread */
+    worker_job *done_head, *done_tail; /* finished (or cancelled), done() owed on the loop */
+    pthread_t *threads;
+    int nthreads;
+    int stopping;
+};
+
+static void push(worker_job **head, worker_job **tail, worker_job *j)
+{
+    j->next = NULL;
+    if (*tail)
+        (*tail)->next = j;
+    else
+        *head = j;
+    *tail = j;
+}
+
+static void signal_loop(worker_pool *p)
+{
+    uint64_t one = 1;
+    ssize_t n = write(p->efd, &one, sizeof(one));
+    (void)n; /* the counter cannot overflow in practice; a full counter still wakes the loop */
+}
+
+static void *worker_main(void *ctx)
+{
+    worker_pool *p = ctx;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (p->todo_head == NULL && !p->stopping)
+            pthread_cond_wait(&p->more, &p->lock);
+        if (p->todo_head == NULL)
+            break;
+        worker_job *j = p->todo_head;
+        p->todo_head = j->next;
+        if (p->todo_head == NULL)
+            p->todo_tail = NULL;
+        if (!j->cancelled) {
+            pthread_mutex_unlock(&p->lock);
+            j->job(j->arg);
+            pthread_mutex_lock(&p->lock);
+        }
+        push(&p->done_head, &p->done_tail, j);
+        signal_loop(p);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+static void run_completions(worker_pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    worker_job *list = p->done_head;
+    p->done_head = p->done_tail = NULL;
+    pthread_mutex_unlock(&p->lock);
+    while (list) {
+        worker_job *j = list;
+        list = j->next;
+        j->done(j->arg, j->cancelled);
+        free(j);
+    }
+}
+
+static void on_event(event_loop *loop, int fd, unsigned events, void *ctx)
+{
+    (void)loop;
+    (void)events;
+    uint64_t n;
+    while (read(fd, &n, sizeof(n)) == (ssize_t)sizeof(n))
+        ;
+    run_completions(ctx);
+}
+
+worker_pool *worker_pool_new(event_loop *loop, int threads)
+{
+    worker_pool *p = xcalloc(1, sizeof(*p));
+    p->loop = loop;
+    p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (p->efd < 0 || event_add(loop, p->efd, EVENT_READ, on_event, p) < 0) {
+        int e = errno;
+        if (p->efd >= 0)
+            close(p->efd);
+        free(p);
+        errno = e;
+        return NULL;
+    }
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->more, NULL);
+    p->threads = xcalloc((size_t)threads, sizeof(*p->threads));
+    for (int i = 0; i < threads; i++) {
+        if (pthread_create(&p->threads[i], NULL, worker_main, p) != 0)
+            break;
+        p->nthreads++;
+    }
+    if (p->nthreads == 0) {
+        worker_pool_free(p);
+        errno = EAGAIN;
+        return NULL;
+    }
+    return p;
+}
+
+worker_job *worker_pool_submit(worker_pool *p, worker_job_fn job, worker_done_fn done, void *arg)
+{
+    worker_job *j = xcalloc(1, sizeof(*j));
+    j->job = job;
+    j->done = done;
+    j->arg = arg;
+    pthread_mutex_lock(&p->lock);
+    push(&p->todo_head, &p->todo_tail, j);
+    pthread_cond_signal(&p->more);
+    pthread_mutex_unlock(&p->lock);
+    return j;
+}
+
+void worker_pool_cancel(worker_pool *p, worker_job *j)
+{
+    pthread_mutex_lock(&p->lock);
+    j->cancelled = 1; /* a running job finishes; its done() says cancelled */
+    pthread_mutex_unlock(&p->lock);
+}
+
+void worker_pool_free(worker_pool *p)
+{
+    if (p == NULL)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stopping = 1;
+    for (worker_job *j = p->todo_head; j; j = j->next)
+        j->cancelled = 1;
+    pthread_cond_broadcast(&p->more);
+    pthread_mutex_unlock(&p->lock);
+    for (int i = 0; i < p->nthreads; i++)
+        pthread_join(p->threads[i], NULL);
+    run_completions(p);
+    event_remove(p->loop, p->efd);
+    close(p->efd);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->more);
+    free(p->threads);
+    free(p);
+}
