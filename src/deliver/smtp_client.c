@@ -21,6 +21,7 @@
 #include "deliver/smtp_cache.h"
 #include "deliver/smtp_connect.h"
 #include "deliver/smtp_nexthop.h"
+#include "deliver/smtp_sasl.h"
 #include "deliver/smtp_session.h"
 #include "deliver/smtp_tls.h"
 #include "lib/config.h"
@@ -35,6 +36,7 @@ typedef struct smtp_agent {
     smtp_cache cache;
     int lmtp;
     smtp_tls_engine *tls;
+    smtp_sasl *sasl;
 } smtp_agent;
 
 /* Per-request bookkeeping: which recipients are final and which relay their result names. */
@@ -94,10 +96,13 @@ static void attempt(delivery *d, smtp_session *s, int more)
     free(index);
 }
 
-/* Parks or closes a session after use. A TLS session is kept only with connection_reuse. */
+/* Parks or closes a session after use. A TLS session is kept only with connection_reuse, one
+ * authenticated for a sender never. */
 static void release_session(smtp_agent *agent, const char *key, smtp_session *s, int tls_reuse)
 {
-    if (s->usable && cfg_bool("smtp_connection_cache_on_demand") && (!s->tls || tls_reuse)) {
+    int per_sender = s->authenticated && smtp_sasl_per_sender(agent->sasl);
+    if (s->usable && cfg_bool("smtp_connection_cache_on_demand") && (!s->tls || tls_reuse) &&
+        !per_sender) {
         smtp_cache_put(&agent->cache, key, s);
         return;
     }
@@ -113,13 +118,33 @@ static void remember_failure(delivery *d, const char *dsn, const strbuf *why, co
     d->fail_relay = relay;
 }
 
+/* What open_session needs to know about the destination. */
+typedef struct session_target {
+    const smtp_candidate *c;
+    const smtp_tls_policy *policy;
+    const char *nexthop; /* the destination's domain or host */
+    const char *key;     /* the destination as written, for the password table */
+    const char *sender;
+} session_target;
+
+/* "domain", "[host]" or "[host]:port" (port only when not the default). */
+static void dest_key(const smtp_agent *agent, const smtp_dest *d, char *buf, size_t len)
+{
+    unsigned def = agent->lmtp ? 24 : 25;
+    if (d->mx_lookup)
+        snprintf(buf, len, d->port == def ? "%s" : "%s:%u", d->host, d->port);
+    else
+        snprintf(buf, len, d->port == def ? "[%s]" : "[%s]:%u", d->host, d->port);
+}
+
 /* Connects to one server and brings the session up to MAIL FROM: greeting, EHLO, STARTTLS per
- * policy (again in plaintext when a may-level handshake failed). NULL with dsn and why;
+ * policy (again in plaintext when a may-level handshake failed), AUTH. NULL with dsn and why;
  * *connected says whether a connection was made at all. */
-static smtp_session *open_session(smtp_agent *agent, const smtp_candidate *c,
-                                  const smtp_tls_policy *policy, const char *nexthop, char *dsn,
+static smtp_session *open_session(smtp_agent *agent, const session_target *t, char *dsn,
                                   size_t dsnlen, strbuf *why, int *connected)
 {
+    const smtp_candidate *c = t->c;
+    const smtp_tls_policy *policy = t->policy;
     smtp_tls_policy plain = *policy;
     const smtp_tls_policy *p = policy;
     *connected = 0;
@@ -134,7 +159,9 @@ static smtp_session *open_session(smtp_agent *agent, const smtp_candidate *c,
         strbuf_reset(why);
         int rc = smtp_session_start(s, fd, c, agent->lmtp, dsn, dsnlen, why);
         if (rc == 0)
-            rc = smtp_tls_start(agent->tls, s, p, nexthop, c, dsn, dsnlen, why);
+            rc = smtp_tls_start(agent->tls, s, p, t->nexthop, c, dsn, dsnlen, why);
+        if (rc == 0)
+            rc = smtp_sasl_authenticate(agent->sasl, s, t->sender, t->key, c, dsn, dsnlen, why);
         if (rc == 0)
             return s;
         free(s);
@@ -189,8 +216,10 @@ static void try_servers(smtp_agent *agent, delivery *d, const char *nexthop, con
         char dsn[DSN_MAX];
         strbuf_reset(&why);
         int connected = 0;
-        smtp_session *s = open_session(agent, c, &policies[c->dest], dests[c->dest].host, dsn,
-                                       sizeof(dsn), &why, &connected);
+        char dkey[SMTP_HOST_MAX + 16];
+        dest_key(agent, &dests[c->dest], dkey, sizeof(dkey));
+        session_target t = {c, &policies[c->dest], dests[c->dest].host, dkey, d->req->sender};
+        smtp_session *s = open_session(agent, &t, dsn, sizeof(dsn), &why, &connected);
         if (s == NULL && !connected) {
             log_info("%s", why.data);
             remember_failure(d, dsn, &why, NULL);
@@ -327,9 +356,13 @@ int smtp_main(int argc, char **argv)
     agent.tls = smtp_tls_engine_create(agent.lmtp ? "lmtp" : "smtp", agent.lmtp, &err);
     if (agent.tls == NULL)
         log_fatal("%s", err.data);
+    agent.sasl = smtp_sasl_create(agent.lmtp ? "lmtp" : "smtp", &err);
+    if (agent.sasl == NULL)
+        log_fatal("%s", err.data);
     strbuf_free(&err);
     int rc = deliver_server_run(&srv, smtp_deliver, &agent);
     smtp_cache_close_all(&agent.cache);
     smtp_tls_engine_free(agent.tls);
+    smtp_sasl_free(agent.sasl);
     return rc;
 }

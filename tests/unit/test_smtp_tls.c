@@ -1,5 +1,6 @@
 /* test_smtp_tls.c: client TLS pieces: policy-table entries, security levels, names,
- * fingerprints and the fingerprint matcher. */
+ * fingerprints and the fingerprint matcher; the SASL client's option and mechanism choice. */
+#include "deliver/smtp_sasl.h"
 #include "deliver/smtp_tls.h"
 #include "deliver/smtp_tls_policy.h"
 #include "lib/config.h"
@@ -171,6 +172,22 @@ TEST(name_matching)
     X509_free(x);
 }
 
+TEST(sasl_options_and_mechanisms)
+{
+    CHECK_INT(smtp_sasl_parse_options("noplaintext, noanonymous"),
+              SMTP_SASL_NOPLAINTEXT | SMTP_SASL_NOANONYMOUS);
+    CHECK_INT(smtp_sasl_parse_options(""), 0);
+    CHECK_INT(smtp_sasl_parse_options("noanonymous nosuch"), -1);
+    CHECK_STR(smtp_sasl_choose("LOGIN PLAIN", "", SMTP_SASL_NOANONYMOUS), "PLAIN");
+    CHECK_STR(smtp_sasl_choose("login cram-md5", "", 0), "LOGIN");
+    CHECK_STR(smtp_sasl_choose("LOGIN PLAIN", "login", 0), "LOGIN");
+    CHECK(smtp_sasl_choose("LOGIN PLAIN", "cram-md5", 0) == NULL);
+    CHECK(smtp_sasl_choose("CRAM-MD5 GSSAPI", "", 0) == NULL);
+    CHECK(smtp_sasl_choose("PLAIN", "", SMTP_SASL_NOPLAINTEXT) == NULL);
+    CHECK(smtp_sasl_choose("PLAIN", "", SMTP_SASL_MUTUAL_AUTH) == NULL);
+    CHECK(smtp_sasl_choose("", "", 0) == NULL);
+}
+
 int main(void)
 {
     RUN(policy_levels_and_attributes);
@@ -178,6 +195,7 @@ int main(void)
     RUN(policy_legacy_switches);
     RUN(fingerprint_format_and_match);
     RUN(name_matching);
+    RUN(sasl_options_and_mechanisms);
     config_free(config_current());
     config_set_current(NULL);
     UNIT_MAIN_END("test_smtp_tls");
