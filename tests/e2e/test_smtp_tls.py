@@ -241,3 +241,54 @@ def test_dane_level_is_refused_at_start(instance, peers):
     send(instance)
     wait_log(instance, "smtp_tls_security_level = dane-only: not implemented by Postern")
     assert not peer.messages
+
+
+def postern_peer(tmp_path, pki, tls=True):
+    from conftest import Instance
+    peer = Instance(tmp_path / "peer")
+    cfg = {"myhostname": "mx.remote.test", "virtual_mailbox_domains": "remote.test",
+           "virtual_mailbox_maps": "inline:{ user@remote.test=user/ }"}
+    if tls:
+        cfg.update({"smtpd_tls_security_level": "may", "smtpd_tls_cert_file": str(pki["cert"]),
+                    "smtpd_tls_key_file": str(pki["key"]), "smtpd_tls_received_header": "yes"})
+    peer.write_main_cf(cfg)
+    peer.start()
+    return peer
+
+
+def route_to_postern(instance, peer, extra):
+    cfg = {"transport_maps": f"inline:{{ remote.test=smtp:[127.0.0.1]:{peer.port} }}",
+           "smtp_helo_name": "client.test", "smtp_tls_loglevel": "1"}
+    cfg.update(extra)
+    instance.write_main_cf(cfg)
+    instance.start()
+
+
+def test_secure_to_a_second_postern_instance(instance, tmp_path, pki):
+    peer = postern_peer(tmp_path, pki)
+    try:
+        route_to_postern(instance, peer, {
+            "smtp_tls_CAfile": str(pki["ca"]),
+            "smtp_tls_policy_maps":
+                f"inline:{{ {{ [127.0.0.1]:{peer.port} = secure match=mx.remote.test }} }}"})
+        send(instance, rcpt="user@remote.test")
+        msgs = peer.wait_for(lambda: peer.maildir_messages("user"), what="message at the peer")
+        assert b"(using TLSv1.3 with cipher" in msgs[0]  # the peer's Received: header
+        wait_log(instance, "status=sent")
+        assert f"Verified TLS connection established to 127.0.0.1[127.0.0.1]:{peer.port}: " \
+               "TLSv1.3" in instance.maillog()
+    finally:
+        peer.cmd("postfix", "stop", timeout=30)
+
+
+def test_encrypt_to_a_postern_instance_without_tls_defers(instance, tmp_path, pki):
+    peer = postern_peer(tmp_path, pki, tls=False)
+    try:
+        route_to_postern(instance, peer, {"smtp_tls_security_level": "encrypt"})
+        send(instance, rcpt="user@remote.test")
+        wait_log(instance, "status=deferred")
+        assert "dsn=4.7.4, status=deferred (TLS is required, but was not offered by host " \
+               "127.0.0.1[127.0.0.1])" in instance.maillog()
+        assert not peer.maildir_messages("user")
+    finally:
+        peer.cmd("postfix", "stop", timeout=30)
