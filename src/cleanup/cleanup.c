@@ -6,8 +6,11 @@
  * adds (Message-ID:, Date:, From:) belong at the end of that section and sendmail -t needs
  * to drop Bcc:; at the first line that is not a header (normally the empty line) the section
  * is examined, written and followed by the added headers, and every further line streams
- * straight into the queue file. A header section that outgrows header_size_limit ends there,
- * and the rest is kept as body text, so no submission can make cleanup buffer without bound.
+ * straight into the queue file. As in Postfix, one header field (with its continuation lines)
+ * longer than header_size_limit is cut there: the excess is discarded and the header section
+ * goes on. The whole section is buffered up to CLEANUP_SECTION_FIELDS times that limit; a
+ * section that outgrows it ends there and the rest is kept as body text, so no submission can
+ * make cleanup buffer without bound.
  *
  * Limits: message_size_limit stops writing (the caller keeps reading and cleanup_close()
  * reports CLEANUP_STAT_SIZE); hopcount_limit counts Received: and Delivered-To: headers.
@@ -54,7 +57,11 @@ struct cleanup {
     long nrcpt;
     long size;            /* content bytes accepted, one newline per line */
     long long size_limit; /* message_size_limit, 0 = none */
-    size_t header_limit;  /* header_size_limit */
+    size_t header_limit;  /* header_size_limit: one header field, continuation lines included */
+    size_t section_limit; /* the buffered header section */
+    size_t field_len;     /* bytes (newlines included) kept of the current header field */
+    int field_cut;        /* the current field reached header_limit: drop the rest of it */
+    int pending_cut;      /* the line in pending was cut at header_limit */
     long hop_limit;       /* hopcount_limit */
     long hops;
     unsigned seen;    /* SEEN_* */
@@ -69,6 +76,9 @@ struct cleanup {
     int in_partial;    /* the last piece given was not the end of its line */
     char id[QUEUE_ID_MAX]; /* kept for the log once the commit is under way */
 };
+
+/* The buffered header section holds at most this many header fields of the maximal size. */
+#define CLEANUP_SECTION_FIELDS 10
 
 static long long limit_or(long long value, long long fallback)
 {
@@ -85,8 +95,12 @@ static cleanup *cleanup_start(queue_writer *qw)
     if (header_limit > (long long)STRBUF_DEFAULT_LIMIT)
         header_limit = STRBUF_DEFAULT_LIMIT;
     c->header_limit = (size_t)header_limit;
+    c->section_limit = c->header_limit * CLEANUP_SECTION_FIELDS;
+    if (c->section_limit / CLEANUP_SECTION_FIELDS != c->header_limit ||
+        c->section_limit > STRBUF_DEFAULT_LIMIT)
+        c->section_limit = STRBUF_DEFAULT_LIMIT;
     c->hop_limit = (long)limit_or(cfg_int("hopcount_limit"), 50);
-    strbuf_init(&c->headers, c->header_limit + 1);
+    strbuf_init(&c->headers, c->section_limit + 1);
     strbuf_init(&c->pending, c->header_limit + 1);
     strbuf_init(&c->message_id, 0);
     return c;
@@ -209,11 +223,11 @@ static const char *buffered_line(const cleanup *c, size_t i, size_t *len)
     return c->headers.data + start;
 }
 
-/* Buffers a header line; -1 when it would exceed header_size_limit. */
+/* Buffers a header line; -1 when it would outgrow the section limit. */
 static int buffer_header_line(cleanup *c, const char *line, size_t len)
 {
     /* Each buffered line counts with its newline, as it will in the message. */
-    if (c->headers.len + c->nlines + len + 1 > c->header_limit)
+    if (c->headers.len + c->nlines + len + 1 > c->section_limit)
         return -1;
     if (strbuf_append(&c->headers, line, len) < 0)
         return -1;
@@ -388,6 +402,34 @@ static void finish_headers(cleanup *c)
     c->state = CLEANUP_BODY;
 }
 
+/* A line of the header section, cut where its field reaches header_size_limit; -1 when the line
+ * is no header line or the section is full (the body starts with it). */
+static int take_header_line(cleanup *c, const char *line, size_t len)
+{
+    int starts = header_name_length(line, len) > 0;
+    if (!starts && !(c->nlines > 0 && header_is_continuation(line, len)))
+        return -1;
+    if (starts) {
+        c->field_len = 0;
+        c->field_cut = 0;
+    }
+    if (c->field_cut)
+        return 0; /* more of a field that was cut */
+    size_t keep = len;
+    if (c->field_len + len + 1 > c->header_limit) {
+        keep = c->header_limit > c->field_len + 1 ? c->header_limit - c->field_len - 1 : 0;
+        c->field_cut = 1;
+        if (keep == 0 && !starts)
+            return 0;
+    }
+    if (buffer_header_line(c, line, keep) < 0) {
+        c->field_cut = 0;
+        return -1;
+    }
+    c->field_len += keep + 1;
+    return 0;
+}
+
 int cleanup_line(cleanup *c, const char *line, size_t len)
 {
     c->size += (long)len + 1;
@@ -397,9 +439,7 @@ int cleanup_line(cleanup *c, const char *line, size_t len)
         return c->status & (CLEANUP_STAT_WRITE | CLEANUP_STAT_BAD) ? -1 : 0;
     start_content(c);
     if (c->state == CLEANUP_HEADERS) {
-        int is_header = header_name_length(line, len) > 0 ||
-                        (c->nlines > 0 && header_is_continuation(line, len));
-        if (is_header && buffer_header_line(c, line, len) == 0)
+        if (take_header_line(c, line, len) == 0)
             return 0;
         finish_headers(c);
     }
@@ -422,21 +462,53 @@ static void write_piece(cleanup *c, const char *data, size_t len, int partial)
         c->status |= CLEANUP_STAT_WRITE;
 }
 
+/* Whether the line that starts with pending and goes on with data is a header line. */
+static int is_header_start(const cleanup *c, const char *pending, size_t plen, const char *data,
+                           size_t len)
+{
+    char head[1024];
+    size_t n = plen < sizeof(head) ? plen : sizeof(head);
+    memcpy(head, pending, n);
+    size_t more = len < sizeof(head) - n ? len : sizeof(head) - n;
+    memcpy(head + n, data, more);
+    n += more;
+    return header_name_length(head, n) > 0 || (c->nlines > 0 && header_is_continuation(head, n));
+}
+
 int cleanup_line_part(cleanup *c, const char *data, size_t len, int partial)
 {
     if (!partial && !c->in_partial)
         return cleanup_line(c, data, len);
     c->in_partial = partial;
     if (c->state != CLEANUP_BODY) {
-        /* In the header section a line is only judged whole: gather its pieces. */
-        if (strbuf_append(&c->pending, data, len) == 0) {
+        /* In the header section a line is only judged whole: gather its pieces, up to what
+         * one header field may hold. */
+        if (c->pending_cut || c->pending.len + len <= c->header_limit) {
+            if (c->pending_cut)
+                account_size(c, len, 0); /* the cut part still counts for the size limit */
+            else
+                strbuf_append(&c->pending, data, len);
             if (partial)
                 return 0;
+            c->pending_cut = 0;
             int rc = cleanup_line(c, c->pending.data, c->pending.len);
             strbuf_reset(&c->pending);
             return rc;
         }
-        /* Longer than any header may be: the body starts with this line. */
+        if (is_header_start(c, c->pending.data, c->pending.len, data, len)) {
+            /* A header line longer than header_size_limit: keep its head, drop the rest. */
+            size_t room = c->header_limit - c->pending.len;
+            strbuf_append(&c->pending, data, room);
+            account_size(c, len - room, 0);
+            c->pending_cut = 1;
+            if (partial)
+                return 0;
+            c->pending_cut = 0;
+            int rc = cleanup_line(c, c->pending.data, c->pending.len);
+            strbuf_reset(&c->pending);
+            return rc;
+        }
+        /* Longer than any header may be and no header: the body starts with this line. */
         start_content(c);
         finish_headers(c);
         write_piece(c, c->pending.data, c->pending.len, 1);

@@ -30,8 +30,9 @@ static struct {
     int to_stderr;
     int syslog_open;
     int fd;            /* maillog_file, kept open; -1 = closed */
+    unsigned mode;     /* maillog_file_permissions for a file this process creates */
     time_t checked_at; /* when the path was last compared with the open file (rotation) */
-} logstate = {.service = "postern", .ident = "postern", .to_stderr = -1, .fd = -1};
+} logstate = {.service = "postern", .ident = "postern", .to_stderr = -1, .fd = -1, .mode = 0600};
 
 void log_init(const char *service)
 {
@@ -66,6 +67,19 @@ static int facility_code(const char *name)
     return LOG_MAIL;
 }
 
+int log_file_mode(const char *text, unsigned *mode)
+{
+    /* Only the owner writes, the owner reads, and the group may read: anything wider would
+     * show every address to other local users. */
+    if (strcmp(text, "0600") == 0 || strcmp(text, "600") == 0)
+        *mode = 0600;
+    else if (strcmp(text, "0640") == 0 || strcmp(text, "640") == 0)
+        *mode = 0640;
+    else
+        return -1;
+    return 0;
+}
+
 void log_configure(void)
 {
     if (config_current() == NULL)
@@ -73,6 +87,8 @@ void log_configure(void)
     snprintf(logstate.ident, sizeof(logstate.ident), "%s/%s", cfg_str("syslog_name"),
              logstate.service);
     snprintf(logstate.path, sizeof(logstate.path), "%s", cfg_str("maillog_file"));
+    if (log_file_mode(cfg_str("maillog_file_permissions"), &logstate.mode) < 0)
+        logstate.mode = 0600; /* the master refuses to start with a bad value */
     snprintf(logstate.host, sizeof(logstate.host), "%s", cfg_str("myhostname"));
     char *dot = strchr(logstate.host, '.');
     if (dot) /* syslog shows the short host name */
@@ -129,7 +145,8 @@ static int maillog_fd(void)
     if (strcmp(logstate.path, "/dev/stdout") == 0)
         logstate.fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
     else
-        logstate.fd = open(logstate.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        logstate.fd = open(logstate.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+                           (mode_t)logstate.mode);
     return logstate.fd;
 }
 

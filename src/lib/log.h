@@ -18,6 +18,9 @@
 void log_init(const char *service);
 /* Re-reads syslog_name, syslog_facility and maillog_file from the current configuration. */
 void log_configure(void);
+/* maillog_file_permissions: "0600" (the default) or "0640" (group may read), as an octal
+ * mode; 0 with *mode set, or -1 for any other value. */
+int log_file_mode(const char *text, unsigned *mode);
 /* Also print on stderr (commands) or not (daemons). Default: when stderr is a terminal. */
 void log_set_stderr(int on);
 const char *log_service(void);

@@ -38,6 +38,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* What startup needs to undo or report when it fails. */
@@ -142,12 +143,19 @@ static int detach_and_wait(startup *st)
 
 /* In the background, stderr (of the master and every daemon) goes to maillog_file when one is
  * set, so a sanitizer report or a crash message is not lost; otherwise it stays /dev/null. */
+static unsigned maillog_mode(config *cfg)
+{
+    unsigned mode = 0600;
+    log_file_mode(config_get(cfg, "maillog_file_permissions"), &mode); /* checked at start */
+    return mode;
+}
+
 static void stderr_to_maillog(config *cfg)
 {
     const char *path = config_get(cfg, "maillog_file");
     if (path[0] == '\0' || strncmp(path, "/dev/", 5) == 0)
         return;
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, (mode_t)maillog_mode(cfg));
     if (fd < 0)
         return;
     dup2(fd, STDERR_FILENO);
@@ -155,19 +163,22 @@ static void stderr_to_maillog(config *cfg)
 }
 
 /* Every daemon appends to maillog_file with one write per line, and the unprivileged ones run as
- * mail_owner: a root master makes the file theirs (mode 0644), as the queue is. */
+ * mail_owner: a root master makes the file theirs, as the queue is. The mode is
+ * maillog_file_permissions (0600: the log shows every address, so no other user reads it;
+ * 0640 lets the group read it, e.g. for a log analyser), also for a file that already exists. */
 static void maillog_give_to_owner(config *cfg, uid_t owner, gid_t group)
 {
     const char *path = config_get(cfg, "maillog_file");
-    if (owner == (uid_t)-1 || path[0] == '\0' || strncmp(path, "/dev/", 5) == 0)
+    if (path[0] == '\0' || strncmp(path, "/dev/", 5) == 0)
         return;
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    mode_t mode = (mode_t)maillog_mode(cfg);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0) {
         log_warning("open %s: %m", path);
         return;
     }
-    if (fchown(fd, owner, group) < 0 || fchmod(fd, 0644) < 0)
-        log_warning("set owner of %s: %m", path);
+    if ((owner != (uid_t)-1 && fchown(fd, owner, group) < 0) || fchmod(fd, mode) < 0)
+        log_warning("set owner and mode of %s: %m", path);
     close(fd);
 }
 
@@ -231,6 +242,19 @@ static char *absolute_dir(const char *dir)
     if (realpath(dir, buf) == NULL)
         return xstrdup(dir);
     return xstrdup(buf);
+}
+
+/* Files a crash left half-written in incoming/ (a transaction in progress, never answered with
+ * 250) would stay for good: no scanner opens an incomplete file. No daemon runs yet, so none
+ * is being written; the grace only spares files of a dead master's children still exiting. */
+static void purge_incomplete(master_state *m)
+{
+    int n = queue_incomplete_purge(m->queue_dir, "incoming", MASTER_INCOMPLETE_GRACE, time(NULL));
+    if (n < 0)
+        log_warning("cannot read %s/incoming: %s", m->queue_dir, strerror(errno));
+    else if (n > 0)
+        log_info("removed %d incomplete queue file%s older than %ds from incoming", n,
+                 n == 1 ? "" : "s", MASTER_INCOMPLETE_GRACE);
 }
 
 static int block_signals(void)
@@ -443,6 +467,11 @@ int master_main(int argc, char **argv)
     log_configure();
     if (wait_mode)
         stderr_to_maillog(m.cfg);
+    unsigned log_mode;
+    if (log_file_mode(config_get(m.cfg, "maillog_file_permissions"), &log_mode) < 0)
+        startup_fail(&st, "file %s: parameter maillog_file_permissions: bad value: %s "
+                          "(want 0600 or 0640)",
+                     config_main_cf(m.cfg), config_get(m.cfg, "maillog_file_permissions"));
     m.queue_dir = xstrdup(config_get(m.cfg, "queue_directory"));
     m.daemon_dir = xstrdup(config_get(m.cfg, "daemon_directory"));
     if (m.queue_dir[0] != '/')
@@ -461,6 +490,7 @@ int master_main(int argc, char **argv)
     /* No daemon runs yet: spares that smtpd processes had claimed before a crash go. */
     if (queue_recycle_purge(m.queue_dir) < 0)
         log_warning("cannot empty %s/%s: %s", m.queue_dir, QUEUE_RECYCLE_DIR, strerror(errno));
+    purge_incomplete(&m);
 
     m.mcf = master_cf_load(m.cfg, &err);
     if (m.mcf == NULL)

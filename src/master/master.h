@@ -23,6 +23,8 @@
 
 #define MASTER_VERSION_TEXT "0.1.0"
 #define MASTER_STOP_GRACE_MS 10000
+/* Age (seconds) after which an incomplete file in incoming/ is removed at master start. */
+#define MASTER_INCOMPLETE_GRACE 10
 
 typedef struct master_state master_state;
 

@@ -8,6 +8,7 @@
 #include "queue/queue_dir.h"
 #include "lib/config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -221,4 +222,36 @@ int queue_rename(const char *queue_dir, const char *id, const char *from, const 
 {
     char new_dir[4096];
     return move_file(queue_dir, id, from, to, new_dir, sizeof(new_dir), err);
+}
+
+int queue_incomplete_purge(const char *queue_dir, const char *subdir, long min_age, time_t now)
+{
+    char dir[4096];
+    int n = snprintf(dir, sizeof(dir), "%s/%s", queue_dir, subdir);
+    if (n < 0 || (size_t)n >= sizeof(dir)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+    if (d == NULL) {
+        if (dfd >= 0)
+            close(dfd);
+        return errno == ENOENT ? 0 : -1;
+    }
+    int removed = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        struct stat st;
+        if (!queue_id_valid(de->d_name) ||
+            fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+            (st.st_mode & S_IXUSR) != 0 || now - st.st_mtime < min_age)
+            continue;
+        if (unlinkat(dfd, de->d_name, 0) == 0)
+            removed++;
+    }
+    closedir(d);
+    if (removed > 0)
+        fsync_dir(dir);
+    return removed;
 }

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 extern const char *const queue_names[]; /* NULL-terminated: "maildrop", "incoming", ... */
 
@@ -31,6 +32,11 @@ int queue_rename(const char *queue_dir, const char *id, const char *from, const 
                  strbuf *err);
 /* Non-zero when id looks like a queue id (hex or long form, no slashes or dots). */
 int queue_id_valid(const char *id);
+/* Removes the incomplete files (owner-execute bit clear: their writer never finished, so no 250
+ * was given for them) in queue_dir/subdir whose last change is at least min_age seconds before
+ * now. Only for when no writer can be running (master start). Returns how many were removed,
+ * or -1 with errno when the directory cannot be read. */
+int queue_incomplete_purge(const char *queue_dir, const char *subdir, long min_age, time_t now);
 /* fsync()s a directory by path. */
 int fsync_dir(const char *path);
 

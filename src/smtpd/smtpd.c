@@ -56,6 +56,7 @@ static void load_settings(smtpd_server *srv)
     srv->message_size_limit = cfg_size("message_size_limit");
     if (srv->message_size_limit < 0)
         srv->message_size_limit = 0;
+    srv->queue_minfree = cfg_size("queue_minfree");
     srv->recipient_limit = cfg_int("smtpd_recipient_limit");
     srv->timeout_ms = (long)positive_or(cfg_time("smtpd_timeout"), 300) * 1000;
     srv->soft_error_limit = cfg_int("smtpd_soft_error_limit");

@@ -35,6 +35,9 @@
 
 /* Bytes read from a client per read(); the input buffer holds this plus one command line. */
 #define SMTPD_READ_SIZE 65536
+/* Bytes read per read() before DATA: commands are short, and most sessions sit idle between
+ * them, so the full SMTPD_READ_SIZE buffer is made only when a session enters DATA. */
+#define SMTPD_COMMAND_READ_SIZE 4096
 /* Stop processing input while this much output waits for a client that does not read. */
 #define SMTPD_OUTPUT_HIGH_WATER 65536
 /* Worker threads that fsync committed queue files (queue_sync.h): enough for many sessions'
@@ -59,6 +62,7 @@ typedef struct smtpd_server {
     char queue_directory[1024];
     size_t line_limit;
     long long message_size_limit;
+    long long queue_minfree;
     long recipient_limit;
     long timeout_ms;
     long soft_error_limit, hard_error_limit, error_sleep_ms;
@@ -178,6 +182,9 @@ typedef enum {
 
 /* smtpd_session.c */
 smtpd_session *smtpd_session_new(smtpd_server *srv, int in_fd, int out_fd, const char *addr);
+/* Before each read: a session in DATA gets the full-size input buffer (never while input is
+ * being processed, so no pointer into it is held). */
+void smtpd_session_size_input(smtpd_session *s);
 /* Greeting (or a refusal when over the per-client connection limit); returns CLOSE or READ. */
 smtpd_next smtpd_session_start(smtpd_session *s);
 smtpd_next smtpd_session_process(smtpd_session *s);

@@ -314,6 +314,7 @@ static void session_read(smtpd_session *s)
 {
     smtpd_next next = SMTPD_NEXT_READ;
     for (int i = 0; i < READS_PER_EVENT; i++) {
+        smtpd_session_size_input(s);
         size_t space = s->in_cap - s->in_len;
         if (space == 0)
             break;
@@ -653,6 +654,7 @@ int smtpd_io_run_standalone(smtpd_server *srv)
             write_all(s->out_fd, &s->out);
             break;
         }
+        smtpd_session_size_input(s);
         ssize_t n = read(s->in_fd, s->in + s->in_len, s->in_cap - s->in_len);
         if (n < 0 && errno == EINTR)
             continue;

@@ -21,6 +21,7 @@
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "queue/queue_dir.h"
+#include "queue/queue_space.h"
 #include "smtpd/smtpd_received.h"
 #include "tls/tls_server.h"
 
@@ -187,7 +188,7 @@ smtpd_session *smtpd_session_new(smtpd_server *srv, int in_fd, int out_fd, const
     int loopback = strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
     snprintf(s->name, sizeof(s->name), "%s", loopback ? "localhost" : "unknown");
     snprintf(s->namaddr, sizeof(s->namaddr), "%s[%s]", s->name, s->addr);
-    s->in_cap = SMTPD_READ_SIZE + srv->line_limit + 2;
+    s->in_cap = SMTPD_COMMAND_READ_SIZE + srv->line_limit + 2;
     s->in = xmalloc(s->in_cap);
     s->cmd = xmalloc(srv->line_limit + 1);
     strbuf_init(&s->out, 0);
@@ -200,6 +201,17 @@ smtpd_session *smtpd_session_new(smtpd_server *srv, int in_fd, int out_fd, const
     set_where(s, "CONNECT");
     s->check = srv->standalone ? NULL : smtpd_check_new(srv->checker, smtpd_io_wake, s);
     return s;
+}
+
+void smtpd_session_size_input(smtpd_session *s)
+{
+    if (s->state != SMTPD_STATE_DATA)
+        return;
+    size_t want = SMTPD_READ_SIZE + s->server->line_limit + 2;
+    if (s->in_cap < want) {
+        s->in = xrealloc(s->in, want);
+        s->in_cap = want;
+    }
 }
 
 /* Per-client concurrency (smtpd_client_connection_count_limit). Returns the count. */
@@ -410,6 +422,12 @@ static int cmd_mail(smtpd_session *s, const char *args)
     if (mp.size > 0 && srv->message_size_limit > 0 && mp.size > srv->message_size_limit) {
         log_reject(s, "MAIL", "552 5.3.4 Message size exceeds fixed limit", sender, NULL);
         reply(s, "552 5.3.4 Message size exceeds fixed limit");
+        return -1;
+    }
+    if (!queue_space_enough(srv->queue_directory, srv->queue_minfree, srv->message_size_limit,
+                            mp.size)) {
+        log_reject(s, "MAIL", "452 4.3.1 Insufficient system storage", sender, NULL);
+        reply(s, "452 4.3.1 Insufficient system storage");
         return -1;
     }
     smtpd_check_args a;

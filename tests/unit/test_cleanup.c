@@ -284,18 +284,88 @@ TEST(no_recipients_is_rejected)
     message_free(&m);
 }
 
-TEST(header_size_limit_turns_excess_into_body)
+TEST(header_size_limit_cuts_one_field_and_goes_on)
 {
     config_override(cfg, "header_size_limit", "40");
-    const char *lines[] = {
-        "Subject: 0123456789", "X-A: 0123456789", "X-B: 0123456789", "", "body", NULL};
+    char longline[200];
+    snprintf(longline, sizeof(longline), "Subject: %0150d", 7);
+    const char *lines[] = {longline,           "X-A: 0123456789", "X-F: 0123456789abcd",
+                           " 0123456789abcdefghijk", " dropped continuation", "X-B: 0123456789",
+                           "",                 "body", NULL};
     message m;
     submit(&m, "local", 0, one_rcpt, lines);
     CHECK_INT(m.status, CLEANUP_STAT_OK);
-    /* the first two fit (20 + 16 bytes); added headers come before the excess */
-    CHECK(strncmp(m.content.data, "Subject: 0123456789\nX-A: 0123456789\nMessage-ID: <", 49) == 0);
-    CHECK(strstr(m.content.data, "\nFrom: sender@example.org\nX-B: 0123456789\n\nbody\n") != NULL);
+    /* Subject: cut to 39 bytes (+ newline = 40), the following headers stay headers */
+    CHECK(strncmp(m.content.data, "Subject: 000000000000000000000000000000\nX-A: 0123456789\n",
+                  56) == 0);
+    /* a folded field is cut where the field reaches 40 bytes; later continuations go */
+    CHECK(strstr(m.content.data, "\nX-F: 0123456789abcd\n 0123456789abcdefgh\nX-B: 0123456789\n") !=
+          NULL);
+    CHECK(strstr(m.content.data, "dropped") == NULL);
+    /* added headers at the end of the section, then the body */
+    CHECK(strstr(m.content.data, "\nFrom: sender@example.org\n\nbody\n") != NULL);
     message_free(&m);
+    config_override(cfg, "header_size_limit", "102400");
+}
+
+TEST(header_section_beyond_ten_fields_of_the_limit_becomes_body)
+{
+    config_override(cfg, "header_size_limit", "40");
+    const char *lines[40];
+    char buf[30][32];
+    for (int i = 0; i < 30; i++) {
+        snprintf(buf[i], sizeof(buf[i]), "X-H%02d: 0123456789abc", i); /* 20 bytes + newline */
+        lines[i] = buf[i];
+    }
+    lines[30] = "";
+    lines[31] = "body";
+    lines[32] = NULL;
+    message m;
+    submit(&m, "local", 0, one_rcpt, lines);
+    CHECK_INT(m.status, CLEANUP_STAT_OK);
+    /* 400 bytes hold 19 lines of 21 bytes; added headers come before the 20th */
+    CHECK(strstr(m.content.data, "X-H18: 0123456789abc\nMessage-ID: <") != NULL);
+    CHECK(strstr(m.content.data, "\nX-H19: 0123456789abc\n") != NULL);
+    CHECK(strstr(m.content.data, "X-H29: 0123456789abc\n\nbody\n") != NULL);
+    message_free(&m);
+    config_override(cfg, "header_size_limit", "102400");
+}
+
+TEST(header_line_in_pieces_is_cut_at_the_limit)
+{
+    config_override(cfg, "header_size_limit", "40");
+    strbuf err;
+    strbuf_init(&err, 0);
+    cleanup *c = cleanup_open("incoming", &err);
+    CHECK(c != NULL);
+    char id[QUEUE_ID_MAX];
+    snprintf(id, sizeof(id), "%s", cleanup_queue_id(c));
+    cleanup_sender(c, "a@b");
+    cleanup_recipient(c, "c@d", NULL, 0, NULL);
+    CHECK_INT(cleanup_line_part(c, "X-Long: 01234567890123456789", 28, 1), 0);
+    CHECK_INT(cleanup_line_part(c, "0123456789012345678901234567890123456789", 40, 1), 0);
+    CHECK_INT(cleanup_line_part(c, "tail", 4, 0), 0);
+    CHECK_INT(cleanup_line(c, "X-Next: y", 9), 0);
+    CHECK_INT(cleanup_line(c, "", 0), 0);
+    CHECK_INT(cleanup_line_part(c, "body line", 9, 0), 0);
+    CHECK_INT(cleanup_size(c), 28 + 40 + 4 + 1 + 10 + 1 + 10);
+    CHECK_INT(cleanup_close(c), CLEANUP_STAT_OK);
+    char path[4096];
+    queue_path(path, sizeof(path), qdir, "incoming", id, 0);
+    int fd = open(path, O_RDONLY);
+    CHECK(fd >= 0);
+    queue_envelope env;
+    strbuf content;
+    strbuf_init(&content, 0);
+    CHECK_INT(queue_envelope_read(fd, &env, &err), 0);
+    CHECK_INT(queue_content_each(fd, &env, collect, &content), 0);
+    CHECK(strncmp(content.data, "X-Long: 0123456789012345678901234567890\nX-Next: y\n", 50) == 0);
+    CHECK(strstr(content.data, "\n\nbody line\n") != NULL);
+    close(fd);
+    unlink(path);
+    queue_envelope_free(&env);
+    strbuf_free(&content);
+    strbuf_free(&err);
     config_override(cfg, "header_size_limit", "102400");
 }
 
@@ -407,7 +477,9 @@ int main(void)
     RUN(hopcount_limit);
     RUN(extraction_takes_recipients_and_drops_bcc);
     RUN(no_recipients_is_rejected);
-    RUN(header_size_limit_turns_excess_into_body);
+    RUN(header_size_limit_cuts_one_field_and_goes_on);
+    RUN(header_section_beyond_ten_fields_of_the_limit_becomes_body);
+    RUN(header_line_in_pieces_is_cut_at_the_limit);
     RUN(status_replies);
     RUN(abort_leaves_nothing);
     RUN(header_lines);
