@@ -3,8 +3,7 @@
 Run from the repository root: POSTERN_BIN=build/bin/postern /usr/bin/python3 bench/idle_memory.py 2000
 """
 import os, socket, sys, time, pathlib
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "tests/e2e"))
-sys.path.insert(0, "tests/e2e")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
 from conftest import Instance
 import resource
 resource.setrlimit(resource.RLIMIT_NOFILE, (20000, 20000))
