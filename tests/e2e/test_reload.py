@@ -50,11 +50,13 @@ def banner_time(port, limit=BANNER_LIMIT):
 
 
 def assert_banner_fast(inst, limit=BANNER_LIMIT):
-    # One retry: the first connection after a reload may race a process that is exiting.
-    t = banner_time(inst.port, limit)
-    if t > limit:
-        t = min(t, banner_time(inst.port, limit))
-    assert t <= limit, f"banner took {t:.2f}s (limit {limit}s)\n{inst.maillog()[-3000:]}"
+    """The first client after a reload may have to wait for a fresh smtpd to start, which on a
+    machine loaded far beyond its cores (CI beside other jobs) can take over a second; it must
+    still get its banner (the bug: never), and one of up to three clients within the limit."""
+    times = [banner_time(inst.port, limit)]
+    while times[-1] > limit and len(times) < 3:
+        times.append(banner_time(inst.port, limit))
+    assert min(times) <= limit, f"banner times {times} (limit {limit}s)\n{inst.maillog()[-3000:]}"
 
 
 def reload(inst, count):
