@@ -47,11 +47,6 @@ void log_set_stderr(int on)
     logstate.to_stderr = on;
 }
 
-const char *log_service(void)
-{
-    return logstate.service;
-}
-
 static int facility_code(const char *name)
 {
     static const struct {

@@ -23,7 +23,6 @@ void log_configure(void);
 int log_file_mode(const char *text, unsigned *mode);
 /* Also print on stderr (commands) or not (daemons). Default: when stderr is a terminal. */
 void log_set_stderr(int on);
-const char *log_service(void);
 
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -137,19 +137,6 @@ size_t strmap_count(const strmap *m)
     return m->live;
 }
 
-int strmap_each(const strmap *m, int (*fn)(const char *, void *, void *), void *ctx)
-{
-    for (size_t i = 0; i < m->cap; i++) {
-        char *k = m->slots[i].key;
-        if (k && k != TOMBSTONE) {
-            int r = fn(k, m->slots[i].value, ctx);
-            if (r)
-                return r;
-        }
-    }
-    return 0;
-}
-
 static int compare_keys(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);

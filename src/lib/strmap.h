@@ -19,8 +19,6 @@ void *strmap_get(const strmap *m, const char *key);
 int strmap_has(const strmap *m, const char *key);
 void *strmap_remove(strmap *m, const char *key);
 size_t strmap_count(const strmap *m);
-/* Calls fn for every entry, in no particular order; stops early when fn returns non-zero. */
-int strmap_each(const strmap *m, int (*fn)(const char *key, void *value, void *ctx), void *ctx);
 /* Returns a NULL-terminated, sorted array of the keys (free the array, not the strings). */
 const char **strmap_sorted_keys(const strmap *m);
 

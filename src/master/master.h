@@ -115,6 +115,5 @@ void master_detach_children(master_state *m, master_service *svc);
  * retired smtpd has stopped accepting: counting it would leave new clients without a banner
  * until its last old session ends. */
 void master_transfer_children(master_state *m, master_service *from, master_service *to);
-int master_child_count(const master_state *m);
 
 #endif

@@ -255,10 +255,3 @@ void master_transfer_children(master_state *m, master_service *from, master_serv
     }
 }
 
-int master_child_count(const master_state *m)
-{
-    int n = 0;
-    for (const master_child *c = m->children; c; c = c->next)
-        n++;
-    return n;
-}

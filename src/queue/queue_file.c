@@ -625,42 +625,6 @@ void queue_reader_close(queue_reader *r)
     free(r);
 }
 
-/* Unbuffered, for callers that share the fd's position with other code. */
-int queue_record_read(int fd, strbuf *data, size_t limit)
-{
-    unsigned char ch;
-    ssize_t n;
-    while ((n = read(fd, &ch, 1)) < 0 && errno == EINTR)
-        ;
-    if (n == 0)
-        return 0;
-    if (n < 0 || !known_record_type(ch))
-        return -1;
-    int type = ch;
-    size_t len = 0;
-    for (unsigned shift = 0;; shift += 7) {
-        if (shift > 28 || read(fd, &ch, 1) != 1)
-            return -1;
-        len |= (size_t)(ch & 0x7f) << shift;
-        if (len > limit)
-            return -1;
-        if ((ch & 0x80) == 0)
-            break;
-    }
-    strbuf_reset(data);
-    char buf[4096];
-    while (len > 0) {
-        size_t want = len < sizeof(buf) ? len : sizeof(buf);
-        n = read(fd, buf, want);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0 || strbuf_append(data, buf, (size_t)n) < 0)
-            return -1;
-        len -= (size_t)n;
-    }
-    return type;
-}
-
 /* Parses count non-negative decimal numbers separated by blanks, nothing else. */
 static int parse_numbers(const char *text, long *out, int count)
 {

@@ -153,8 +153,4 @@ queue_reader *queue_reader_open(int fd, long offset);
 int queue_reader_next(queue_reader *r, strbuf *data, size_t limit, long *offset, const char **why);
 void queue_reader_close(queue_reader *r);
 
-/* Low-level record access, for postcat and tests. Returns the record type, 0 at EOF, -1 on a
- * malformed record (length over limit, truncated). */
-int queue_record_read(int fd, strbuf *data, size_t limit);
-
 #endif

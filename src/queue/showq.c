@@ -385,30 +385,6 @@ static int load_open_file(int fd, const struct stat *st, const char *queue_dir,
     return 0;
 }
 
-int showq_load(const char *queue_dir, const char *queue_name, const char *id,
-               const char *empty_address, showq_entry *e, strbuf *err)
-{
-    char path[4096];
-    if (queue_path(path, sizeof(path), queue_dir, queue_name, id, 0) != 0) {
-        strbuf_printf(err, "%s/%s: path too long", queue_name, id);
-        return -1;
-    }
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        strbuf_printf(err, "open %s: %s", path, strerror(errno));
-        return -1;
-    }
-    struct stat st;
-    int status = -1;
-    showq_entry_init(e, queue_name, id);
-    if (fstat(fd, &st) != 0)
-        strbuf_printf(err, "fstat %s: %s", path, strerror(errno));
-    else
-        status = load_open_file(fd, &st, queue_dir, empty_address, e, err);
-    close(fd);
-    return status;
-}
-
 typedef struct walk_state {
     const char *queue_dir;
     const char *queue_name;

@@ -71,10 +71,6 @@ void showq_format_json(strbuf *out, const showq_entry *e);
 /* Adds the recipients and reasons of a defer log's text to e. Returns the number found. */
 size_t showq_parse_defer_log(showq_entry *e, const char *text, size_t len);
 
-/* Reads one queue file (and its defer log) into e. Returns 0, or -1 with a reason in err. */
-int showq_load(const char *queue_dir, const char *queue_name, const char *id,
-               const char *empty_address, showq_entry *e, strbuf *err);
-
 /* Calls fn for every complete message in the queues, in Postfix's order; stops when fn returns
  * non-zero and returns that value. Unreadable files are warned about and skipped. */
 int showq_walk(const char *queue_dir, const char *empty_address,
