@@ -9,10 +9,10 @@
 #include "bounce/bounce.h"
 #include "bounce/bounce_message.h"
 #include "cleanup/cleanup.h"
+#include "global/mail_trigger.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
-#include "master/mail_server.h"
 
 #include <stdio.h>
 #include <stdlib.h>

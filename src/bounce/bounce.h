@@ -64,8 +64,6 @@ int bounce_notify(int fd, const queue_envelope *env, bounce_kind kind, const bou
 
 /* Helpers, exposed for the unit tests. */
 
-/* RFC 5322 date in local time: "Mon,  2 Feb 2009 03:06:41 -0800 (PST)". */
-void bounce_format_date(char *buf, size_t len, time_t when);
 /* Appends text with control and non-ASCII bytes replaced by '?'. */
 void bounce_append_safe(strbuf *out, const char *text);
 /* Non-zero when the comma/space separated notify_classes value names class. */

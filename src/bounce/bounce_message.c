@@ -16,6 +16,7 @@
 #include "bounce/bounce_message.h"
 #include "cleanup/cleanup.h"
 #include "cleanup/header.h"
+#include "global/mail_date.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -38,20 +39,6 @@
 #define FIELD_TEXT_LIMIT (64 * 1024)
 
 /* ---- small helpers shared with the unit tests ---- */
-
-void bounce_format_date(char *buf, size_t len, time_t when)
-{
-    struct tm lt;
-    localtime_r(&when, &lt);
-    char head[64], zone[16];
-    strftime(head, sizeof(head), "%a, %e %b %Y %H:%M:%S", &lt);
-    if (strftime(zone, sizeof(zone), "%Z", &lt) == 0)
-        zone[0] = '\0';
-    long offset = lt.tm_gmtoff;
-    long minutes = (offset < 0 ? -offset : offset) / 60;
-    snprintf(buf, len, "%s %c%02ld%02ld (%s)", head, offset < 0 ? '-' : '+', minutes / 60,
-             minutes % 60, zone);
-}
 
 void bounce_append_safe(strbuf *out, const char *text)
 {
@@ -92,6 +79,15 @@ static void emitf(writer *w, const char *fmt, ...)
     strbuf_vprintf(&w->line, fmt, ap);
     va_end(ap);
     emit_bytes(w, w->line.data ? w->line.data : "", w->line.len);
+}
+
+/* "Name: <RFC 5322 date>" */
+static void emit_date(writer *w, const char *name, time_t when)
+{
+    strbuf_reset(&w->line);
+    strbuf_printf(&w->line, "%s: ", name);
+    mail_date_append(&w->line, when);
+    emit_bytes(w, w->line.data, w->line.len);
 }
 
 /* Length of the next line's piece of text, which starts with a non-space. */
@@ -366,7 +362,7 @@ static void write_text_part(writer *w, const queue_envelope *env, const bounce_n
 
 static void write_message_fields(writer *w, const queue_envelope *env)
 {
-    char name[64], date[128];
+    char name[64];
     mail_name(name, sizeof(name));
     emitf(w, "Reporting-MTA: dns; %s", cfg_str("myhostname"));
     const char *envid = queue_envelope_attr(env, "envelope_id");
@@ -384,8 +380,7 @@ static void write_message_fields(writer *w, const queue_envelope *env)
         strbuf_free(&sb);
     }
     if (arrival_time(env) > 0) {
-        bounce_format_date(date, sizeof(date), arrival_time(env));
-        emitf(w, "Arrival-Date: %s", date);
+        emit_date(w, "Arrival-Date", arrival_time(env));
     }
 }
 
@@ -414,7 +409,7 @@ static const char *rcpt_orcpt(const queue_envelope *env, const bounce_rcpt *r)
 static void write_rcpt_fields(writer *w, const queue_envelope *env, const bounce_notice *n,
                               const bounce_rcpt *r)
 {
-    char date[128], name[64];
+    char name[64];
     strbuf sb;
     strbuf_init(&sb, 0);
     emit(w, "");
@@ -452,13 +447,11 @@ static void write_rcpt_fields(writer *w, const queue_envelope *env, const bounce
     }
     emit_field(w, "Diagnostic-Code", sb.data);
     if (r->last_attempt > 0) {
-        bounce_format_date(date, sizeof(date), r->last_attempt);
-        emitf(w, "Last-Attempt-Date: %s", date);
+        emit_date(w, "Last-Attempt-Date", r->last_attempt);
     }
     if (n->kind == BOUNCE_DELAY && arrival_time(env) > 0) {
-        bounce_format_date(date, sizeof(date),
-                           arrival_time(env) + (time_t)cfg_time("maximal_queue_lifetime"));
-        emitf(w, "Will-Retry-Until: %s", date);
+        emit_date(w, "Will-Retry-Until",
+                  arrival_time(env) + (time_t)cfg_time("maximal_queue_lifetime"));
     }
     strbuf_free(&sb);
 }

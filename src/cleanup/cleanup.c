@@ -19,6 +19,7 @@
 #include "cleanup/cleanup_alias.h"
 #include "cleanup/header.h"
 #include "cleanup/header_addr.h"
+#include "global/mail_date.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -323,21 +324,6 @@ static void handle_field(cleanup *c, size_t first, size_t end)
     }
 }
 
-/* RFC 5322 date in local time, as Postfix writes it: "Mon,  2 Feb 2009 03:06:41 -0800 (PST)". */
-static void format_mail_date(char *buf, size_t len, time_t when)
-{
-    struct tm lt;
-    localtime_r(&when, &lt);
-    char head[64], zone[16];
-    strftime(head, sizeof(head), "%a, %e %b %Y %H:%M:%S", &lt);
-    if (strftime(zone, sizeof(zone), "%Z", &lt) == 0)
-        zone[0] = '\0';
-    long offset = lt.tm_gmtoff;
-    char sign = offset < 0 ? '-' : '+';
-    long minutes = (offset < 0 ? -offset : offset) / 60;
-    snprintf(buf, len, "%s %c%02ld%02ld (%s)", head, sign, minutes / 60, minutes % 60, zone);
-}
-
 static void add_header(cleanup *c, const char *text)
 {
     write_line(c, text, strlen(text));
@@ -362,10 +348,9 @@ static void add_missing_headers(cleanup *c)
         c->seen |= SEEN_MESSAGE_ID;
     }
     if (!(c->seen & SEEN_DATE)) {
-        char date[128];
-        format_mail_date(date, sizeof(date), now.tv_sec);
         strbuf_reset(&line);
-        strbuf_printf(&line, "Date: %s", date);
+        strbuf_append_str(&line, "Date: ");
+        mail_date_append(&line, now.tv_sec);
         add_header(c, line.data);
     }
     if (!(c->seen & SEEN_FROM)) {

@@ -17,10 +17,10 @@
 #include "cmd/commands.h"
 #include "global/name_list.h"
 
+#include "global/mail_trigger.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
-#include "master/mail_server.h"
 #include "queue/queue_dir.h"
 #include "queue/showq.h"
 

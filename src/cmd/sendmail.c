@@ -22,11 +22,11 @@
 #include "cmd/commands.h"
 #include "global/name_list.h"
 
+#include "global/mail_trigger.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "lib/xalloc.h"
-#include "master/mail_server.h"
 #include "queue/queue_file.h"
 
 #include <errno.h>

@@ -1,5 +1,6 @@
 /* deliver_request.c: encoding, decoding and logging of delivery requests (see the header). */
 #include "deliver/deliver_request.h"
+#include "global/mail_date.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -281,13 +282,6 @@ void deliver_set_result(deliver_rcpt *rcpt, const char *dsn, const char *fmt, ..
     strbuf_free(&text);
 }
 
-double deliver_now(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
-
 void deliver_format_delay(double seconds, char *buf, size_t len)
 {
     if (seconds < 0.005) {
@@ -313,7 +307,7 @@ void deliver_format_delay(double seconds, char *buf, size_t len)
 void deliver_log(const deliver_request *req, const char *to, const char *orig, const char *relay,
                  const char *dsn, const char *reason)
 {
-    double now = deliver_now();
+    double now = mail_time_now();
     double received = req->receive_time > 0 ? req->receive_time : now;
     double parts[4] = {req->active_time - req->arrival, received - req->active_time, 0,
                        now - received};

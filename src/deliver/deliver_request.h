@@ -89,8 +89,6 @@ void deliver_set_result(deliver_rcpt *rcpt, const char *dsn, const char *fmt, ..
     __attribute__((format(printf, 3, 4)));
 /* 2, 4 or 5 for a "c.x.x" DSN status, 0 when malformed. */
 int dsn_class(const char *dsn);
-/* Seconds since the epoch with microseconds. */
-double deliver_now(void);
 /* Formats a delay as Postfix does ("0.12", "3", "0"). */
 void deliver_format_delay(double seconds, char *buf, size_t len);
 /* Logs "ID: to=<to>, orig_to=<orig>, relay=R, delay=..., delays=a/b/c/d, dsn=..., status=...

@@ -1,5 +1,6 @@
 /* deliver_server.c: accept loop and request/reply cycle of a delivery agent (see the header). */
 #include "deliver/deliver_server.h"
+#include "global/mail_date.h"
 #include "lib/config.h"
 #include "lib/log.h"
 
@@ -66,7 +67,7 @@ static void serve_connection(int fd, deliver_fn fn, void *ctx)
             deliver_request_free(&req);
             break;
         }
-        req.receive_time = deliver_now();
+        req.receive_time = mail_time_now();
         fn(&req, ctx);
         strbuf_reset(&out);
         deliver_reply_encode(&req, &out);

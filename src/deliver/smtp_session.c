@@ -1,6 +1,7 @@
 /* smtp_session.c: the SMTP/LMTP client protocol state machine (see smtp_session.h). */
 #include "deliver/smtp_session.h"
 #include "deliver/smtp_body.h"
+#include "global/mail_date.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -174,7 +175,7 @@ int smtp_session_start(smtp_session *s, int fd, const smtp_candidate *c, int lmt
     smtp_candidate_name(c, 0, s->host_addr, sizeof(s->host_addr));
     smtp_candidate_name(c, 1, s->relay, sizeof(s->relay));
     s->lmtp = lmtp;
-    s->created = deliver_now();
+    s->created = mail_time_now();
     long timeout = cfg_time("smtp_helo_timeout");
     smtp_reply reply;
     smtp_reply_init(&reply);

@@ -1,6 +1,6 @@
 /*
  * mail_server.c: the daemon side of the master protocol (see mail_server.h): options,
- * configuration, logging, privileges, busy/idle records, SIGHUP handling and triggers.
+ * configuration, logging, privileges, busy/idle records, and SIGHUP handling.
  */
 #include "master/mail_server.h"
 #include "cmd/commands.h"
@@ -17,9 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 /* Shared with the SIGHUP handler, hence process-wide: whether the daemon said it is busy, and
@@ -215,63 +212,4 @@ int mail_server_drop_privileges(const char *user, strbuf *err)
         return -1;
     }
     return 0;
-}
-
-static int trigger_socket(const char *path, int type, char code)
-{
-    struct sockaddr_un sun;
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof(sun.sun_path)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    strcpy(sun.sun_path, path);
-    int fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    int rc = 0;
-    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-        /* A full backlog means wake-ups are already pending: good enough. */
-        rc = (errno == EAGAIN || errno == EINPROGRESS) ? 0 : -1;
-        int saved = errno;
-        close(fd);
-        errno = saved;
-        return rc;
-    }
-    if (send(fd, &code, 1, MSG_NOSIGNAL) < 0 && errno != EAGAIN)
-        rc = -1;
-    close(fd);
-    return rc;
-}
-
-int mail_trigger(const char *queue_dir, const char *path, char code)
-{
-    char full[4096];
-    int n = snprintf(full, sizeof(full), "%s/%s", queue_dir, path);
-    if (n < 0 || (size_t)n >= sizeof(full)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    struct stat st;
-    if (stat(full, &st) < 0)
-        return -1;
-    if (S_ISFIFO(st.st_mode)) {
-        int fd = open(full, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-        if (fd < 0)
-            return -1; /* ENXIO: nobody reads the FIFO */
-        ssize_t w = write(fd, &code, 1);
-        int rc = (w == 1 || (w < 0 && errno == EAGAIN)) ? 0 : -1;
-        close(fd);
-        return rc;
-    }
-    if (S_ISSOCK(st.st_mode)) {
-        if (trigger_socket(full, SOCK_STREAM, code) == 0)
-            return 0;
-        if (errno == EPROTOTYPE)
-            return trigger_socket(full, SOCK_DGRAM, code);
-        return -1;
-    }
-    errno = EINVAL;
-    return -1;
 }

@@ -35,6 +35,7 @@
 #ifndef POSTERN_MAIL_SERVER_H
 #define POSTERN_MAIL_SERVER_H
 
+#include "global/mail_trigger.h" /* every daemon wakes qmgr or pickup */
 #include "lib/config.h"
 
 #include <sys/types.h>
@@ -74,9 +75,5 @@ void mail_server_idle(mail_server *srv);
 int mail_server_stop_requested(void);
 /* Switches to mail_owner (uid and gid and supplementary groups) when running as root. */
 int mail_server_drop_privileges(const char *user, strbuf *err);
-
-/* Wakes a trigger service (qmgr, pickup) under queue_directory: path like "public/qmgr" is a
- * FIFO or a UNIX socket; writes one byte without blocking. Returns 0, or -1 when nobody listens. */
-int mail_trigger(const char *queue_dir, const char *path, char code);
 
 #endif

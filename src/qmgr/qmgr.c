@@ -12,6 +12,7 @@
  * delivered again; recipients already marked done in the file are not.
  */
 #include "cmd/commands.h"
+#include "global/mail_date.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -178,8 +179,8 @@ static void check_stop(event_loop *loop, void *ctx)
     qmgr *q = ctx;
     if (mail_server_stop_requested()) {
         if (q->stopping == 0)
-            q->stopping = deliver_now();
-        if (q->nactive == 0 || deliver_now() - q->stopping > QMGR_STOP_WAIT_SECONDS) {
+            q->stopping = mail_time_now();
+        if (q->nactive == 0 || mail_time_now() - q->stopping > QMGR_STOP_WAIT_SECONDS) {
             event_loop_stop(loop);
             return;
         }

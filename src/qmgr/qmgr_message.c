@@ -19,6 +19,7 @@
  * a message whose recipients are all done is removed with its defer log ("ID: removed");
  * otherwise it moves to deferred/ with its mtime set to the next attempt time (qmgr.h).
  */
+#include "global/mail_date.h"
 #include "lib/attr.h"
 #include "lib/config.h"
 #include "lib/log.h"
@@ -40,7 +41,7 @@
 
 static double now_seconds(void)
 {
-    return deliver_now();
+    return mail_time_now();
 }
 
 static void message_unlink(qmgr *q, qmgr_message *msg)

@@ -20,6 +20,7 @@
  * reply, is "dead" for transport_retry_time: its recipients are deferred with "4.3.0 mail
  * transport unavailable", as Postfix does.
  */
+#include "global/mail_date.h"
 #include "lib/attr.h"
 #include "lib/config.h"
 #include "lib/log.h"
@@ -273,7 +274,7 @@ static void dest_suspend(qmgr_dest *d, const char *dsn, const char *reason)
     free(d->suspend_reason);
     d->suspend_reason = xstrdup(reason && reason[0] ? reason : "destination unreachable");
     qmgr_window_failure(&d->window);
-    d->suspended_until = deliver_now() + (double)pause;
+    d->suspended_until = mail_time_now() + (double)pause;
     if (d->resume_timer)
         event_timer_cancel(q->loop, d->resume_timer);
     d->resume_timer = event_timer_add(q->loop, pause * 1000, dest_resume, d);
@@ -305,7 +306,7 @@ void qmgr_transport_submit(qmgr *q, qmgr_job *job)
         job_finish_all(q, job, "4.3.2", "deferred transport");
         return;
     }
-    if (t->dead_until > deliver_now()) {
+    if (t->dead_until > mail_time_now()) {
         job_finish_all(q, job, "4.3.0", "mail transport unavailable");
         return;
     }
@@ -348,7 +349,7 @@ static void conn_close(qmgr_conn *c)
 
 static void mark_dead(qmgr_transport *t)
 {
-    t->dead_until = deliver_now() + (double)cfg_time("transport_retry_time");
+    t->dead_until = mail_time_now() + (double)cfg_time("transport_retry_time");
     log_warning("transport %s: mail transport unavailable; deferring its mail for %lds", t->name,
                 cfg_time("transport_retry_time"));
     for (qmgr_dest *d = t->dests; d; d = d->next) {
@@ -523,7 +524,7 @@ static void conn_send(qmgr_conn *c, qmgr_job *job)
     deliver_request_set(&req->nexthop, job->nexthop);
     req->arrival = (double)msg->env.arrival.tv_sec + (double)msg->env.arrival.tv_nsec / 1e9;
     req->active_time = msg->active_time;
-    req->request_time = deliver_now();
+    req->request_time = mail_time_now();
     req->message_size = msg->env.message_size;
     for (size_t i = 0; i < job->nrcpt; i++) {
         const queue_rcpt *r = &msg->env.rcpts[job->rcpts[i]];

@@ -2,16 +2,9 @@
  * smtpd_received.c: formats the Received: header (see smtpd_received.h).
  */
 #include "smtpd/smtpd_received.h"
+#include "global/mail_date.h"
 
 #include <string.h>
-
-void smtpd_received_date(time_t when, char *out, size_t outlen)
-{
-    struct tm tm;
-    localtime_r(&when, &tm);
-    if (strftime(out, outlen, "%a, %d %b %Y %H:%M:%S %z (%Z)", &tm) == 0 && outlen > 0)
-        out[0] = '\0';
-}
 
 /* Appends s with bytes outside printable ASCII replaced, so no client text can break lines. */
 static void append_printable(strbuf *out, const char *s)
@@ -24,8 +17,6 @@ static void append_printable(strbuf *out, const char *s)
 
 void smtpd_received_format(const smtpd_received_info *ri, strbuf *out)
 {
-    char date[80];
-    smtpd_received_date(ri->when, date, sizeof(date));
     int ipv6 = strchr(ri->client_addr, ':') != NULL;
     strbuf_append_str(out, "Received: from ");
     append_printable(out, ri->helo && *ri->helo ? ri->helo : ri->client_name);
@@ -42,8 +33,10 @@ void smtpd_received_format(const smtpd_received_info *ri, strbuf *out)
     if (ri->rcpt) {
         strbuf_append_str(out, "\n\tfor <");
         append_printable(out, ri->rcpt);
-        strbuf_printf(out, ">; %s\n", date);
+        strbuf_append_str(out, ">; ");
     } else {
-        strbuf_printf(out, ";\n\t%s\n", date);
+        strbuf_append_str(out, ";\n\t");
     }
+    mail_date_append(out, ri->when);
+    strbuf_append_char(out, '\n');
 }

@@ -34,8 +34,6 @@ typedef struct smtpd_received_info {
     const char *auth_sender; /* smtpd_sasl_authenticated_header: the login name, or NULL */
 } smtpd_received_info;
 
-/* RFC 5322 date as Postfix writes it: "Sat, 07 Nov 2026 20:53:00 +0000 (UTC)". */
-void smtpd_received_date(time_t when, char *out, size_t outlen);
 /* Appends the header's lines to out, each ending in '\n' (callers split there). */
 void smtpd_received_format(const smtpd_received_info *ri, strbuf *out);
 
