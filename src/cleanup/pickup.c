@@ -18,7 +18,6 @@
  * parse, or that cleanup rejects for good (too big, no recipients, ...), is moved to corrupt/
  * with a warning; a temporary failure (disk full) leaves it for the next scan.
  */
-#include "cmd/commands.h"
 
 #include "cleanup/cleanup.h"
 #include "lib/config.h"

@@ -7,6 +7,9 @@
 #ifndef POSTERN_COMMANDS_H
 #define POSTERN_COMMANDS_H
 
+#include "master/mail_server.h"
+#include "master/master.h"
+
 #include <stdio.h>
 
 typedef struct command {
@@ -33,12 +36,7 @@ int sendmail_main(int argc, char **argv);
 int mailq_main(int argc, char **argv);
 int newaliases_main(int argc, char **argv);
 
-int master_main(int argc, char **argv);
-int smtpd_main(int argc, char **argv);
-int qmgr_main(int argc, char **argv);
-int pickup_main(int argc, char **argv);
-int local_main(int argc, char **argv);
-int virtual_main(int argc, char **argv);
-int smtp_main(int argc, char **argv);
+/* The daemons' entry points are declared where they live: master/master.h and
+ * master/mail_server.h (daemons never include this file: layers only point down). */
 
 #endif

@@ -22,7 +22,6 @@
  * recipient's reply is the worst outcome (deferred over bounced over sent).
  */
 #include "cleanup/cleanup.h"
-#include "cmd/commands.h"
 #include "deliver/deliver_privs.h"
 #include "deliver/deliver_server.h"
 #include "deliver/local_expand.h"

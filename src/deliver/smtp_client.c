@@ -14,7 +14,6 @@
  * again. Started as "lmtp", the agent speaks LMTP (LHLO, one reply per recipient after DATA, no
  * MX lookups, unix:/path destinations).
  */
-#include "cmd/commands.h"
 #include "deliver/deliver_server.h"
 #include "deliver/mail_copy.h"
 #include "deliver/smtp_body.h"

@@ -9,7 +9,6 @@
  * below virtual_minimum_uid. Running as root, the write happens with that uid/gid; as another
  * user, the agent writes as itself. Each recipient's result is logged with relay=virtual.
  */
-#include "cmd/commands.h"
 #include "deliver/deliver_privs.h"
 #include "deliver/deliver_server.h"
 #include "deliver/mail_copy.h"

@@ -3,7 +3,6 @@
  * configuration, logging, privileges, busy/idle records, and SIGHUP handling.
  */
 #include "master/mail_server.h"
-#include "cmd/commands.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 
@@ -15,9 +14,13 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sysexits.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
+
+const char *const mail_server_programs[] = {"smtpd", "qmgr",    "pickup", "local",
+                                            "virtual", "smtp", "lmtp",   NULL};
 
 /* Shared with the SIGHUP handler, hence process-wide: whether the daemon said it is busy, and
  * whether a stop was requested while it was. */
@@ -43,7 +46,7 @@ static void usage_exit(const char *program)
             "usage: %s [-c config_dir] [-n service] [-t type] [-u] [-o name=value]... "
             "[-- args]\n",
             program);
-    exit(EX_USAGE_CODE);
+    exit(EX_USAGE);
 }
 
 /* Returns fd when it is open (and marks it close-on-exec), else -1. */
@@ -107,7 +110,7 @@ void mail_server_init(mail_server *srv, const char *program, int argc, char **ar
         case 'o':
             if (strchr(optarg, '=') == NULL || optarg[0] == '=') {
                 fprintf(stderr, "%s: bad -o argument \"%s\": want name=value\n", program, optarg);
-                exit(EX_USAGE_CODE);
+                exit(EX_USAGE);
             }
             overrides[nover++] = optarg;
             break;

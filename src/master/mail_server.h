@@ -63,6 +63,16 @@ typedef struct mail_server {
     char **argv;
 } mail_server;
 
+/* The daemons the master can start (NULL-terminated program names) and their entry points;
+ * cmd/commands.c puts them in the multicall binary's table (a unit test keeps both in step). */
+extern const char *const mail_server_programs[];
+int smtpd_main(int argc, char **argv);
+int qmgr_main(int argc, char **argv);
+int pickup_main(int argc, char **argv);
+int local_main(int argc, char **argv);
+int virtual_main(int argc, char **argv);
+int smtp_main(int argc, char **argv); /* also lmtp */
+
 /* Parses the options above, loads main.cf (fatal with a clear message on error), applies -o
  * overrides, sets up logging as PROGRAM, and drops privileges to mail_owner when running as root
  * with -u. Exits 64 on bad usage. */

@@ -17,7 +17,6 @@
  * foreground. -t only tests: exit 0 when no master runs for this configuration, 1 when one does.
  */
 #include "master/master.h"
-#include "cmd/commands.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "queue/queue_dir.h"
@@ -32,6 +31,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sysexits.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
@@ -377,7 +377,7 @@ static void on_signal(event_loop *loop, int fd, unsigned events, void *ctx)
 static void usage(void)
 {
     fprintf(stderr, "usage: master [-c config_dir] [-w] [-t]\n");
-    exit(EX_USAGE_CODE);
+    exit(EX_USAGE);
 }
 
 /* -t: exit 0 when no master holds the lock, 1 when one does. */

@@ -116,4 +116,7 @@ void master_detach_children(master_state *m, master_service *svc);
  * until its last old session ends. */
 void master_transfer_children(master_state *m, master_service *from, master_service *to);
 
+/* The master's entry point: postfix start runs it. */
+int master_main(int argc, char **argv);
+
 #endif

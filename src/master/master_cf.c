@@ -5,9 +5,9 @@
  * line into tokens ("{ ... }" groups kept whole), and the tokens into one master_cf_entry.
  */
 #include "master/master_cf.h"
-#include "cmd/commands.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "master/mail_server.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -56,8 +56,10 @@ int master_cf_port(const char *text)
 
 int master_cf_program_implemented(const char *program)
 {
-    const command *cmd = command_lookup(program);
-    return cmd != NULL && cmd->is_daemon && strcmp(program, "master") != 0;
+    for (const char *const *p = mail_server_programs; *p; p++)
+        if (strcmp(*p, program) == 0)
+            return 1;
+    return 0;
 }
 
 /* Parser state for one file. */

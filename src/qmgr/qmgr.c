@@ -11,7 +11,6 @@
  * On start, files left in active/ by a crash go back to incoming/ (as Postfix does) and are
  * delivered again; recipients already marked done in the file are not.
  */
-#include "cmd/commands.h"
 #include "global/mail_date.h"
 #include "lib/config.h"
 #include "lib/log.h"

@@ -15,7 +15,6 @@
  * session of the process). Loopback clients are named "localhost", all others "unknown", in
  * logs, the Received: header and check_client_access lookups.
  */
-#include "cmd/commands.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"

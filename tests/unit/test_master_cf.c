@@ -1,6 +1,8 @@
 /* test_master_cf.c: master.cf parsing: fields, defaults, continuation lines, -o forms, inet
  * addresses, errors with line numbers, and a stock Debian Postfix master.cf. */
+#include "cmd/commands.h"
 #include "lib/config.h"
+#include "master/mail_server.h"
 #include "master/master_cf.h"
 #include "unit.h"
 
@@ -374,6 +376,21 @@ TEST(load_from_config_directory)
     config_free(cfg);
 }
 
+/* The master's list of daemons and the multicall table name the same programs. */
+TEST(daemon_programs_match_the_command_table)
+{
+    int n = 0;
+    for (const char *const *p = mail_server_programs; *p; p++, n++) {
+        const command *cmd = command_lookup(*p);
+        CHECK(cmd != NULL && cmd->is_daemon);
+        CHECK(master_cf_program_implemented(*p));
+    }
+    CHECK_INT(n, 7);
+    CHECK(!master_cf_program_implemented("master"));
+    CHECK(!master_cf_program_implemented("postqueue"));
+    CHECK(!master_cf_program_implemented("anvil"));
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_master_cf.XXXXXX");
@@ -385,6 +402,7 @@ int main(void)
     RUN(errors_name_file_and_line);
     RUN(stock_debian_master_cf_loads);
     RUN(load_from_config_directory);
+    RUN(daemon_programs_match_the_command_table);
     char path[300];
     snprintf(path, sizeof(path), "%s/main.cf", tmpdir);
     unlink(path);
