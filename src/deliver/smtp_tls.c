@@ -1,6 +1,7 @@
 /* smtp_tls.c: STARTTLS, server authentication and session reuse for the SMTP client (see
  * smtp_tls.h). */
 #include "deliver/smtp_tls.h"
+#include "global/mail_date.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -64,7 +65,7 @@ static void cache_drop(smtp_tls_engine *e, size_t i)
 
 static SSL_SESSION *cache_find(smtp_tls_engine *e, const char *key)
 {
-    double now = deliver_now();
+    double now = mail_time_now();
     for (size_t i = 0; i < e->nsessions;) {
         if (now - e->sessions[i].stored >= (double)e->session_timeout) {
             cache_drop(e, i);
@@ -95,7 +96,7 @@ static int cache_new_session(SSL *ssl, SSL_SESSION *session)
     tls_cached_session *c = &e->sessions[e->nsessions++];
     snprintf(c->key, sizeof(c->key), "%s", s->tls_cache_key);
     c->session = session; /* returning 1 keeps OpenSSL's reference for us */
-    c->stored = deliver_now();
+    c->stored = mail_time_now();
     return 1;
 }
 
