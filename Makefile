@@ -14,7 +14,8 @@ LDLIBS  := -lssl -lcrypto -llmdb -lpcre2-8 -lcrypt -lpthread
 
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-LINKS   := postfix postconf postqueue postcat postsuper postmap postdrop sendmail mailq newaliases
+LINKS   := postfix postconf postqueue postcat postsuper postmap postdrop sendmail mailq newaliases \
+           postern-passwd
 SRCS    := $(shell find src -name '*.c' | sort)
 LIBSRCS := $(filter-out src/main.c,$(SRCS))
 OBJS    := $(patsubst src/%.c,build/obj/%.o,$(SRCS))

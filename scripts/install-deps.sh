@@ -9,7 +9,8 @@ PKGS="build-essential make pkg-config clang libclang-rt-14-dev
  libssl-dev liblmdb-dev libpcre2-dev libpq-dev
  libc-ares-dev libcrypt-dev
  python3 python3-pytest swaks postfix dnsmasq-base gnuplot-nox openssl procps iproute2
- dovecot-core fail2ban pflogsumm unbound ldnsutils"
+ dovecot-core fail2ban pflogsumm unbound ldnsutils
+ libnet-ssleay-perl libio-socket-ssl-perl"
 
 missing=""
 for p in $PKGS; do

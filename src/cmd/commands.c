@@ -10,6 +10,7 @@ static const command commands[] = {
     {"postcat", postcat_main, 0, "show a queue file"},
     {"postsuper", postsuper_main, 0, "delete, hold, requeue queue files"},
     {"postmap", postmap_main, 0, "build or query lookup tables"},
+    {"postern-passwd", postern_passwd_main, 0, "make a password hash for smtpd_sasl_password_maps"},
     {"postdrop", postdrop_main, 0, "setgid helper that writes into maildrop"},
     {"sendmail", sendmail_main, 0, "Sendmail-compatible submission"},
     {"mailq", mailq_main, 0, "list the queue (postqueue -p)"},

@@ -35,6 +35,7 @@ int postdrop_main(int argc, char **argv);
 int sendmail_main(int argc, char **argv);
 int mailq_main(int argc, char **argv);
 int newaliases_main(int argc, char **argv);
+int postern_passwd_main(int argc, char **argv);
 
 /* The daemons' entry points are declared where they live: master/master.h and
  * master/mail_server.h (daemons never include this file: layers only point down). */

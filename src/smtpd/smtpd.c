@@ -91,6 +91,7 @@ static void free_settings(smtpd_server *srv)
     strmap_free(srv->connections_per_addr, NULL);
     smtpd_checker_close(srv->checker);
     smtpd_tls_unload(srv);
+    smtpd_sasl_unload(srv);
     free(srv->local_addrs);
 }
 
@@ -112,6 +113,7 @@ int smtpd_main(int argc, char **argv)
     srv.standalone = standalone;
     load_settings(&srv);
     smtpd_tls_load(&srv);
+    smtpd_sasl_load(&srv);
     if (!standalone) {
         strbuf err;
         strbuf_init(&err, 0);

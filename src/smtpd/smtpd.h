@@ -26,6 +26,7 @@
 #include "smtpd/smtpd_check.h"
 #include "smtpd/smtpd_data.h"
 #include "smtpd/smtpd_proto_parse.h"
+#include "smtpd/smtpd_sasl.h"
 #include "smtpd/smtpd_tls.h"
 
 #include <openssl/ssl.h>
@@ -87,6 +88,14 @@ typedef struct smtpd_server {
     struct tls_server *tls; /* NULL: no TLS */
     int tls_wrapper, tls_auth_only, tls_received_header, tls_loglevel, tls_ask_ccert;
     long starttls_timeout_ms; /* smtpd_starttls_timeout: a handshake's time limit */
+    /* SMTP AUTH (smtpd_sasl.c). */
+    int sasl_enable, sasl_plain_ok, sasl_tls_plain_ok, sasl_broken_clients, sasl_auth_header;
+    char sasl_local_domain[256];
+    match_list *sasl_exceptions;
+    long auth_rate_limit;
+    long long rate_unit_ms, sasl_failure_delay_ms;
+    strmap *auth_rates; /* client address -> auth_rate */
+    struct sasl_backend *sasl;
     int queued_in_batch; /* a completed commit since the last qmgr wake-up */
 } smtpd_server;
 
@@ -140,6 +149,19 @@ typedef struct smtpd_session {
     int tls_pending;     /* STARTTLS accepted: start the handshake once the 220 is out */
     unsigned tls_want;   /* EVENT_READ/EVENT_WRITE OpenSSL waits for */
     int greeted;         /* the 220 greeting was sent (wrapper mode greets after TLS) */
+    char local_addr[64]; /* the server address the client connected to */
+    /* SMTP AUTH (smtpd_sasl.c). */
+    int sasl_state;          /* 334 dialog under way */
+    int sasl_busy;           /* the backend checks the credentials */
+    char sasl_mech[24];
+    char *sasl_login_user;   /* LOGIN: the name, until the password arrives */
+    char sasl_tried_user[520];
+    char *sasl_username;     /* set once authenticated */
+    char sasl_method[24];
+    void *sasl_req;          /* the backend's handle while sasl_busy */
+    int auth_failures;
+    event_timer_id sasl_timer; /* the delayed 535 */
+    char *sasl_reply;
     char sender[SMTPD_ADDR_MAX + 1];
     smtpd_mail_params mail_params;
     long rcpt_count;
@@ -203,9 +225,14 @@ smtpd_session *smtpd_session_commit_done(smtpd_commit *c, int err, int *queued);
 /* Postfix's "421 4.3.2 Service shutting down"-style final reply and close (SIGTERM). */
 void smtpd_session_abort(smtpd_session *s);
 
+/* Queues one reply line (CR LF added); 421/521 end the session; soft_bounce applies. */
+void smtpd_reply(smtpd_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* smtpd_io.c */
 /* A restriction's answer came in for session ctx: go on with its input. */
 void smtpd_io_wake(void *ctx);
+/* Goes on with a session that waited for something asynchronous (SASL check). */
+void smtpd_io_resume(smtpd_session *s);
 int smtpd_io_run(smtpd_server *srv);           /* the epoll server on the master's listener */
 int smtpd_io_run_standalone(smtpd_server *srv); /* one session on stdin/stdout */
 /* Collects this host's addresses for smtpd_io_is_local_address(). */

@@ -58,6 +58,7 @@ struct smtpd_checker {
     int unknown_local_code, unknown_virtual_mailbox_code, unknown_virtual_alias_code;
     char *null_key;
     smtpd_async_env *env;
+    map_list *sender_login_maps; /* smtpd_sender_login_maps, NULL when unset */
 };
 
 typedef struct check_frame {
@@ -167,6 +168,13 @@ smtpd_checker *smtpd_checker_open(smtpd_async_env *env, strbuf *err)
         smtpd_checker_close(ck);
         return NULL;
     }
+    const char *login_maps = cfg_str("smtpd_sender_login_maps");
+    if (*login_maps && (ck->sender_login_maps = map_list_open(login_maps, &why)) == NULL) {
+        strbuf_printf(err, "smtpd_sender_login_maps: %s", why.data);
+        strbuf_free(&why);
+        smtpd_checker_close(ck);
+        return NULL;
+    }
     strbuf_free(&why);
     return ck;
 }
@@ -181,6 +189,7 @@ void smtpd_checker_close(smtpd_checker *ck)
     for (int i = 0; i < LIST_COUNT; i++)
         restriction_list_free(ck->lists[i]);
     restrict_set_free(&ck->set);
+    map_list_close(ck->sender_login_maps);
     free(ck->null_key);
     free(ck);
 }
@@ -581,6 +590,68 @@ static int check_access(smtpd_check *c, const restriction *r, int cls, int warn,
     return st;
 }
 
+/* ---- SASL restrictions ---- */
+
+/* 1 when login is one of the owners ("a, b c"), compared without case. */
+static int owner_listed(const char *owners, const char *login)
+{
+    size_t ll = strlen(login);
+    for (const char *p = owners; *p;) {
+        p += strspn(p, " \t,");
+        size_t n = strcspn(p, " \t,");
+        if (n == ll && n > 0 && strncasecmp(p, login, n) == 0)
+            return 1;
+        p += n;
+    }
+    return 0;
+}
+
+/* reject_{,authenticated_,known_,unauthenticated_}sender_login_mismatch, as Postfix: the
+ * sender's owners come from smtpd_sender_login_maps (keys: the address, then "@domain").
+ * Authenticated clients must own the sender (known_: only when the map lists it);
+ * unauthenticated clients may not use a sender the map lists. */
+static int check_login_mismatch(smtpd_checker *ck, const smtpd_check_args *a, restriction_op op,
+                                strbuf *reply)
+{
+    int auth_part = op != RESTRICT_REJECT_UNAUTH_SENDER_LOGIN_MISMATCH;
+    int unauth_part = op != RESTRICT_REJECT_AUTH_SENDER_LOGIN_MISMATCH;
+    int known_only = op == RESTRICT_REJECT_KNOWN_SENDER_LOGIN_MISMATCH;
+    if (a->sender == NULL || a->sender[0] == '\0' || ck->sender_login_maps == NULL)
+        return SMTPD_CHECK_DUNNO;
+    strbuf owners;
+    strbuf_init(&owners, 0);
+    int rc = map_list_lookup(ck->sender_login_maps, a->sender, &owners);
+    const char *at = strrchr(a->sender, '@');
+    if (rc == 0 && at)
+        rc = map_list_lookup(ck->sender_login_maps, at, &owners);
+    int st = SMTPD_CHECK_DUNNO;
+    if (rc < 0) {
+        st = lookup_failure(reply, a->sender);
+    } else if (a->sasl_username && auth_part && !(known_only && rc == 0) &&
+               (rc == 0 || !owner_listed(owners.data, a->sasl_username))) {
+        strbuf text;
+        strbuf_init(&text, 0);
+        strbuf_printf(&text, "not owned by user %s", a->sasl_username);
+        st = reject_with(reply, 553, "5.7.1", SMTPD_CLASS_SENDER, a, text.data);
+        strbuf_free(&text);
+    } else if (a->sasl_username == NULL && unauth_part && rc == 1) {
+        st = reject_with(reply, 553, "5.7.1", SMTPD_CLASS_SENDER, a, "not logged in");
+    }
+    strbuf_free(&owners);
+    return st;
+}
+
+/* check_sasl_access: the login name looked up in the table, as an access(5) result applied
+ * like a client restriction. */
+static int check_sasl_access(smtpd_check *c, const restriction *r, int warn,
+                             const smtpd_check_args *a, strbuf *reply)
+{
+    if (a->sasl_username == NULL)
+        return SMTPD_CHECK_DUNNO;
+    const char *key = a->sasl_username;
+    return access_lookup(c, r, &key, 1, SMTPD_CLASS_CLIENT, warn, a, reply);
+}
+
 /* ---- one restriction ---- */
 
 static int access_class(restriction_op op)
@@ -636,7 +707,14 @@ static int eval_one(smtpd_check *c, const restriction *r, int cls, int warn,
             return lookup_failure(reply, a->client_addr);
         return m == 1 ? SMTPD_CHECK_OK : SMTPD_CHECK_DUNNO;
     }
-    case RESTRICT_PERMIT_SASL_AUTHENTICATED: return SMTPD_CHECK_DUNNO; /* no AUTH yet */
+    case RESTRICT_PERMIT_SASL_AUTHENTICATED:
+        return a->sasl_username ? SMTPD_CHECK_OK : SMTPD_CHECK_DUNNO;
+    case RESTRICT_CHECK_SASL_ACCESS: return check_sasl_access(c, r, warn, a, reply);
+    case RESTRICT_REJECT_SENDER_LOGIN_MISMATCH:
+    case RESTRICT_REJECT_AUTH_SENDER_LOGIN_MISMATCH:
+    case RESTRICT_REJECT_KNOWN_SENDER_LOGIN_MISMATCH:
+    case RESTRICT_REJECT_UNAUTH_SENDER_LOGIN_MISMATCH:
+        return check_login_mismatch(ck, a, r->op, reply);
     case RESTRICT_REJECT_UNAUTH_DESTINATION:
         return check_unauth_destination(ck, a, ck->relay_code, reply, 0);
     case RESTRICT_DEFER_UNAUTH_DESTINATION:

@@ -17,7 +17,10 @@
  * evaluation goes on where it stopped.
  *
  * Implemented restrictions: permit, reject, defer, warn_if_reject, permit_mynetworks,
- * permit_sasl_authenticated, reject_unauth_destination, defer_unauth_destination,
+ * permit_sasl_authenticated, reject_sender_login_mismatch and its authenticated_, known_
+ * and unauthenticated_ forms (owners from smtpd_sender_login_maps; keys: the sender address,
+ * then "@domain"), check_sasl_access (key: the SASL login name),
+ * reject_unauth_destination, defer_unauth_destination,
  * permit_auth_destination, reject_unlisted_recipient (check_recipient_maps),
  * reject_unlisted_sender, reject_non_fqdn_{sender,recipient,helo_hostname},
  * reject_invalid_helo_hostname, reject_unauth_pipelining, check_{client,helo,sender,
@@ -52,6 +55,8 @@ typedef struct smtpd_check_args {
     long long size;       /* MAIL FROM SIZE=, or 0 */
     int early_input;      /* the client sent more before this command's reply (pipelining) */
     int esmtp;
+    const char *sasl_username; /* NULL: not authenticated */
+    const char *sasl_method;
 } smtpd_check_args;
 
 typedef enum {

@@ -273,6 +273,11 @@ static void session_next(smtpd_session *s, smtpd_next next)
     }
 }
 
+void smtpd_io_resume(smtpd_session *s)
+{
+    session_next(s, smtpd_session_process(s));
+}
+
 static void on_resume(event_loop *loop, void *ctx)
 {
     (void)loop;
@@ -367,7 +372,8 @@ static void on_pending(event_loop *loop, void *ctx)
     (void)loop;
     smtpd_session *s = ctx;
     s->pending_timer = 0;
-    if (!s->closing && !s->paused && !s->commit && !s->tls_pending && !s->check_waiting)
+    if (!s->closing && !s->paused && !s->commit && !s->tls_pending && !s->check_waiting &&
+        !s->sasl_busy)
         session_read(s);
 }
 
@@ -438,7 +444,7 @@ static void on_client(event_loop *loop, int fd, unsigned events, void *ctx)
         return;
     }
     if (events & (EVENT_READ | EVENT_ERROR)) {
-        if (s->closing || s->paused || s->commit || s->check_waiting) {
+        if (s->closing || s->paused || s->commit || s->check_waiting || s->sasl_busy) {
             /* Hangup while we wait: nothing more to say. */
             smtpd_session_lost(s, 0);
             session_destroy(s);
@@ -451,6 +457,10 @@ static void on_client(event_loop *loop, int fd, unsigned events, void *ctx)
 static void start_session(smtpd_server *srv, int fd, const char *addr)
 {
     smtpd_session *s = smtpd_session_new(srv, fd, fd, addr);
+    struct sockaddr_storage local;
+    socklen_t llen = sizeof(local);
+    if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0)
+        peer_address(&local, s->local_addr, sizeof(s->local_addr));
     session_link(srv, s);
     s->last_io_ms = event_now_ms();
     if (event_add(srv->loop, fd, EVENT_READ, on_client, s) < 0) {
@@ -581,6 +591,7 @@ int smtpd_io_run(smtpd_server *srv)
             log_warning("queue_directory too long to recycle queue files: %s",
                         srv->queue_directory);
     }
+    smtpd_sasl_start(srv);
     listener_watch(srv, 1);
     int rc = event_loop_run(srv->loop);
     while (srv->sessions) {
@@ -598,6 +609,7 @@ int smtpd_io_run(smtpd_server *srv)
     }
     event_remove(srv->loop, sfd);
     close(sfd);
+    smtpd_sasl_unload(srv);
     worker_pool_free(srv->async_env.workers);
     srv->async_env.workers = NULL;
     event_loop_free(srv->loop);

@@ -61,13 +61,11 @@ static const char *protocol_name(const smtpd_session *s)
         {{"SMTP", "SMTPA"}, {"SMTPS", "SMTPSA"}},
         {{"ESMTP", "ESMTPA"}, {"ESMTPS", "ESMTPSA"}},
     };
-    return names[s->esmtp ? 1 : 0][s->tls_active ? 1 : 0][0];
+    return names[s->esmtp ? 1 : 0][s->tls_active ? 1 : 0][s->sasl_username ? 1 : 0];
 }
 
 /* Queues one reply line (CR LF added). 421 and 521 replies end the session, as in Postfix. */
-static void reply(smtpd_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void reply(smtpd_session *s, const char *fmt, ...)
+void smtpd_reply(smtpd_session *s, const char *fmt, ...)
 {
     va_list ap;
     strbuf_reset(&s->scratch);
@@ -136,6 +134,8 @@ static void fill_check_args(const smtpd_session *s, smtpd_check_args *a, const c
     a->esmtp = s->esmtp;
     /* Commands sent ahead where pipelining is not allowed (reject_unauth_pipelining). */
     a->early_input = s->input_after > 0 && (!s->esmtp || strcmp(s->where, "DATA") == 0);
+    a->sasl_username = s->sasl_username;
+    a->sasl_method = s->sasl_username ? s->sasl_method : NULL;
 }
 
 /* A restriction check's outcome: 0 passed, -1 rejected (logged and answered), CMD_WAIT when it
@@ -152,7 +152,7 @@ static int check_outcome(smtpd_session *s, smtpd_check_result st, const char *st
     if (st != SMTPD_CHECK_REJECT)
         return 0;
     log_reject(s, stage, s->scratch2.data, sender, rcpt);
-    reply(s, "%s", s->scratch2.data);
+    smtpd_reply(s, "%s", s->scratch2.data);
     return -1;
 }
 
@@ -249,7 +249,7 @@ smtpd_next smtpd_session_start(smtpd_session *s)
     if (count > srv->connection_count_limit && srv->connection_count_limit > 0) {
         log_warning("Connection concurrency limit exceeded: %ld from %s for service %s", count,
                     s->namaddr, srv->ms ? srv->ms->service : "smtpd");
-        reply(s, "421 4.7.0 %s Error: too many connections from %s", srv->myhostname, s->addr);
+        smtpd_reply(s, "421 4.7.0 %s Error: too many connections from %s", srv->myhostname, s->addr);
         return SMTPD_NEXT_CLOSE;
     }
     if (srv->tls_wrapper && srv->tls && !s->tls_active) {
@@ -257,7 +257,7 @@ smtpd_next smtpd_session_start(smtpd_session *s)
         return SMTPD_NEXT_STARTTLS;
     }
     s->greeted = 1;
-    reply(s, "220 %s", srv->banner);
+    smtpd_reply(s, "220 %s", srv->banner);
     return SMTPD_NEXT_READ;
 }
 
@@ -270,9 +270,10 @@ smtpd_next smtpd_session_tls_started(smtpd_session *s)
     s->helo = NULL;
     s->esmtp = 0;
     mail_reset(s);
+    smtpd_sasl_reset(s);
     if (!s->greeted) {
         s->greeted = 1;
-        reply(s, "220 %s", s->server->banner);
+        smtpd_reply(s, "220 %s", s->server->banner);
     }
     return SMTPD_NEXT_READ;
 }
@@ -281,7 +282,7 @@ void smtpd_session_lost(smtpd_session *s, int timed_out)
 {
     if (timed_out) {
         log_info("timeout after %s from %s", s->where, s->namaddr);
-        reply(s, "421 4.4.2 %s Error: timeout exceeded", s->server->myhostname);
+        smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->server->myhostname);
     } else if (!s->quit && strcmp(s->where, "END-OF-MESSAGE") != 0) {
         log_info("lost connection after %s from %s", s->where, s->namaddr);
     }
@@ -321,6 +322,7 @@ void smtpd_session_free(smtpd_session *s)
 {
     if (s->commit) /* the commit goes on without us */
         s->commit->session = NULL;
+    smtpd_sasl_reset(s);
     log_disconnect(s);
     smtpd_check_free(s->check);
     mail_reset(s);
@@ -346,7 +348,7 @@ static int cmd_helo(smtpd_session *s, const char *args, int esmtp)
 {
     smtpd_server *srv = s->server;
     if (*args == '\0') {
-        reply(s, "501 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
+        smtpd_reply(s, "501 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
         return -1;
     }
     /* The whole argument, trailing blanks removed, is the name (as Postfix). */
@@ -372,22 +374,28 @@ static int cmd_helo(smtpd_session *s, const char *args, int esmtp)
     free(old_helo);
     mail_reset(s);
     if (!esmtp) {
-        reply(s, "250 %s", srv->myhostname);
+        smtpd_reply(s, "250 %s", srv->myhostname);
         return 0;
     }
-    reply(s, "250-%s", srv->myhostname);
-    reply(s, "250-PIPELINING");
+    smtpd_reply(s, "250-%s", srv->myhostname);
+    smtpd_reply(s, "250-PIPELINING");
     if (srv->message_size_limit > 0)
-        reply(s, "250-SIZE %lld", srv->message_size_limit);
+        smtpd_reply(s, "250-SIZE %lld", srv->message_size_limit);
     else
-        reply(s, "250-SIZE");
+        smtpd_reply(s, "250-SIZE");
     if (!srv->disable_vrfy)
-        reply(s, "250-VRFY");
+        smtpd_reply(s, "250-VRFY");
     if (srv->tls && !s->tls_active)
-        reply(s, "250-STARTTLS");
-    reply(s, "250-ENHANCEDSTATUSCODES");
-    reply(s, "250-8BITMIME");
-    reply(s, "250 DSN");
+        smtpd_reply(s, "250-STARTTLS");
+    const char *mechs = smtpd_sasl_mechanisms(s);
+    if (mechs) {
+        smtpd_reply(s, "250-AUTH %s", mechs);
+        if (srv->sasl_broken_clients)
+            smtpd_reply(s, "250-AUTH=%s", mechs);
+    }
+    smtpd_reply(s, "250-ENHANCEDSTATUSCODES");
+    smtpd_reply(s, "250-8BITMIME");
+    smtpd_reply(s, "250 DSN");
     return 0;
 }
 
@@ -395,11 +403,11 @@ static int cmd_mail(smtpd_session *s, const char *args)
 {
     smtpd_server *srv = s->server;
     if (srv->helo_required && s->helo == NULL) {
-        reply(s, "503 5.5.1 Error: send HELO/EHLO first");
+        smtpd_reply(s, "503 5.5.1 Error: send HELO/EHLO first");
         return -1;
     }
     if (s->in_mail) {
-        reply(s, "503 5.5.1 Error: nested MAIL command");
+        smtpd_reply(s, "503 5.5.1 Error: nested MAIL command");
         return -1;
     }
     char sender[SMTPD_ADDR_MAX + 1];
@@ -407,27 +415,27 @@ static int cmd_mail(smtpd_session *s, const char *args)
     smtpd_path_status st = smtpd_parse_path(args, "FROM:", srv->strict_rfc821, 1, sender,
                                             sizeof(sender), &params);
     if (st == SMTPD_PATH_BAD_SYNTAX) {
-        reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
+        smtpd_reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
         return -1;
     }
     if (st != SMTPD_PATH_OK) {
-        reply(s, "501 5.1.7 Bad sender address syntax");
+        smtpd_reply(s, "501 5.1.7 Bad sender address syntax");
         return -1;
     }
     smtpd_mail_params mp;
     if (smtpd_parse_mail_params(params, &mp, &s->scratch2) < 0) {
-        reply(s, "%s", s->scratch2.data);
+        smtpd_reply(s, "%s", s->scratch2.data);
         return -1;
     }
     if (mp.size > 0 && srv->message_size_limit > 0 && mp.size > srv->message_size_limit) {
         log_reject(s, "MAIL", "552 5.3.4 Message size exceeds fixed limit", sender, NULL);
-        reply(s, "552 5.3.4 Message size exceeds fixed limit");
+        smtpd_reply(s, "552 5.3.4 Message size exceeds fixed limit");
         return -1;
     }
     if (!queue_space_enough(srv->queue_directory, srv->queue_minfree, srv->message_size_limit,
                             mp.size)) {
         log_reject(s, "MAIL", "452 4.3.1 Insufficient system storage", sender, NULL);
-        reply(s, "452 4.3.1 Insufficient system storage");
+        smtpd_reply(s, "452 4.3.1 Insufficient system storage");
         return -1;
     }
     smtpd_check_args a;
@@ -443,7 +451,7 @@ static int cmd_mail(smtpd_session *s, const char *args)
     memcpy(s->sender, sender, strlen(sender) + 1);
     s->mail_params = mp;
     s->rcpt_count = 0;
-    reply(s, "250 2.1.0 Ok");
+    smtpd_reply(s, "250 2.1.0 Ok");
     return 0;
 }
 
@@ -477,7 +485,11 @@ static int open_transaction(smtpd_session *s)
         return -1;
     }
     strbuf_free(&err);
-    log_info("%s: client=%s", cleanup_queue_id(s->cleanup), s->namaddr);
+    if (s->sasl_username)
+        log_info("%s: client=%s, sasl_method=%s, sasl_username=%s", cleanup_queue_id(s->cleanup),
+                 s->namaddr, s->sasl_method, s->sasl_username);
+    else
+        log_info("%s: client=%s", cleanup_queue_id(s->cleanup), s->namaddr);
     cleanup *c = s->cleanup;
     const char *helo = s->helo ? s->helo : "";
     int bad = 0;
@@ -506,7 +518,7 @@ static int cmd_rcpt(smtpd_session *s, const char *args)
 {
     smtpd_server *srv = s->server;
     if (!s->in_mail) {
-        reply(s, "503 5.5.1 Error: need MAIL command");
+        smtpd_reply(s, "503 5.5.1 Error: need MAIL command");
         return -1;
     }
     char rcpt[SMTPD_ADDR_MAX + 1];
@@ -514,20 +526,20 @@ static int cmd_rcpt(smtpd_session *s, const char *args)
     smtpd_path_status st = smtpd_parse_path(args, "TO:", srv->strict_rfc821, 0, rcpt,
                                             sizeof(rcpt), &params);
     if (st == SMTPD_PATH_BAD_SYNTAX) {
-        reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
+        smtpd_reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
         return -1;
     }
     if (st != SMTPD_PATH_OK) {
-        reply(s, "501 5.1.3 Bad recipient address syntax");
+        smtpd_reply(s, "501 5.1.3 Bad recipient address syntax");
         return -1;
     }
     smtpd_rcpt_params rp;
     if (smtpd_parse_rcpt_params(params, &rp, &s->scratch2) < 0) {
-        reply(s, "%s", s->scratch2.data);
+        smtpd_reply(s, "%s", s->scratch2.data);
         return -1;
     }
     if (srv->recipient_limit > 0 && s->rcpt_count >= srv->recipient_limit) {
-        reply(s, "452 4.5.3 Error: too many recipients");
+        smtpd_reply(s, "452 4.5.3 Error: too many recipients");
         return -1;
     }
     smtpd_check_args a;
@@ -539,19 +551,19 @@ static int cmd_rcpt(smtpd_session *s, const char *args)
     if (rc != 0)
         return rc;
     if (s->cleanup == NULL && open_transaction(s) < 0) {
-        reply(s, "451 4.3.0 Error: queue file write error");
+        smtpd_reply(s, "451 4.3.0 Error: queue file write error");
         return -1;
     }
     if (cleanup_recipient(s->cleanup, rcpt, rcpt, rp.notify, rp.orcpt[0] ? rp.orcpt : NULL) <
         0) {
         log_warning("%s: cannot write recipient to queue file", cleanup_queue_id(s->cleanup));
         mail_reset(s);
-        reply(s, "451 4.3.0 Error: queue file write error");
+        smtpd_reply(s, "451 4.3.0 Error: queue file write error");
         return -1;
     }
     if (s->rcpt_count++ == 0)
         memcpy(s->first_rcpt, rcpt, strlen(rcpt) + 1);
-    reply(s, "250 2.1.5 Ok");
+    smtpd_reply(s, "250 2.1.5 Ok");
     return 0;
 }
 
@@ -592,6 +604,8 @@ static int write_received(smtpd_session *s)
         tls_received_text(s->ssl, srv->tls_ask_ccert, &tls_text);
         ri.tls_text = tls_text.data;
     }
+    if (s->sasl_username && srv->sasl_auth_header)
+        ri.auth_sender = s->sasl_username;
     strbuf_reset(&s->scratch2);
     smtpd_received_format(&ri, &s->scratch2);
     strbuf_free(&tls_text);
@@ -606,14 +620,14 @@ static int cmd_data(smtpd_session *s, const char *args)
 {
     smtpd_server *srv = s->server;
     if (*args != '\0') {
-        reply(s, "501 5.5.4 Syntax: DATA");
+        smtpd_reply(s, "501 5.5.4 Syntax: DATA");
         return -1;
     }
     if (s->rcpt_count == 0) {
         if (!s->in_mail)
-            reply(s, "503 5.5.1 Error: need RCPT command");
+            smtpd_reply(s, "503 5.5.1 Error: need RCPT command");
         else
-            reply(s, "554 5.5.1 Error: no valid recipients");
+            smtpd_reply(s, "554 5.5.1 Error: no valid recipients");
         return -1;
     }
     smtpd_check_args a;
@@ -631,7 +645,7 @@ static int cmd_data(smtpd_session *s, const char *args)
                     !s->line_bare_lf);
     s->data_active = 1;
     s->state = SMTPD_STATE_DATA;
-    reply(s, "354 End data with <CR><LF>.<CR><LF>");
+    smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
     return 1; /* the outcome is known at the end of the data */
 }
 
@@ -639,14 +653,14 @@ static int cmd_data(smtpd_session *s, const char *args)
 static void end_of_data_reply(smtpd_session *s, const char *id, int status, const char *sender)
 {
     if (status == CLEANUP_STAT_OK) {
-        reply(s, "250 2.0.0 Ok: queued as %s", id);
+        smtpd_reply(s, "250 2.0.0 Ok: queued as %s", id);
         s->counts[SMTPD_CMD_DATA][0]++;
         return;
     }
     const char *text = cleanup_status_reply(status);
     log_info("%s: reject: END-OF-MESSAGE from %s: %s; from=<%s> proto=%s", id, s->namaddr, text,
              sender, protocol_name(s));
-    reply(s, "%s", text);
+    smtpd_reply(s, "%s", text);
     s->error_count++;
 }
 
@@ -710,7 +724,7 @@ static void finish_data(smtpd_session *s)
     if (s->data_too_big) {
         const char *text = "552 5.3.4 Message size exceeds fixed limit";
         log_reject(s, "END-OF-MESSAGE", text, s->sender, rcpt);
-        reply(s, "%s", text);
+        smtpd_reply(s, "%s", text);
         s->error_count++;
         mail_reset(s);
         return;
@@ -739,11 +753,11 @@ static void finish_data(smtpd_session *s)
 static int cmd_rset(smtpd_session *s, const char *args)
 {
     if (*args != '\0') {
-        reply(s, "501 5.5.4 Syntax: RSET");
+        smtpd_reply(s, "501 5.5.4 Syntax: RSET");
         return -1;
     }
     mail_reset(s);
-    reply(s, "250 2.0.0 Ok");
+    smtpd_reply(s, "250 2.0.0 Ok");
     return 0;
 }
 
@@ -751,16 +765,16 @@ static int cmd_vrfy(smtpd_session *s, const char *args)
 {
     smtpd_server *srv = s->server;
     if (srv->disable_vrfy) {
-        reply(s, "502 5.5.1 VRFY command is disabled");
+        smtpd_reply(s, "502 5.5.1 VRFY command is disabled");
         return -1;
     }
     if (*args == '\0') {
-        reply(s, "501 5.5.4 Syntax: VRFY address");
+        smtpd_reply(s, "501 5.5.4 Syntax: VRFY address");
         return -1;
     }
     char addr[SMTPD_ADDR_MAX + 1];
     if (smtpd_parse_path(args, "", 0, 0, addr, sizeof(addr), NULL) != SMTPD_PATH_OK) {
-        reply(s, "501 5.1.3 Bad recipient address syntax");
+        smtpd_reply(s, "501 5.1.3 Bad recipient address syntax");
         return -1;
     }
     smtpd_check_args a;
@@ -772,7 +786,7 @@ static int cmd_vrfy(smtpd_session *s, const char *args)
         return rc;
     char quoted[SMTPD_ADDR_MAX * 2 + 1];
     smtpd_quote_address(addr, quoted, sizeof(quoted));
-    reply(s, "252 2.0.0 %s", quoted);
+    smtpd_reply(s, "252 2.0.0 %s", quoted);
     return 0;
 }
 
@@ -780,22 +794,22 @@ static int cmd_starttls(smtpd_session *s, const char *args)
 {
     smtpd_server *srv = s->server;
     if (*args != '\0') {
-        reply(s, "501 5.5.4 Syntax: STARTTLS");
+        smtpd_reply(s, "501 5.5.4 Syntax: STARTTLS");
         return -1;
     }
     if (s->tls_active) {
-        reply(s, "554 5.5.1 Error: TLS already active");
+        smtpd_reply(s, "554 5.5.1 Error: TLS already active");
         return -1;
     }
     if (srv->tls == NULL) {
-        reply(s, "502 5.5.1 Error: command not implemented");
+        smtpd_reply(s, "502 5.5.1 Error: command not implemented");
         return -1;
     }
     if (s->in_mail) {
-        reply(s, "503 5.5.1 Error: MAIL transaction in progress");
+        smtpd_reply(s, "503 5.5.1 Error: MAIL transaction in progress");
         return -1;
     }
-    reply(s, "220 2.0.0 Ready to start TLS");
+    smtpd_reply(s, "220 2.0.0 Ready to start TLS");
     s->tls_pending = 1; /* smtpd_session_process() stops and drops what follows */
     return 0;
 }
@@ -813,7 +827,7 @@ static void execute(smtpd_session *s, const smtpd_line *line)
     smtpd_server *srv = s->server;
     if (line->bare_lf && s->bare_lf_mode == SMTPD_BARE_LF_REJECT) {
         log_info("bare <LF> received from %s", s->namaddr);
-        reply(s, "%d 5.5.2 Error: bare <LF> received", srv->bare_lf_reject_code);
+        smtpd_reply(s, "%d 5.5.2 Error: bare <LF> received", srv->bare_lf_reject_code);
         s->closing = 1;
         return;
     }
@@ -823,11 +837,16 @@ static void execute(smtpd_session *s, const smtpd_line *line)
     if (line->has_nul) {
         s->counts[SMTPD_CMD_UNKNOWN][1]++;
         s->error_count++;
-        reply(s, "500 5.5.2 Error: bad syntax");
+        smtpd_reply(s, "500 5.5.2 Error: bad syntax");
         return;
     }
     memcpy(s->cmd, line->text, line->len);
     s->cmd[line->len] = '\0';
+    if (s->sasl_state) { /* a line of the AUTH dialog, not a command */
+        smtpd_sasl_response(s, s->cmd);
+        explicit_bzero(s->cmd, line->len);
+        return;
+    }
     const char *args;
     smtpd_cmd cmd = smtpd_command_lookup(s->cmd, &args);
     if (cmd == SMTPD_CMD_UNKNOWN) {
@@ -836,15 +855,15 @@ static void execute(smtpd_session *s, const smtpd_line *line)
             char shown[101];
             printable_copy(shown, sizeof(shown), s->cmd, line->len);
             log_warning("non-SMTP command from %s: %s", s->namaddr, shown);
-            reply(s, "221 2.7.0 Error: I can break rules, too. Goodbye.");
+            smtpd_reply(s, "221 2.7.0 Error: I can break rules, too. Goodbye.");
             s->closing = 1;
             return;
         }
         s->error_count++;
         if (*args == '\0' && s->cmd[strspn(s->cmd, " \t")] == '\0')
-            reply(s, "500 5.5.2 Error: bad syntax");
+            smtpd_reply(s, "500 5.5.2 Error: bad syntax");
         else
-            reply(s, "502 5.5.2 Error: command not recognized");
+            smtpd_reply(s, "502 5.5.2 Error: command not recognized");
         set_where(s, "UNKNOWN");
         return;
     }
@@ -856,7 +875,7 @@ static void execute(smtpd_session *s, const smtpd_line *line)
     int rc;
     if (srv->tls_level == SMTPD_TLS_ENCRYPT && !s->tls_active && !srv->standalone &&
         !allowed_before_tls(cmd)) {
-        reply(s, "530 5.7.0 Must issue a STARTTLS command first");
+        smtpd_reply(s, "530 5.7.0 Must issue a STARTTLS command first");
         s->counts[cmd][1]++;
         s->error_count++;
         return;
@@ -865,21 +884,22 @@ static void execute(smtpd_session *s, const smtpd_line *line)
     case SMTPD_CMD_HELO: rc = cmd_helo(s, args, 0); break;
     case SMTPD_CMD_EHLO: rc = cmd_helo(s, args, 1); break;
     case SMTPD_CMD_STARTTLS: rc = cmd_starttls(s, args); break;
+    case SMTPD_CMD_AUTH: rc = smtpd_sasl_auth_command(s, args); break;
     case SMTPD_CMD_MAIL: rc = cmd_mail(s, args); break;
     case SMTPD_CMD_RCPT: rc = cmd_rcpt(s, args); break;
     case SMTPD_CMD_DATA: rc = cmd_data(s, args); break;
     case SMTPD_CMD_RSET: rc = cmd_rset(s, args); break;
     case SMTPD_CMD_NOOP:
-        reply(s, "250 2.0.0 Ok");
+        smtpd_reply(s, "250 2.0.0 Ok");
         rc = 0;
         break;
     case SMTPD_CMD_VRFY: rc = cmd_vrfy(s, args); break;
     case SMTPD_CMD_ETRN:
-        reply(s, "502 5.5.1 Error: command not implemented");
+        smtpd_reply(s, "502 5.5.1 Error: command not implemented");
         rc = -1;
         break;
     case SMTPD_CMD_QUIT:
-        reply(s, "221 2.0.0 Bye");
+        smtpd_reply(s, "221 2.0.0 Bye");
         s->quit = 1;
         s->closing = 1;
         rc = 0;
@@ -910,7 +930,8 @@ smtpd_next smtpd_session_process(smtpd_session *s)
     smtpd_server *srv = s->server;
     smtpd_next next = SMTPD_NEXT_READ;
     size_t pos = 0;
-    while (!s->closing && !s->paused && !s->commit && !s->tls_pending && !s->check_waiting) {
+    while (!s->closing && !s->paused && !s->commit && !s->tls_pending && !s->check_waiting &&
+           !s->sasl_busy) {
         if (s->state == SMTPD_STATE_DATA) {
             size_t used = 0;
             smtpd_data_status st = smtpd_data_feed(&s->data, s->in + pos, s->in_len - pos,
@@ -926,7 +947,7 @@ smtpd_next smtpd_session_process(smtpd_session *s)
                 mail_reset(s);
                 s->state = SMTPD_STATE_COMMAND;
                 s->error_count++;
-                reply(s, "%d 5.5.2 Error: bare <LF> received", srv->bare_lf_reject_code);
+                smtpd_reply(s, "%d 5.5.2 Error: bare <LF> received", srv->bare_lf_reject_code);
                 s->closing = 1;
             }
             continue;
@@ -959,7 +980,7 @@ smtpd_next smtpd_session_process(smtpd_session *s)
         s->delay_paid = 0;
         if (at_hard_limit) {
             log_info("too many errors after %s from %s", s->where, s->namaddr);
-            reply(s, "421 4.7.0 %s Error: too many errors", srv->myhostname);
+            smtpd_reply(s, "421 4.7.0 %s Error: too many errors", srv->myhostname);
             break;
         }
         pos += line.consumed;
@@ -973,13 +994,15 @@ smtpd_next smtpd_session_process(smtpd_session *s)
             continue;
         }
         /* Over-long line: answered, never executed; the rest of it is skipped. */
-        char shown[31];
-        printable_copy(shown, sizeof(shown), s->in + pos - line.consumed,
-                       line.consumed < 30 ? line.consumed : 30);
+        char shown[31] = "";
+        if (!s->sasl_state) /* never log what may be a credential */
+            printable_copy(shown, sizeof(shown), s->in + pos - line.consumed,
+                           line.consumed < 30 ? line.consumed : 30);
+        s->sasl_state = 0;
         log_warning("%s: request longer than %zu: %s...", s->namaddr, srv->line_limit, shown);
         s->counts[SMTPD_CMD_UNKNOWN][1]++;
         s->error_count++;
-        reply(s, "500 5.5.0 Error: line too long");
+        smtpd_reply(s, "500 5.5.0 Error: line too long");
         if (ls == SMTPD_LINE_TOO_LONG_PARTIAL)
             s->state = SMTPD_STATE_SKIP;
     }
@@ -991,7 +1014,7 @@ smtpd_next smtpd_session_process(smtpd_session *s)
         s->in_len = 0;
         return SMTPD_NEXT_STARTTLS;
     }
-    if (s->commit || s->check_waiting)
+    if (s->commit || s->check_waiting || s->sasl_busy)
         return SMTPD_NEXT_WAIT;
     return next;
 }

@@ -79,7 +79,10 @@ def setup_tls_instance(inst, certs, extra=None, sasl=True):
     """Writes main.cf/master.cf for TLS (and our own SASL table when sasl) and returns
     (smtp_port, submission_port, smtps_port). Call inst.start() after further edits."""
     sub_port, smtps_port = free_port(), free_port()
+    (inst.etc / "no_users").write_text("")
     cf = {
+        # AUTH is on in the stock submission/smtps entries: it needs a password source.
+        "smtpd_sasl_password_maps": f"texthash:{inst.etc}/no_users",
         "smtpd_tls_chain_files": str(certs["chain"]),
         "smtpd_tls_security_level": "may",
         "smtpd_tls_loglevel": "1",

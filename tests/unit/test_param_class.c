@@ -39,7 +39,8 @@ TEST(classes)
     CHECK_INT(param_class_of("myhostname"), PARAM_CLASS_IMPLEMENTED);
     CHECK_INT(param_class_of("biff"), PARAM_CLASS_INERT);
     CHECK_INT(param_class_of("content_filter"), PARAM_CLASS_REQUIRED);
-    CHECK_INT(param_class_of("smtpd_sasl_auth_enable"), PARAM_CLASS_REQUIRED);
+    CHECK_INT(param_class_of("smtpd_sasl_auth_enable"), PARAM_CLASS_IMPLEMENTED);
+    CHECK_INT(param_class_of("smtpd_sasl_mechanism_filter"), PARAM_CLASS_REQUIRED);
     CHECK_INT(param_class_of("postscreen_dnsbl_sites"), PARAM_CLASS_REQUIRED);
     CHECK_INT(param_class_of("relay_destination_concurrency_limit"), PARAM_CLASS_IMPLEMENTED);
     CHECK_INT(param_class_of("relay_destination_rate_delay"), PARAM_CLASS_REQUIRED);

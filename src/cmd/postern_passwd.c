@@ -1,0 +1,68 @@
+/*
+ * postern_passwd.c: the postern-passwd command: prints a crypt(3) hash of a password for
+ * smtpd_sasl_password_maps (smtpd_sasl_type = postern).
+ *
+ *   postern-passwd [-m yescrypt|sha512] [password]
+ *
+ * Without a password argument it reads one line from standard input (so the password stays out
+ * of the process list and shell history). Hashes come from libcrypt: "$y$" yescrypt (the
+ * default, as Debian's passwd) or "$6$" SHA-512-crypt, with a fresh random salt.
+ * A table line is then "user@example.com $y$j9T$...".
+ */
+#include "cmd/commands.h"
+
+#include <crypt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: postern-passwd [-m yescrypt|sha512] [password]\n");
+    return EX_USAGE_CODE;
+}
+
+int postern_passwd_main(int argc, char **argv)
+{
+    const char *prefix = "$y$";
+    int i = 1;
+    if (i + 1 < argc && strcmp(argv[i], "-m") == 0) {
+        if (strcmp(argv[i + 1], "yescrypt") == 0)
+            prefix = "$y$";
+        else if (strcmp(argv[i + 1], "sha512") == 0)
+            prefix = "$6$";
+        else
+            return usage();
+        i += 2;
+    }
+    if (argc - i > 1)
+        return usage();
+    char line[1024];
+    const char *password;
+    if (i < argc) {
+        password = argv[i];
+    } else {
+        if (fgets(line, sizeof(line), stdin) == NULL) {
+            fprintf(stderr, "postern-passwd: no password on standard input\n");
+            return 1;
+        }
+        line[strcspn(line, "\r\n")] = '\0';
+        password = line;
+    }
+    char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+    if (crypt_gensalt_rn(prefix, 0, NULL, 0, setting, sizeof(setting)) == NULL) {
+        fprintf(stderr, "postern-passwd: cannot make a salt: %m\n");
+        return 1;
+    }
+    struct crypt_data cd;
+    memset(&cd, 0, sizeof(cd));
+    const char *hash = crypt_r(password, setting, &cd);
+    if (hash == NULL || hash[0] == '*') {
+        fprintf(stderr, "postern-passwd: crypt failed\n");
+        return 1;
+    }
+    printf("%s\n", hash);
+    explicit_bzero(line, sizeof(line));
+    explicit_bzero(&cd, sizeof(cd));
+    return 0;
+}
