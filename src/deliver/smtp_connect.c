@@ -22,7 +22,7 @@ typedef struct candidate_list {
 } candidate_list;
 
 static void add_candidate(candidate_list *cl, const char *host, const inet_address *addr,
-                          unsigned port)
+                          unsigned port, int dnssec)
 {
     if (cl->n == cl->max)
         return;
@@ -31,6 +31,7 @@ static void add_candidate(candidate_list *cl, const char *host, const inet_addre
     snprintf(c->host, sizeof(c->host), "%s", host);
     c->addr = *addr;
     c->port = port;
+    c->dnssec = dnssec;
 }
 
 /* Addresses from /etc/hosts and friends, for single-label names such as "localhost". */
@@ -60,25 +61,28 @@ static size_t native_lookup(const char *host, int v4, int v6, inet_address *out,
 }
 
 /* Adds the addresses of one host. Returns an SMTP_DNS_* status. */
-static int add_host(candidate_list *cl, const char *host, unsigned port, strbuf *why)
+static int add_host(candidate_list *cl, const char *host, unsigned port, int mx_secure,
+                    strbuf *why)
 {
     inet_address numeric;
     if (inet_addr_parse(host, &numeric) == 0) {
-        add_candidate(cl, host, &numeric, port);
+        add_candidate(cl, host, &numeric, port, 0);
         return SMTP_DNS_OK;
     }
     int v4, v6;
     smtp_dns_families(&v4, &v6);
     inet_address addrs[SMTP_ADDR_MAX];
     size_t n = 0;
-    int status = smtp_dns_host(host, v4, v6, addrs, SMTP_ADDR_MAX, &n, why);
+    int secure = 0;
+    int status = smtp_dns_host(host, v4, v6, addrs, SMTP_ADDR_MAX, &n, &secure, why);
     if (status != SMTP_DNS_OK && status != SMTP_DNS_RETRY && strchr(host, '.') == NULL) {
         n = native_lookup(host, v4, v6, addrs, SMTP_ADDR_MAX);
+        secure = 0;
         if (n > 0)
             status = SMTP_DNS_OK;
     }
     for (size_t i = 0; i < n; i++)
-        add_candidate(cl, host, &addrs[i], port);
+        add_candidate(cl, host, &addrs[i], port, mx_secure && secure);
     return status;
 }
 
@@ -94,10 +98,11 @@ static int add_mx_destination(candidate_list *cl, const smtp_dest *d, char *dsn,
 {
     smtp_mx mx[SMTP_MX_MAX];
     size_t n = 0;
-    int status = smtp_dns_mx(d->host, mx, SMTP_MX_MAX, &n, why);
+    int mx_secure = 0;
+    int status = smtp_dns_mx(d->host, mx, SMTP_MX_MAX, &n, &mx_secure, why);
     if (status == SMTP_DNS_NODATA) {
         strbuf_reset(why);
-        status = add_host(cl, d->host, d->port, why);
+        status = add_host(cl, d->host, d->port, 1, why);
         if (status != SMTP_DNS_OK)
             set_failure(dsn, dsnlen, status);
         return status == SMTP_DNS_OK ? 0 : -1;
@@ -122,7 +127,7 @@ static int add_mx_destination(candidate_list *cl, const smtp_dest *d, char *dsn,
         if (mx[i].host[0] == '\0')
             continue;
         strbuf_reset(&host_why);
-        int hs = add_host(cl, mx[i].host, d->port, &host_why);
+        int hs = add_host(cl, mx[i].host, d->port, mx_secure, &host_why);
         if (hs != SMTP_DNS_OK) {
             if (hs == SMTP_DNS_RETRY || hs == SMTP_DNS_FAIL)
                 worst = SMTP_DNS_RETRY;
@@ -160,7 +165,7 @@ int smtp_candidates(const smtp_dest *dests, size_t ndest, smtp_candidate *out, s
         if (d->mx_lookup) {
             add_mx_destination(&cl, d, dsn, dsnlen, why);
         } else {
-            int status = add_host(&cl, d->host, d->port, why);
+            int status = add_host(&cl, d->host, d->port, 1, why);
             if (status != SMTP_DNS_OK)
                 set_failure(dsn, dsnlen, status);
         }

@@ -19,6 +19,7 @@
 #define DNS_TYPE_A 1
 #define DNS_TYPE_MX 15
 #define DNS_TYPE_AAAA 28
+#define DNS_TYPE_TLSA 52
 #define DNS_CLASS_IN 1
 
 static unsigned get16(const unsigned char *p)
@@ -215,13 +216,28 @@ static void apply_resolver_address(struct __res_state *st)
 
 static const char *type_name(int qtype)
 {
-    return qtype == DNS_TYPE_MX ? "MX" : qtype == DNS_TYPE_A ? "A" : "AAAA";
+    return qtype == DNS_TYPE_MX     ? "MX"
+           : qtype == DNS_TYPE_A    ? "A"
+           : qtype == DNS_TYPE_TLSA ? "TLSA"
+                                    : "AAAA";
+}
+
+int smtp_dns_dnssec_enabled(void)
+{
+    return strcmp(cfg_str("smtp_dns_support_level"), "dnssec") == 0;
+}
+
+/* The AD bit of a response header: the resolver validated the answer with DNSSEC. */
+static int authentic_data(const unsigned char *msg, size_t len)
+{
+    return len >= 4 && (msg[3] & 0x20) != 0;
 }
 
 /* One query. On SMTP_DNS_OK the answer is in buf/len. */
 static int dns_query(const char *name, int qtype, unsigned char *buf, size_t cap, size_t *len,
-                     strbuf *why)
+                     int *ad, strbuf *why)
 {
+    *ad = 0;
     struct __res_state st;
     memset(&st, 0, sizeof(st));
     if (res_ninit(&st) != 0) {
@@ -230,11 +246,17 @@ static int dns_query(const char *name, int qtype, unsigned char *buf, size_t cap
     }
     apply_resolver_address(&st);
     st.options &= ~(unsigned long)(RES_DNSRCH | RES_DEFNAMES);
+    /* smtp_dns_support_level = dnssec: ask for DNSSEC (DO bit) and keep the resolver's AD bit,
+     * which glibc strips unless told to trust it. As Postfix does, the resolver is trusted to
+     * validate: it must be local or reached over a trusted path. */
+    if (smtp_dns_dnssec_enabled())
+        st.options |= RES_USE_EDNS0 | RES_USE_DNSSEC | RES_TRUSTAD;
     int n = res_nquery(&st, name, DNS_CLASS_IN, qtype, buf, (int)cap);
     int herr = st.res_h_errno;
     res_nclose(&st);
     if (n >= 0) {
         *len = (size_t)n < cap ? (size_t)n : cap;
+        *ad = authentic_data(buf, *len);
         return SMTP_DNS_OK;
     }
     const char *text;
@@ -263,12 +285,13 @@ static int dns_query(const char *name, int qtype, unsigned char *buf, size_t cap
     return status;
 }
 
-int smtp_dns_mx(const char *domain, smtp_mx *out, size_t max, size_t *n, strbuf *why)
+int smtp_dns_mx(const char *domain, smtp_mx *out, size_t max, size_t *n, int *secure,
+                strbuf *why)
 {
     unsigned char *buf = xmalloc(DNS_ANSWER_MAX);
     size_t len = 0;
     *n = 0;
-    int status = dns_query(domain, DNS_TYPE_MX, buf, DNS_ANSWER_MAX, &len, why);
+    int status = dns_query(domain, DNS_TYPE_MX, buf, DNS_ANSWER_MAX, &len, secure, why);
     if (status == SMTP_DNS_OK) {
         int got = smtp_dns_parse_mx(buf, len, out, max);
         if (got < 0) {
@@ -286,8 +309,9 @@ int smtp_dns_mx(const char *domain, smtp_mx *out, size_t max, size_t *n, strbuf 
 }
 
 int smtp_dns_host(const char *host, int want_v4, int want_v6, inet_address *out, size_t max,
-                  size_t *n, strbuf *why)
+                  size_t *n, int *secure, strbuf *why)
 {
+    int all_authentic = 1;
     unsigned char *buf = xmalloc(DNS_ANSWER_MAX);
     int types[2] = {DNS_TYPE_A, DNS_TYPE_AAAA};
     int wanted[2] = {want_v4, want_v6};
@@ -299,8 +323,10 @@ int smtp_dns_host(const char *host, int want_v4, int want_v6, inet_address *out,
         size_t len = 0;
         strbuf tmp;
         strbuf_init(&tmp, 1024);
-        int status = dns_query(host, types[i], buf, DNS_ANSWER_MAX, &len, &tmp);
+        int ad = 0;
+        int status = dns_query(host, types[i], buf, DNS_ANSWER_MAX, &len, &ad, &tmp);
         if (status == SMTP_DNS_OK) {
+            all_authentic &= ad;
             int got = smtp_dns_parse_addr(buf, len, types[i], out + *n, max - *n);
             if (got < 0) {
                 strbuf_reset(&tmp);
@@ -322,6 +348,7 @@ int smtp_dns_host(const char *host, int want_v4, int want_v6, inet_address *out,
         strbuf_free(&tmp);
     }
     free(buf);
+    *secure = *n > 0 && all_authentic;
     if (*n > 0)
         return SMTP_DNS_OK;
     if (why->len == 0)
@@ -330,4 +357,58 @@ int smtp_dns_host(const char *host, int want_v4, int want_v6, inet_address *out,
                       "type=A: Host found but no data record of requested type",
                       host);
     return best == SMTP_DNS_OK ? SMTP_DNS_NODATA : best;
+}
+
+typedef struct tlsa_collect {
+    smtp_tlsa *out;
+    size_t max, n;
+} tlsa_collect;
+
+static int collect_tlsa(const unsigned char *msg, size_t len, const unsigned char *rdata,
+                        size_t rdlen, void *ctx)
+{
+    (void)msg;
+    (void)len;
+    tlsa_collect *c = ctx;
+    if (c->n == c->max)
+        return 1;
+    if (rdlen < 4 || rdlen - 3 > SMTP_TLSA_DATA_MAX)
+        return 0; /* malformed or too large to use: skipped, so it can only weaken nothing */
+    smtp_tlsa *t = &c->out[c->n++];
+    t->usage = rdata[0];
+    t->selector = rdata[1];
+    t->mtype = rdata[2];
+    t->len = rdlen - 3;
+    memcpy(t->data, rdata + 3, t->len);
+    return 0;
+}
+
+int smtp_dns_parse_tlsa(const unsigned char *msg, size_t len, smtp_tlsa *out, size_t max)
+{
+    tlsa_collect c = {out, max, 0};
+    if (each_answer(msg, len, DNS_TYPE_TLSA, collect_tlsa, &c) < 0)
+        return -1;
+    return (int)c.n;
+}
+
+int smtp_dns_tlsa(const char *name, smtp_tlsa *out, size_t max, size_t *n, int *secure,
+                  strbuf *why)
+{
+    unsigned char *buf = xmalloc(DNS_ANSWER_MAX);
+    size_t len = 0;
+    *n = 0;
+    int status = dns_query(name, DNS_TYPE_TLSA, buf, DNS_ANSWER_MAX, &len, secure, why);
+    if (status == SMTP_DNS_OK) {
+        int got = smtp_dns_parse_tlsa(buf, len, out, max);
+        if (got < 0) {
+            strbuf_reset(why);
+            strbuf_printf(why, "malformed DNS reply for name=%s type=TLSA", name);
+            status = SMTP_DNS_RETRY;
+        } else {
+            *n = (size_t)got;
+            status = got > 0 ? SMTP_DNS_OK : SMTP_DNS_NODATA;
+        }
+    }
+    free(buf);
+    return status;
 }

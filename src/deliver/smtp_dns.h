@@ -34,11 +34,30 @@ typedef struct smtp_mx {
     char host[SMTP_HOST_MAX]; /* "" for a null MX (RFC 7505) */
 } smtp_mx;
 
+/* With smtp_dns_support_level = dnssec, queries ask for DNSSEC and *secure reports the
+ * resolver's AD bit (the answer was validated); otherwise *secure is 0. */
+int smtp_dns_dnssec_enabled(void);
+
 /* MX records of domain, unsorted. */
-int smtp_dns_mx(const char *domain, smtp_mx *out, size_t max, size_t *n, strbuf *why);
-/* A and/or AAAA records of host (IPv4 first), per want_v4/want_v6. */
+int smtp_dns_mx(const char *domain, smtp_mx *out, size_t max, size_t *n, int *secure,
+                strbuf *why);
+/* A and/or AAAA records of host (IPv4 first), per want_v4/want_v6. *secure when every answer
+ * that gave addresses was validated. */
 int smtp_dns_host(const char *host, int want_v4, int want_v6, inet_address *out, size_t max,
-                  size_t *n, strbuf *why);
+                  size_t *n, int *secure, strbuf *why);
+
+/* TLSA records (RFC 6698) of name ("_25._tcp.mx.example.com"); records whose data is longer
+ * than SMTP_TLSA_DATA_MAX are skipped. SMTP_DNS_NODATA when there are none. */
+#define SMTP_TLSA_MAX 16
+#define SMTP_TLSA_DATA_MAX 1024
+typedef struct smtp_tlsa {
+    unsigned char usage, selector, mtype;
+    unsigned char data[SMTP_TLSA_DATA_MAX];
+    size_t len;
+} smtp_tlsa;
+int smtp_dns_tlsa(const char *name, smtp_tlsa *out, size_t max, size_t *n, int *secure,
+                  strbuf *why);
+int smtp_dns_parse_tlsa(const unsigned char *msg, size_t len, smtp_tlsa *out, size_t max);
 
 /* Parsing, exposed for tests: the answer records of type qtype (15 = MX, 1 = A, 28 = AAAA) in a
  * DNS response. Returns the number stored (at most max), or -1 when the message is malformed. */

@@ -1,6 +1,8 @@
 /* smtp_tls.c: STARTTLS, server authentication and session reuse for the SMTP client (see
  * smtp_tls.h). */
 #include "deliver/smtp_tls.h"
+#include "deliver/smtp_dane.h"
+#include "deliver/smtp_dns.h"
 #include "global/mail_date.h"
 #include "lib/config.h"
 #include "lib/log.h"
@@ -109,13 +111,25 @@ static int check_settings(smtp_tls_engine *e, strbuf *err)
     smtp_tls_policy p;
     if (smtp_tls_policy_defaults(e->prefix, &p, err) < 0)
         return -1;
-    if (p.level >= SMTP_TLS_DANE) {
+    const char *dns = cfg_str("smtp_dns_support_level");
+    if (dns[0] && strcmp(dns, "enabled") != 0 && strcmp(dns, "dnssec") != 0) {
         strbuf_reset(err);
-        strbuf_printf(err, "%s_tls_security_level = %s: not implemented by Postern; refusing to "
+        strbuf_printf(err, "smtp_dns_support_level = %s: not implemented by Postern; refusing to "
                            "run without it",
-                      e->prefix, smtp_tls_level_name(p.level));
+                      dns);
         return -1;
     }
+    if (p.level == SMTP_TLS_DANE_ONLY && !smtp_dns_dnssec_enabled()) {
+        strbuf_reset(err);
+        strbuf_printf(err, "%s_tls_security_level = dane-only needs smtp_dns_support_level = "
+                           "dnssec",
+                      e->prefix);
+        return -1;
+    }
+    if (p.level == SMTP_TLS_DANE && !smtp_dns_dnssec_enabled())
+        log_warning("%s_tls_security_level = dane without smtp_dns_support_level = dnssec: "
+                    "using may",
+                    e->prefix);
     static const char *const lists[] = {"tls_protocols", "tls_mandatory_protocols"};
     for (size_t i = 0; i < 2; i++) {
         tls_protocols range;
@@ -201,6 +215,12 @@ smtp_tls_engine *smtp_tls_engine_create(const char *prefix, int lmtp, strbuf *er
         goto fail;
     }
     SSL_CTX_set_app_data(e->ctx, e);
+    if (SSL_CTX_dane_enable(e->ctx) <= 0) {
+        strbuf_reset(err);
+        strbuf_append_str(err, "cannot enable DANE: ");
+        openssl_reason(err);
+        goto fail;
+    }
     SSL_CTX_set_mode(e->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_session_cache_mode(e->ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(e->ctx, cache_new_session);
@@ -343,6 +363,8 @@ static void judge_server(const smtp_tls_engine *e, SSL *ssl, const smtp_tls_poli
                          tls_fprint_match(list, fp);
     } else if (p->level == SMTP_TLS_VERIFY || p->level == SMTP_TLS_SECURE) {
         v->matched = v->trusted && smtp_tls_match_names(cert, list, c->host, nexthop);
+    } else if (p->level >= SMTP_TLS_DANE) {
+        v->matched = smtp_dane_matched(ssl);
     }
 }
 
@@ -435,7 +457,8 @@ static int verify_continue(int ok, X509_STORE_CTX *ctx)
 
 /* A configured SSL for this policy, or NULL with why. */
 static SSL *new_connection(smtp_tls_engine *e, smtp_session *s, const smtp_tls_policy *p,
-                           const smtp_candidate *c, strbuf *why)
+                           const smtp_dane *dane, const char *nexthop, const smtp_candidate *c,
+                           strbuf *why)
 {
     char n[128];
     int mandatory = smtp_tls_level_mandatory(p->level);
@@ -478,6 +501,14 @@ static SSL *new_connection(smtp_tls_engine *e, smtp_session *s, const smtp_tls_p
     if (sni[0] != '\0')
         SSL_set_tlsext_host_name(ssl, sni);
     SSL_set_app_data(ssl, s);
+    if (p->level >= SMTP_TLS_DANE && smtp_dane_apply(ssl, dane, c->host, nexthop) < 0) {
+        strbuf_reset(why);
+        strbuf_append_str(why, "cannot set up DANE: ");
+        openssl_reason(why);
+        SSL_free(ssl);
+        ssl = NULL;
+        goto done;
+    }
     if (e->session_cache && p->level < SMTP_TLS_DANE) {
         /* relay (at most SMTP_NAME_MAX) + level + SNI (at most 255): always fits */
         snprintf(s->tls_cache_key, sizeof(s->tls_cache_key), "%s/%s/%.255s", s->relay,
@@ -550,17 +581,11 @@ static int server_not_verified(const smtp_tls_engine *e, smtp_session *s, const 
     return -1;
 }
 
-int smtp_tls_start(smtp_tls_engine *e, smtp_session *s, const smtp_tls_policy *p,
-                   const char *nexthop, const smtp_candidate *c, char *dsn, size_t dsnlen,
-                   strbuf *why)
+/* STARTTLS at level p (dane already resolved to may, encrypt or DANE with records). */
+static int start_tls(smtp_tls_engine *e, smtp_session *s, const smtp_tls_policy *p,
+                     const smtp_dane *dane, const char *nexthop, const smtp_candidate *c,
+                     char *dsn, size_t dsnlen, strbuf *why)
 {
-    if (p->level == SMTP_TLS_NONE)
-        return 0;
-    if (p->level >= SMTP_TLS_DANE) {
-        strbuf_reset(why);
-        strbuf_printf(why, "TLS security level %s is not supported", smtp_tls_level_name(p->level));
-        return fail_session(s, dsn, dsnlen, "4.7.5");
-    }
     if (!(s->features & SMTP_FEATURE_STARTTLS))
         return starttls_unavailable(s, p, NULL, dsn, dsnlen, why);
     smtp_reply reply;
@@ -583,7 +608,7 @@ int smtp_tls_start(smtp_tls_engine *e, smtp_session *s, const smtp_tls_policy *p
     if (junk > 0)
         log_warning("%s: discarding %zu bytes the server sent after its STARTTLS reply", s->relay,
                     junk);
-    SSL *ssl = new_connection(e, s, p, c, why);
+    SSL *ssl = new_connection(e, s, p, dane, nexthop, c, why);
     if (ssl == NULL)
         return fail_session(s, dsn, dsnlen, "4.7.5");
     smtp_stream_set_tls(&s->stream, ssl);
@@ -609,4 +634,23 @@ int smtp_tls_start(smtp_tls_engine *e, smtp_session *s, const smtp_tls_policy *p
     if (p->level >= SMTP_TLS_FINGERPRINT && !v.matched)
         return server_not_verified(e, s, &v, dsn, dsnlen, why);
     return smtp_session_hello(s, 0, dsn, dsnlen, why);
+}
+
+int smtp_tls_start(smtp_tls_engine *e, smtp_session *s, const smtp_tls_policy *p,
+                   const char *nexthop, const smtp_candidate *c, char *dsn, size_t dsnlen,
+                   strbuf *why)
+{
+    if (p->level == SMTP_TLS_NONE)
+        return 0;
+    if (p->level < SMTP_TLS_DANE)
+        return start_tls(e, s, p, NULL, nexthop, c, dsn, dsnlen, why);
+    smtp_tls_policy effective = *p;
+    smtp_dane *dane = xmalloc(sizeof(*dane));
+    int rc = smtp_dane_prepare(p->level, c, dane, &effective.level, dsn, dsnlen, why);
+    if (rc < 0)
+        smtp_session_close(s);
+    else
+        rc = start_tls(e, s, &effective, dane, nexthop, c, dsn, dsnlen, why);
+    free(dane);
+    return rc;
 }

@@ -236,6 +236,7 @@ static const param_def params[] = {
     S("smtp_destination_concurrency_limit", "$default_destination_concurrency_limit"),
     S("smtp_destination_recipient_limit", "$default_destination_recipient_limit"),
     S("smtp_dns_resolver_address", ""),
+    S("smtp_dns_support_level", ""),
     B("smtp_enforce_tls", "no"),
     S("smtp_helo_name", "$myhostname"),
     T("smtp_helo_timeout", "300s", 's'),

@@ -1,5 +1,6 @@
 /* test_smtp_tls.c: client TLS pieces: policy-table entries, security levels, names,
  * fingerprints and the fingerprint matcher; the SASL client's option and mechanism choice. */
+#include "deliver/smtp_dane.h"
 #include "deliver/smtp_sasl.h"
 #include "deliver/smtp_tls.h"
 #include "deliver/smtp_tls_policy.h"
@@ -188,6 +189,39 @@ TEST(sasl_options_and_mechanisms)
     CHECK(smtp_sasl_choose("", "", 0) == NULL);
 }
 
+TEST(tlsa_usability_and_parsing)
+{
+    smtp_tlsa t = {.usage = 3, .selector = 1, .mtype = 1, .len = 32};
+    CHECK_INT(smtp_dane_usable(&t), 1);
+    t.usage = 2;
+    CHECK_INT(smtp_dane_usable(&t), 1);
+    t.usage = 1; /* PKIX-EE: unusable for SMTP */
+    CHECK_INT(smtp_dane_usable(&t), 0);
+    t.usage = 3;
+    t.len = 31; /* a SHA2-256 digest has 32 bytes */
+    CHECK_INT(smtp_dane_usable(&t), 0);
+    t.mtype = 2;
+    t.len = 64;
+    CHECK_INT(smtp_dane_usable(&t), 1);
+    t.selector = 2;
+    CHECK_INT(smtp_dane_usable(&t), 0);
+    /* A DNS answer with one TLSA record "3 1 1 <32 bytes>" for a compressed owner name. */
+    unsigned char msg[12 + 5 + 4 + 12 + 35] = {0x12, 0x34, 0x81, 0xa0, 0, 1, 0, 1, 0, 0, 0, 0,
+                                               1,    'x',  0,    0,    52, 0, 1};
+    size_t o = 12 + 3 + 4;
+    unsigned char rr[] = {0xc0, 12, 0, 52, 0, 1, 0, 0, 1, 44, 0, 35, 3, 1, 1};
+    memcpy(msg + o, rr, sizeof(rr));
+    memset(msg + o + sizeof(rr), 0xab, 32);
+    size_t len = o + sizeof(rr) + 32;
+    smtp_tlsa out[2];
+    CHECK_INT(smtp_dns_parse_tlsa(msg, len, out, 2), 1);
+    CHECK_INT(out[0].usage, 3);
+    CHECK_INT(out[0].mtype, 1);
+    CHECK_INT(out[0].len, 32);
+    CHECK_INT(out[0].data[31], 0xab);
+    CHECK_INT(smtp_dns_parse_tlsa(msg, len - 1, out, 2), -1); /* cut short */
+}
+
 int main(void)
 {
     RUN(policy_levels_and_attributes);
@@ -196,6 +230,7 @@ int main(void)
     RUN(fingerprint_format_and_match);
     RUN(name_matching);
     RUN(sasl_options_and_mechanisms);
+    RUN(tlsa_usability_and_parsing);
     config_free(config_current());
     config_set_current(NULL);
     UNIT_MAIN_END("test_smtp_tls");
