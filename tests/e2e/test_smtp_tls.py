@@ -235,14 +235,6 @@ def test_tls_connections_are_reused_only_when_asked(instance, peers, pki):
     assert all(m["tls"] for m in peer.messages)
 
 
-def test_dane_level_is_refused_at_start(instance, peers):
-    peer = peers()
-    route(instance, peer, {"smtp_tls_security_level": "dane-only"})
-    send(instance)
-    wait_log(instance, "smtp_tls_security_level = dane-only: not implemented by Postern")
-    assert not peer.messages
-
-
 def postern_peer(tmp_path, pki, tls=True):
     from conftest import Instance
     peer = Instance(tmp_path / "peer")
