@@ -125,3 +125,44 @@ def test_auth_inside_tls_with_tls_security_options(instance, peers, tmp_path):
     wait_log(instance, "status=sent")
     assert peer.messages[0]["tls"] and peer.messages[0]["auth_user"] == "alice"
     assert peer.connections[0]["auth"] == [("PLAIN", "alice", "pw")]
+
+
+def test_auth_to_a_second_postern_instance(instance, tmp_path):
+    """The relay is a Postern whose smtpd takes mail only after AUTH (its own yescrypt table),
+    offered inside STARTTLS; the client authenticates with PLAIN inside TLS."""
+    import subprocess
+    from conftest import Instance, postern_bin
+    make_ca(tmp_path, "ca")
+    cert, key = make_cert(tmp_path, "relay", "ca", ["mx.remote.test"])
+    pw = "S3cret-pw!"
+    h = subprocess.run([str(postern_bin()), "postern-passwd", "-m", "yescrypt"], input=pw + "\n",
+                       capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+    peer = Instance(tmp_path / "peer")
+    (peer.etc / "sasl_passwd").write_text(f"you@example.test {h}\n")
+    peer.write_main_cf({
+        "myhostname": "mx.remote.test", "virtual_mailbox_domains": "remote.test",
+        "virtual_mailbox_maps": "inline:{ user@remote.test=user/ }",
+        "smtpd_tls_security_level": "may", "smtpd_tls_cert_file": str(cert),
+        "smtpd_tls_key_file": str(key), "smtpd_tls_auth_only": "yes",
+        "smtpd_sasl_auth_enable": "yes", "smtpd_sasl_type": "postern",
+        "smtpd_sasl_password_maps": f"texthash:{peer.etc}/sasl_passwd",
+        "postern_sasl_failure_delay": "0s", "mynetworks": "192.0.2.0/24",
+        "smtpd_recipient_restrictions": "permit_sasl_authenticated, reject"})
+    peer.start()
+    try:
+        instance.write_main_cf({
+            "transport_maps": f"inline:{{ remote.test=smtp:[127.0.0.1]:{peer.port} }}",
+            "smtp_helo_name": "client.test", "smtp_tls_security_level": "encrypt",
+            "smtp_sasl_auth_enable": "yes",
+            "smtp_sasl_password_maps": f"inline:{{ [127.0.0.1]:{peer.port}=you@example.test:{pw} }}",
+            "smtp_sasl_tls_security_options": "noanonymous"})
+        instance.start()
+        instance.cmd("sendmail", "-f", "sender@example.test", "user@remote.test",
+                     input="Subject: authenticated relay\n\nhi\n", check=True)
+        msgs = peer.wait_for(lambda: peer.maildir_messages("user"), what="message at the peer")
+        assert b"Subject: authenticated relay" in msgs[0]
+        peer.wait_for(lambda: "sasl_method=PLAIN, sasl_username=you@example.test" in
+                      peer.maillog(), what="the peer's sasl_username log line")
+        assert pw not in instance.maillog() and pw not in peer.maillog()
+    finally:
+        peer.cmd("postfix", "stop", timeout=30)
