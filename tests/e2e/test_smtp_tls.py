@@ -284,3 +284,25 @@ def test_encrypt_to_a_postern_instance_without_tls_defers(instance, tmp_path, pk
         assert not peer.maildir_messages("user")
     finally:
         peer.cmd("postfix", "stop", timeout=30)
+
+
+def test_lmtp_agent_uses_lmtp_tls_settings(instance, peers, pki):
+    # The lmtp agent shares the client code and reads lmtp_tls_*: a verified TLS session to an
+    # LMTP server over TCP, while smtp_tls_* stays at none.
+    peer = peers(cert=pki["cert"], key=pki["key"], lmtp=True)
+    instance.write_master_cf(instance.master_cf_text() +
+                             "lmtp      unix  -       -       n       -       -       lmtp\n")
+    instance.write_main_cf({
+        "transport_maps": f"inline:{{ remote.test=lmtp:inet:[127.0.0.1]:{peer.port} }}",
+        "lmtp_tls_loglevel": "1", "lmtp_tls_CAfile": str(pki["ca"]),
+        "lmtp_tls_policy_maps":
+            f"inline:{{ {{ [127.0.0.1]:{peer.port} = verify match=mx.remote.test }} }}"})
+    instance.start()
+    send(instance)
+    wait_log(instance, "status=sent")
+    log = instance.maillog()
+    assert f"postern/lmtp[" in log
+    assert f"Verified TLS connection established to 127.0.0.1[127.0.0.1]:{peer.port}" in log
+    assert peer.messages[0]["tls"]
+    assert peer.connections[0]["commands"][:2] == [f"LHLO {instance.main_cf['myhostname']}",
+                                                   "STARTTLS"]
