@@ -340,6 +340,24 @@ static void smtp_deliver(deliver_request *req, void *ctx)
     strbuf_free(&why);
 }
 
+/* Trust anchors, client certificate and password tables are opened while still root, as
+ * Postfix's smtp does, so they may be readable by root only. */
+static void open_secrets(mail_server *srv, void *ctx)
+{
+    (void)srv;
+    smtp_agent *agent = ctx;
+    const char *prefix = agent->lmtp ? "lmtp" : "smtp";
+    strbuf err;
+    strbuf_init(&err, 0);
+    agent->tls = smtp_tls_engine_create(prefix, agent->lmtp, &err);
+    if (agent->tls == NULL)
+        log_fatal("%s", err.data);
+    agent->sasl = smtp_sasl_create(prefix, &err);
+    if (agent->sasl == NULL)
+        log_fatal("%s", err.data);
+    strbuf_free(&err);
+}
+
 int smtp_main(int argc, char **argv)
 {
     const char *self = argc > 0 && argv[0] ? argv[0] : "smtp";
@@ -349,16 +367,7 @@ int smtp_main(int argc, char **argv)
     smtp_cache_init(&agent.cache);
     agent.lmtp = strcmp(base, "lmtp") == 0;
     mail_server srv;
-    mail_server_init(&srv, agent.lmtp ? "lmtp" : "smtp", argc, argv);
-    strbuf err;
-    strbuf_init(&err, 0);
-    agent.tls = smtp_tls_engine_create(agent.lmtp ? "lmtp" : "smtp", agent.lmtp, &err);
-    if (agent.tls == NULL)
-        log_fatal("%s", err.data);
-    agent.sasl = smtp_sasl_create(agent.lmtp ? "lmtp" : "smtp", &err);
-    if (agent.sasl == NULL)
-        log_fatal("%s", err.data);
-    strbuf_free(&err);
+    mail_server_init_with(&srv, agent.lmtp ? "lmtp" : "smtp", argc, argv, open_secrets, &agent);
     int rc = deliver_server_run(&srv, smtp_deliver, &agent);
     smtp_cache_close_all(&agent.cache);
     smtp_tls_engine_free(agent.tls);

@@ -79,6 +79,12 @@ static void install_signals(void)
 
 void mail_server_init(mail_server *srv, const char *program, int argc, char **argv)
 {
+    mail_server_init_with(srv, program, argc, argv, NULL, NULL);
+}
+
+void mail_server_init_with(mail_server *srv, const char *program, int argc, char **argv,
+                           void (*before_drop)(mail_server *srv, void *ctx), void *ctx)
+{
     const char *dir = NULL;
     memset(srv, 0, sizeof(*srv));
     srv->program = program;
@@ -148,6 +154,8 @@ void mail_server_init(mail_server *srv, const char *program, int argc, char **ar
     srv->status_fd = inherited_fd(MASTER_STATUS_FD);
     install_signals();
 
+    if (before_drop)
+        before_drop(srv, ctx);
     if (srv->unprivileged && geteuid() == 0) {
         strbuf_reset(&err);
         if (mail_server_drop_privileges(config_get(cfg, "mail_owner"), &err) < 0)

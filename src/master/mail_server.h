@@ -77,6 +77,11 @@ int smtp_main(int argc, char **argv); /* also lmtp */
  * overrides, sets up logging as PROGRAM, and drops privileges to mail_owner when running as root
  * with -u. Exits 64 on bad usage. */
 void mail_server_init(mail_server *srv, const char *program, int argc, char **argv);
+/* The same, calling before_drop(srv, ctx) once the configuration is loaded and before
+ * privileges are dropped: files only root may read (password tables, keys) are opened there,
+ * as Postfix's daemons open them before they drop privileges. */
+void mail_server_init_with(mail_server *srv, const char *program, int argc, char **argv,
+                           void (*before_drop)(mail_server *srv, void *ctx), void *ctx);
 /* Tell the master this process is busy / idle again. mail_server_idle() does not return when
  * a SIGHUP asked the process to stop (it exits with status 0). */
 void mail_server_busy(mail_server *srv);
