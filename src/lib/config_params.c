@@ -221,6 +221,7 @@ static const param_def params[] = {
     T("queue_run_delay", "300s", 's'),
     S("recipient_delimiter", ""),
     I("reject_code", "554"),
+    S("relay_clientcerts", ""),
     S("relay_domains", ""),
     I("relay_domains_reject_code", "554"),
     S("relay_transport", "relay"),

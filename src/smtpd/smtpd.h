@@ -150,6 +150,8 @@ typedef struct smtpd_session {
     unsigned tls_want;   /* EVENT_READ/EVENT_WRITE OpenSSL waits for */
     int greeted;         /* the 220 greeting was sent (wrapper mode greets after TLS) */
     char local_addr[64]; /* the server address the client connected to */
+    char ccert_fingerprint[100]; /* SHA-256 of the client certificate, "" when none */
+    int ccert_verified;
     /* SMTP AUTH (smtpd_sasl.c). */
     int sasl_state;          /* 334 dialog under way */
     int sasl_busy;           /* the backend checks the credentials */

@@ -59,6 +59,7 @@ struct smtpd_checker {
     char *null_key;
     smtpd_async_env *env;
     map_list *sender_login_maps; /* smtpd_sender_login_maps, NULL when unset */
+    map_list *relay_clientcerts; /* relay_clientcerts, NULL when unset */
 };
 
 typedef struct check_frame {
@@ -175,6 +176,13 @@ smtpd_checker *smtpd_checker_open(smtpd_async_env *env, strbuf *err)
         smtpd_checker_close(ck);
         return NULL;
     }
+    const char *certs = cfg_str("relay_clientcerts");
+    if (*certs && (ck->relay_clientcerts = map_list_open(certs, &why)) == NULL) {
+        strbuf_printf(err, "relay_clientcerts: %s", why.data);
+        strbuf_free(&why);
+        smtpd_checker_close(ck);
+        return NULL;
+    }
     strbuf_free(&why);
     return ck;
 }
@@ -190,6 +198,7 @@ void smtpd_checker_close(smtpd_checker *ck)
         restriction_list_free(ck->lists[i]);
     restrict_set_free(&ck->set);
     map_list_close(ck->sender_login_maps);
+    map_list_close(ck->relay_clientcerts);
     free(ck->null_key);
     free(ck);
 }
@@ -652,6 +661,20 @@ static int check_sasl_access(smtpd_check *c, const restriction *r, int warn,
     return access_lookup(c, r, &key, 1, SMTPD_CLASS_CLIENT, warn, a, reply);
 }
 
+/* permit_tls_clientcerts: a verified client certificate listed in relay_clientcerts. */
+static int check_relay_clientcerts(smtpd_checker *ck, const smtpd_check_args *a, strbuf *reply)
+{
+    if (a->ccert_fingerprint == NULL || !a->ccert_verified || ck->relay_clientcerts == NULL)
+        return SMTPD_CHECK_DUNNO;
+    strbuf found;
+    strbuf_init(&found, 0);
+    int rc = map_list_lookup(ck->relay_clientcerts, a->ccert_fingerprint, &found);
+    strbuf_free(&found);
+    if (rc < 0)
+        return lookup_failure(reply, a->ccert_fingerprint);
+    return rc == 1 ? SMTPD_CHECK_OK : SMTPD_CHECK_DUNNO;
+}
+
 /* ---- one restriction ---- */
 
 static int access_class(restriction_op op)
@@ -710,6 +733,15 @@ static int eval_one(smtpd_check *c, const restriction *r, int cls, int warn,
     case RESTRICT_PERMIT_SASL_AUTHENTICATED:
         return a->sasl_username ? SMTPD_CHECK_OK : SMTPD_CHECK_DUNNO;
     case RESTRICT_CHECK_SASL_ACCESS: return check_sasl_access(c, r, warn, a, reply);
+    case RESTRICT_CHECK_CCERT_ACCESS: {
+        if (a->ccert_fingerprint == NULL)
+            return SMTPD_CHECK_DUNNO;
+        const char *key = a->ccert_fingerprint;
+        return access_lookup(c, r, &key, 1, SMTPD_CLASS_CLIENT, warn, a, reply);
+    }
+    case RESTRICT_PERMIT_TLS_CLIENTCERTS: return check_relay_clientcerts(ck, a, reply);
+    case RESTRICT_PERMIT_TLS_ALL_CLIENTCERTS:
+        return a->ccert_fingerprint && a->ccert_verified ? SMTPD_CHECK_OK : SMTPD_CHECK_DUNNO;
     case RESTRICT_REJECT_SENDER_LOGIN_MISMATCH:
     case RESTRICT_REJECT_AUTH_SENDER_LOGIN_MISMATCH:
     case RESTRICT_REJECT_KNOWN_SENDER_LOGIN_MISMATCH:

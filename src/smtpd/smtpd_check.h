@@ -19,7 +19,9 @@
  * Implemented restrictions: permit, reject, defer, warn_if_reject, permit_mynetworks,
  * permit_sasl_authenticated, reject_sender_login_mismatch and its authenticated_, known_
  * and unauthenticated_ forms (owners from smtpd_sender_login_maps; keys: the sender address,
- * then "@domain"), check_sasl_access (key: the SASL login name),
+ * then "@domain"), check_sasl_access (key: the SASL login name), check_ccert_access (key: the
+ * client certificate's SHA-256 fingerprint), permit_tls_clientcerts (a verified certificate
+ * whose fingerprint is in relay_clientcerts), permit_tls_all_clientcerts,
  * reject_unauth_destination, defer_unauth_destination,
  * permit_auth_destination, reject_unlisted_recipient (check_recipient_maps),
  * reject_unlisted_sender, reject_non_fqdn_{sender,recipient,helo_hostname},
@@ -57,6 +59,8 @@ typedef struct smtpd_check_args {
     int esmtp;
     const char *sasl_username; /* NULL: not authenticated */
     const char *sasl_method;
+    const char *ccert_fingerprint; /* TLS client certificate (SHA-256, "AB:CD:..."), or NULL */
+    int ccert_verified;            /* it verified against smtpd_tls_CAfile/CApath */
 } smtpd_check_args;
 
 typedef enum {

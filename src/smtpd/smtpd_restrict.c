@@ -41,6 +41,9 @@ static const struct {
     {"check_sender_access", RESTRICT_CHECK_SENDER_ACCESS, 1},
     {"check_recipient_access", RESTRICT_CHECK_RECIPIENT_ACCESS, 1},
     {"check_sasl_access", RESTRICT_CHECK_SASL_ACCESS, 1},
+    {"check_ccert_access", RESTRICT_CHECK_CCERT_ACCESS, 1},
+    {"permit_tls_clientcerts", RESTRICT_PERMIT_TLS_CLIENTCERTS, 0},
+    {"permit_tls_all_clientcerts", RESTRICT_PERMIT_TLS_ALL_CLIENTCERTS, 0},
     {"reject_sender_login_mismatch", RESTRICT_REJECT_SENDER_LOGIN_MISMATCH, 0},
     {"reject_authenticated_sender_login_mismatch", RESTRICT_REJECT_AUTH_SENDER_LOGIN_MISMATCH, 0},
     {"reject_known_sender_login_mismatch", RESTRICT_REJECT_KNOWN_SENDER_LOGIN_MISMATCH, 0},
@@ -50,7 +53,6 @@ static const struct {
 
 /* Postfix restrictions Postern does not do (yet): refused at load, never skipped. */
 static const char *const unimplemented_names[] = {
-    "check_ccert_access",
     "check_client_a_access",
     "check_client_mx_access",
     "check_client_ns_access",
@@ -76,8 +78,6 @@ static const char *const unimplemented_names[] = {
     "permit_mx_backup",
     "permit_naked_ip_address",
     "permit_rhswl_client",
-    "permit_tls_all_clientcerts",
-    "permit_tls_clientcerts",
     "reject_maps_rbl",
     "reject_multi_recipient_bounce",
     "reject_plaintext_session",
@@ -319,7 +319,8 @@ static int compile_one(restrict_set *set, word_vec *v, size_t *i, int depth, res
             *i += 1;
             r->arg = xstrdup(v->w[*i]);
         }
-        if (r->op >= RESTRICT_CHECK_CLIENT_ACCESS && r->op <= RESTRICT_CHECK_RECIPIENT_ACCESS)
+        if ((r->op >= RESTRICT_CHECK_CLIENT_ACCESS && r->op <= RESTRICT_CHECK_RECIPIENT_ACCESS) ||
+            r->op == RESTRICT_CHECK_SASL_ACCESS || r->op == RESTRICT_CHECK_CCERT_ACCESS)
             r->table = table_open(set, r->arg);
         if (r->op == RESTRICT_ASYNC) {
             r->async_data = r->kind->compile(r->async_op, r->arg ? r->arg : "", set->async_env,

@@ -136,6 +136,8 @@ static void fill_check_args(const smtpd_session *s, smtpd_check_args *a, const c
     a->early_input = s->input_after > 0 && (!s->esmtp || strcmp(s->where, "DATA") == 0);
     a->sasl_username = s->sasl_username;
     a->sasl_method = s->sasl_username ? s->sasl_method : NULL;
+    a->ccert_fingerprint = s->ccert_fingerprint[0] ? s->ccert_fingerprint : NULL;
+    a->ccert_verified = s->ccert_verified;
 }
 
 /* A restriction check's outcome: 0 passed, -1 rejected (logged and answered), CMD_WAIT when it
@@ -265,6 +267,8 @@ smtpd_next smtpd_session_tls_started(smtpd_session *s)
 {
     s->tls_active = 1;
     s->tls_pending = 0;
+    tls_peer_fingerprint(s->ssl, s->ccert_fingerprint, sizeof(s->ccert_fingerprint));
+    s->ccert_verified = s->ccert_fingerprint[0] && strcmp(tls_peer_trust(s->ssl), "Trusted") == 0;
     /* RFC 3207 section 4.2: forget everything learned from the client before TLS. */
     free(s->helo);
     s->helo = NULL;

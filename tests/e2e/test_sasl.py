@@ -362,3 +362,19 @@ def test_dovecot_down_is_temporary(instance, certs, hashes, tmp_path):
         c.ehlo("client.example")
         code, msg = c.docmd("AUTH PLAIN " + base64.b64encode(b"\0a@b\0c").decode())
         assert code == 454 and msg.startswith(b"4.7.0 Temporary authentication failure")
+
+
+def test_check_sasl_access_through_mua_sender_restrictions(instance, certs, hashes):
+    (instance.etc / "sasl_access").write_text("sha@example.test REJECT account suspended\n")
+    ports = sasl_instance(instance, certs, hashes, {
+        "mua_sender_restrictions": f"check_sasl_access texthash:{instance.etc}/sasl_access"})
+    for user, want in (("sha@example.test", 554), ("you@example.test", 250)):
+        with smtplib.SMTP("127.0.0.1", ports[1], timeout=30) as c:
+            c.starttls(context=client_context(certs))
+            c.ehlo("client.example")
+            c.login(user, PASSWORD)
+            c.mail(user)
+            code, msg = c.rcpt("user@virtual.test")
+            assert code == want, msg
+            if want == 554:
+                assert b"account suspended" in msg

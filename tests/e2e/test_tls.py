@@ -235,3 +235,51 @@ def test_encrypt_without_certificate_refuses_to_run(instance):
         data = b""
     assert not data.startswith(b"220"), data
     instance.wait_for(lambda: "TLS is required" in instance.maillog(), what="fatal")
+
+
+def cert_fingerprint_colons(pem_path):
+    fp = fingerprint(pem_path).upper()
+    return ":".join(fp[i:i + 2] for i in range(0, len(fp), 2))
+
+
+def test_client_certificates_relay_and_ccert_access(instance, certs):
+    fp = cert_fingerprint_colons(certs["client"])
+    (instance.etc / "relay_clientcerts").write_text(f"{fp} client.example.test\n")
+    (instance.etc / "ccert_access").write_text(f"{fp} REJECT certificate revoked\n")
+    setup_tls_instance(instance, certs, {
+        "smtpd_tls_ask_ccert": "yes",
+        "smtpd_tls_CAfile": str(certs["ca"]),
+        "relay_clientcerts": f"texthash:{instance.etc}/relay_clientcerts",
+        "mynetworks": "192.0.2.0/24",
+        "smtpd_relay_restrictions": "permit_tls_clientcerts, reject_unauth_destination"})
+    instance.start()
+    wait_listening(instance.port)
+    with_cert = client_context(certs)
+    with_cert.load_cert_chain(str(certs["client"]), str(certs["client_key"]))
+    with smtplib.SMTP("127.0.0.1", instance.port, timeout=30) as c:
+        c.starttls(context=with_cert)
+        c.ehlo("client.example")
+        c.mail("a@example.org")
+        assert c.rcpt("friend@elsewhere.example")[0] == 250  # relayed on the certificate
+        assert c.rcpt("user@virtual.test")[0] == 250
+        c.data(b"Subject: cert\r\n\r\nx\r\n")
+    with smtplib.SMTP("127.0.0.1", instance.port, timeout=30) as c:
+        c.starttls(context=client_context(certs))  # no certificate
+        c.ehlo("client.example")
+        c.mail("a@example.org")
+        code, msg = c.rcpt("friend@elsewhere.example")
+        assert code == 554 and b"Relay access denied" in msg
+    msgs = instance.wait_for(lambda: instance.maildir_messages("user"), what="delivery")
+    assert b'(Client CN "client.example.test", Issuer "Postern Test CA" (verified OK))' in msgs[0]
+    assert "Trusted TLS connection established from localhost[127.0.0.1]" in instance.maillog()
+    instance.stop()
+    instance.write_main_cf({
+        "smtpd_client_restrictions": f"check_ccert_access texthash:{instance.etc}/ccert_access"})
+    instance.start()
+    wait_listening(instance.port)
+    with smtplib.SMTP("127.0.0.1", instance.port, timeout=30) as c:
+        c.starttls(context=with_cert)
+        c.ehlo("client.example")
+        c.mail("a@example.org")
+        code, msg = c.rcpt("user@virtual.test")
+        assert code == 554 and b"certificate revoked" in msg
