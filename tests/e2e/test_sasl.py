@@ -378,3 +378,50 @@ def test_check_sasl_access_through_mua_sender_restrictions(instance, certs, hash
             assert code == want, msg
             if want == 554:
                 assert b"account suspended" in msg
+
+
+def test_seed_configuration_tls_and_dovecot(instance, certs, dovecot):
+    """The TLS and SASL lines of the administrators' notes (../shared/seed/), as written there:
+    smtpd_use_tls, a Dovecot socket under queue_directory, auth only under TLS."""
+    (instance.queue / "private").mkdir(parents=True, exist_ok=True)
+    os.symlink(dovecot, instance.queue / "private" / "dovecot-auth")
+    instance.write_main_cf({
+        "syslog_name": "postfix",
+        "mynetworks": "192.0.2.0/24",
+        "smtpd_tls_cert_file": str(certs["rsa"]),
+        "smtpd_tls_key_file": str(certs["rsa_key"]),
+        "smtpd_use_tls": "yes",
+        "smtpd_tls_session_cache_database": "btree:${data_directory}/smtpd_scache",
+        "smtpd_sasl_auth_enable": "yes",
+        "smtpd_sasl_type": "dovecot",
+        "smtpd_sasl_path": "private/dovecot-auth",
+        "smtpd_sasl_authenticated_header": "yes",
+        "smtpd_sasl_security_options": "noanonymous",
+        "smtpd_sasl_local_domain": "$myhostname",
+        "broken_sasl_auth_clients": "yes",
+        "smtpd_recipient_restrictions": "reject_unauth_pipelining, permit_mynetworks, "
+                                        "permit_sasl_authenticated, reject_unauth_destination",
+        "smtpd_tls_received_header": "yes",
+        "smtpd_tls_mandatory_protocols": "SSLv3, TLSv1",
+        "smtpd_tls_mandatory_ciphers": "medium, high",
+        "smtpd_tls_auth_only": "yes",
+        "tls_random_source": "dev:/dev/urandom",
+    })
+    p = instance.cmd("postfix", "check")
+    assert p.returncode == 0, p.stderr
+    instance.start()
+    wait_listening(instance.port)
+    with smtplib.SMTP("127.0.0.1", instance.port, timeout=30) as c:
+        c.ehlo("client.example")
+        assert c.has_extn("starttls") and not c.has_extn("auth")
+        c.starttls(context=client_context(certs))
+        code, text = c.ehlo("client.example")
+        assert b"AUTH PLAIN LOGIN" in text and b"AUTH=PLAIN LOGIN" in text  # broken clients
+        c.login("alice@example.test", PASSWORD)
+        c.mail("alice@example.test")
+        assert c.rcpt("friend@elsewhere.example")[0] == 250
+        assert c.rcpt("user@virtual.test")[0] == 250
+        c.data(b"Subject: seed\r\n\r\nx\r\n")
+    msgs = instance.wait_for(lambda: instance.maildir_messages("user"), what="delivery")
+    assert b"(Authenticated sender: alice@example.test)" in msgs[0]
+    assert b"(using TLSv1.3 with cipher" in msgs[0]
