@@ -56,6 +56,30 @@ int smtp_sasl_parse_options(const char *list)
     return flags;
 }
 
+/* Postfix's match-list reading of smtp_sasl_mechanism_filter: entries in order, "name" lets a
+ * mechanism through, "!name" stops it, "static:..." matches every mechanism; an empty filter
+ * lets everything through, a non-empty one stops what no entry matched. */
+static int filter_allows(const char *filter, const char *mech)
+{
+    if (filter == NULL || filter[0] == '\0')
+        return 1;
+    const char *p = filter;
+    while (*p) {
+        p += strspn(p, ", \t\r\n");
+        size_t len = strcspn(p, ", \t\r\n");
+        if (len == 0)
+            break;
+        int negate = p[0] == '!';
+        const char *w = p + negate;
+        size_t wlen = len - (size_t)negate;
+        p += len;
+        int all = wlen >= 7 && strncasecmp(w, "static:", 7) == 0;
+        if (all || (wlen == strlen(mech) && strncasecmp(w, mech, wlen) == 0))
+            return !negate;
+    }
+    return 0;
+}
+
 const char *smtp_sasl_choose(const char *server_mechs, const char *filter, int options)
 {
     static const char *const ours[] = {"PLAIN", "LOGIN"};
@@ -64,13 +88,26 @@ const char *smtp_sasl_choose(const char *server_mechs, const char *filter, int o
     if (options & (SMTP_SASL_NOPLAINTEXT | SMTP_SASL_MUTUAL_AUTH))
         return NULL;
     for (size_t i = 0; i < 2; i++) {
-        if (!word_list_has(server_mechs, ours[i], WORD_LIST_FOLD_CASE))
-            continue;
-        if (filter && filter[0] && !word_list_has(filter, ours[i], WORD_LIST_FOLD_CASE))
-            continue;
-        return ours[i];
+        if (word_list_has(server_mechs, ours[i], WORD_LIST_FOLD_CASE) &&
+            filter_allows(filter, ours[i]))
+            return ours[i];
     }
     return NULL;
+}
+
+/* Only names, "!names" and static: entries; other tables are not supported. */
+static int filter_supported(const char *filter)
+{
+    const char *p = filter;
+    while (*p) {
+        p += strspn(p, ", \t\r\n");
+        size_t len = strcspn(p, ", \t\r\n");
+        const char *colon = memchr(p, ':', len);
+        if (colon && !(colon - p == 6 && strncasecmp(p, "static", 6) == 0))
+            return 0;
+        p += len;
+    }
+    return 1;
 }
 
 static int options_param(const char *prefix, const char *name, int *out, strbuf *err)
@@ -99,9 +136,10 @@ smtp_sasl *smtp_sasl_create(const char *prefix, strbuf *err)
     a->soft_bounce = cfg_bool(n);
     snprintf(n, sizeof(n), "%s_sasl_mechanism_filter", prefix);
     const char *filter = cfg_str(n);
-    if (strchr(filter, ':') != NULL || strlen(filter) >= sizeof(a->filter)) {
+    if (!filter_supported(filter) || strlen(filter) >= sizeof(a->filter)) {
         strbuf_reset(err);
-        strbuf_printf(err, "%s = %s: only a list of mechanism names is supported", n, filter);
+        strbuf_printf(err, "%s = %s: only mechanism names, !names and static: are supported", n,
+                      filter);
         goto fail;
     }
     snprintf(a->filter, sizeof(a->filter), "%s", filter);

@@ -12,7 +12,9 @@
  * No entry: no AUTH, as in Postfix. A server that announces no AUTH gets none either.
  *
  * The mechanism is the first of PLAIN, LOGIN that the server announces, that
- * PREFIX_sasl_mechanism_filter lets through (empty = all), and that the security options allow:
+ * PREFIX_sasl_mechanism_filter lets through (empty = all; else the first entry that matches
+ * decides: "login" lets through, "!login" stops, "static:rest" matches all; no match stops), and
+ * that the security options allow:
  * PREFIX_sasl_security_options in plaintext, PREFIX_sasl_tls_security_options inside TLS,
  * PREFIX_sasl_tls_verified_security_options inside TLS with an authenticated server. Both
  * mechanisms are plaintext mechanisms, so "noplaintext" (in Postfix's default) rules them out.

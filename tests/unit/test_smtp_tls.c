@@ -187,6 +187,12 @@ TEST(sasl_options_and_mechanisms)
     CHECK(smtp_sasl_choose("PLAIN", "", SMTP_SASL_NOPLAINTEXT) == NULL);
     CHECK(smtp_sasl_choose("PLAIN", "", SMTP_SASL_MUTUAL_AUTH) == NULL);
     CHECK(smtp_sasl_choose("", "", 0) == NULL);
+    /* Postfix's list form: negations, static:rest, first match wins. */
+    CHECK_STR(smtp_sasl_choose("PLAIN LOGIN", "!plain, static:rest", 0), "LOGIN");
+    CHECK_STR(smtp_sasl_choose("PLAIN LOGIN", "!gssapi, static:all", 0), "PLAIN");
+    CHECK(smtp_sasl_choose("PLAIN LOGIN", "!plain, !login, static:rest", 0) == NULL);
+    CHECK(smtp_sasl_choose("PLAIN LOGIN", "!gssapi", 0) == NULL);
+    CHECK_STR(smtp_sasl_choose("PLAIN LOGIN", "login, !login", 0), "LOGIN");
 }
 
 TEST(tlsa_usability_and_parsing)
