@@ -361,6 +361,7 @@ static const param_def params[] = {
     S("tls_low_cipherlist", "aNULL:-aNULL:HIGH:MEDIUM:LOW:+RC4:@STRENGTH"),
     S("tls_medium_cipherlist", "aNULL:-aNULL:HIGH:MEDIUM:+RC4:@STRENGTH"),
     S("tls_null_cipherlist", "eNULL:!aNULL"),
+    S("tls_server_sni_maps", ""),
     S("transport_maps", ""),
     T("transport_retry_time", "60s", 's'),
     T("trigger_timeout", "10s", 's'),

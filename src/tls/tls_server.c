@@ -2,7 +2,10 @@
  * tls_server.c: the server TLS context and connection descriptions (see tls_server.h).
  */
 #include "tls/tls_server.h"
+#include "lib/log.h"
+#include "lib/strmap.h"
 #include "lib/xalloc.h"
+#include "maps/map.h"
 #include "tls/tls_proto.h"
 
 #include <openssl/core_names.h>
@@ -30,6 +33,8 @@ struct tls_server {
     SSL_CTX *ctx;
     long ticket_timeout;
     ticket_key current, previous;
+    map_list *sni_maps; /* tls_server_sni_maps, NULL when unset */
+    strmap *sni_ctx;    /* chain-file list -> SSL_CTX* holding those certificates */
 };
 
 static int ctx_index = -1;
@@ -333,6 +338,108 @@ static int set_ccert(SSL_CTX *ctx, const tls_server_config *cfg, strbuf *err)
     return 0;
 }
 
+/* ---- SNI (tls_server_sni_maps) ---- */
+
+/* A context holding only the certificates named by an SNI table value (chain-file layout);
+ * the connection keeps its own protocol and cipher settings when it switches to it. */
+static SSL_CTX *sni_context(tls_server *ts, const char *files, strbuf *err)
+{
+    SSL_CTX *ctx = strmap_get(ts->sni_ctx, files);
+    if (ctx)
+        return ctx;
+    ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL)
+        return NULL;
+    SSL_CTX_set_ex_data(ctx, ctx_index, ts); /* the ticket keys are found through it */
+    char *copy = xstrdup(files);
+    int rc = 0, n = 0;
+    for (char *save = NULL, *f = strtok_r(copy, " \t,\n", &save); f && rc == 0;
+         f = strtok_r(NULL, " \t,\n", &save), n++)
+        rc = load_chain_file(ctx, f, err);
+    free(copy);
+    if (rc < 0 || n == 0) {
+        if (n == 0)
+            strbuf_append_str(err, "empty tls_server_sni_maps value");
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    strmap_put(ts->sni_ctx, files, ctx);
+    return ctx;
+}
+
+/* Looks the name up, then its parent domains as ".example.com". 1 found, 0 not, -1 error. */
+static int sni_lookup(tls_server *ts, const char *name, strbuf *value)
+{
+    int rc = map_list_lookup(ts->sni_maps, name, value);
+    for (const char *d = strchr(name, '.'); rc == 0 && d && d[1]; d = strchr(d + 1, '.'))
+        rc = map_list_lookup(ts->sni_maps, d, value);
+    return rc;
+}
+
+static int sni_callback(SSL *ssl, int *alert, void *arg)
+{
+    tls_server *ts = arg;
+    const char *sent = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    if (sent == NULL || *sent == '\0')
+        return SSL_TLSEXT_ERR_NOACK;
+    char name[256];
+    size_t len = strlen(sent);
+    int bad = len >= sizeof(name);
+    for (size_t i = 0; !bad && i <= len; i++) {
+        char c = sent[i];
+        name[i] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+        bad = c != '\0' && !(c == '.' || c == '-' || (c >= '0' && c <= '9') ||
+                             (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'));
+    }
+    if (bad) {
+        log_warning("TLS SNI name too long or with unexpected characters; refused");
+        *alert = SSL_AD_UNRECOGNIZED_NAME;
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
+    }
+    strbuf value, err;
+    strbuf_init(&value, 0);
+    strbuf_init(&err, 0);
+    int rc = sni_lookup(ts, name, &value);
+    int ret = SSL_TLSEXT_ERR_NOACK; /* not listed: the default certificates */
+    if (rc < 0) {
+        log_warning("tls_server_sni_maps: lookup of %s failed", name);
+        *alert = SSL_AD_INTERNAL_ERROR;
+        ret = SSL_TLSEXT_ERR_ALERT_FATAL;
+    } else if (rc == 1) {
+        SSL_CTX *ctx = sni_context(ts, value.data, &err);
+        if (ctx == NULL) {
+            log_warning("tls_server_sni_maps: %s: %s", name, err.data);
+            *alert = SSL_AD_INTERNAL_ERROR;
+            ret = SSL_TLSEXT_ERR_ALERT_FATAL;
+        } else {
+            SSL_set_SSL_CTX(ssl, ctx);
+            ret = SSL_TLSEXT_ERR_OK;
+        }
+    }
+    strbuf_free(&value);
+    strbuf_free(&err);
+    return ret;
+}
+
+static int set_sni(tls_server *ts, const tls_server_config *cfg, strbuf *err)
+{
+    const char *value = cfg->get("tls_server_sni_maps");
+    if (*value == '\0')
+        return 0;
+    ts->sni_maps = map_list_open(value, err);
+    if (ts->sni_maps == NULL)
+        return -1;
+    ts->sni_ctx = strmap_new();
+    SSL_CTX_set_tlsext_servername_callback(ts->ctx, sni_callback);
+    SSL_CTX_set_tlsext_servername_arg(ts->ctx, ts);
+    return 0;
+}
+
+static void free_ctx(void *ctx)
+{
+    SSL_CTX_free(ctx);
+}
+
 tls_server *tls_server_open(const tls_server_config *cfg, strbuf *err)
 {
     if (ctx_index < 0)
@@ -357,7 +464,7 @@ tls_server *tls_server_open(const tls_server_config *cfg, strbuf *err)
     rotate_ticket_keys(ts);
     if (load_certificates(ctx, cfg, err) < 0 || set_policy(ctx, cfg, err) < 0 ||
         load_dh(ctx, cfg->get("smtpd_tls_dh1024_param_file"), err) < 0 ||
-        set_ccert(ctx, cfg, err) < 0 ||
+        set_ccert(ctx, cfg, err) < 0 || set_sni(ts, cfg, err) < 0 ||
         SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_callback) != 1) {
         tls_server_close(ts);
         return NULL;
@@ -370,6 +477,8 @@ void tls_server_close(tls_server *ts)
     if (ts == NULL)
         return;
     SSL_CTX_free(ts->ctx);
+    strmap_free(ts->sni_ctx, free_ctx);
+    map_list_close(ts->sni_maps);
     OPENSSL_cleanse(&ts->current, sizeof(ts->current));
     OPENSSL_cleanse(&ts->previous, sizeof(ts->previous));
     free(ts);

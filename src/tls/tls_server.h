@@ -9,6 +9,10 @@
  * smtpd_tls_mandatory_exclude_ciphers), smtpd_tls_dh1024_param_file (else OpenSSL's built-in
  * groups), and client-certificate requests (smtpd_tls_ask_ccert with smtpd_tls_CAfile/CApath).
  * It reads the key files while the process may still read them and keeps them in memory only.
+ * tls_server_sni_maps maps a name the client sends with SNI (then its parent domains as
+ * ".example.com") to chain files in the same layout; a name not listed gets the default
+ * certificates, a name with characters outside letters, digits, '-' and '.' ends the handshake.
+ * Certificates named there are loaded at first use and kept.
  *
  * Session resumption uses RFC 5077 tickets only (no server-side cache): the ticket keys are
  * random bytes made in this process's memory at start, never written anywhere; a new key is

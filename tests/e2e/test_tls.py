@@ -283,3 +283,31 @@ def test_client_certificates_relay_and_ccert_access(instance, certs):
         c.mail("a@example.org")
         code, msg = c.rcpt("user@virtual.test")
         assert code == 554 and b"certificate revoked" in msg
+
+
+def test_sni_maps_choose_the_certificate(instance, certs, tmp_path):
+    from tlsutil import openssl
+    d = tmp_path / "sni"
+    d.mkdir()
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", str(d / "other.key"), "-out", str(d / "other.pem"), "-days", "2",
+            "-subj", "/CN=other.example.test")
+    (d / "other-chain.pem").write_text((d / "other.key").read_text() +
+                                       (d / "other.pem").read_text())
+    (instance.etc / "sni").write_text(f".other.example.test {d}/other-chain.pem\n"
+                                      f"other.example.test {d}/other-chain.pem\n")
+    setup_tls_instance(instance, certs, {"tls_server_sni_maps": f"texthash:{instance.etc}/sni"})
+    instance.start()
+    wait_listening(instance.port)
+    for sni, want in (("other.example.test", d / "other.pem"),
+                      ("mail.other.example.test", d / "other.pem"),
+                      ("mx.example.test", None)):
+        out = subprocess.run(["openssl", "s_client", "-starttls", "smtp", "-connect",
+                              f"127.0.0.1:{instance.port}", "-servername", sni, "-ign_eof"],
+                             input="QUIT\n", capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        got = presented_fingerprint(out.stdout)
+        if want is None:
+            assert got in (fingerprint(certs["rsa"]), fingerprint(certs["ec"]))
+        else:
+            assert got == fingerprint(want), sni
