@@ -64,4 +64,10 @@ bench_pid=$!
 wait "$bench_pid"
 rc=$?
 bench_pid=""
+# The TLS point (issue 12): STARTTLS + one message per session, RSA and ECDSA, both servers.
+if [ "$rc" = 0 ] && [ "${BENCH_TLS:-1}" = 1 ]; then
+    /usr/bin/python3 bench/tls_point.py --messages "${BENCH_TLS_MESSAGES:-1000}" \
+        | tee "$top/bench/results/latest-tls.txt"
+    rc=$?
+fi
 exit "$rc"
