@@ -4,6 +4,7 @@
 #   make check    install deps, build with ASan+UBSan, run unit + end-to-end tests + fuzz smoke
 #   make bench    side-by-side benchmark against Postfix (see bench/)
 #   make fuzz     build libFuzzer targets (clang)
+#   make docs     regenerate the parameter table in docs/parameters.md
 
 CC      ?= cc
 CSTD    := -std=c17 -D_GNU_SOURCE
@@ -26,7 +27,7 @@ UNITBIN := $(patsubst tests/unit/%.c,build/check/unit/%,$(UNITSRC))
 FUZZSRC := $(wildcard fuzz/fuzz_*.c)
 FUZZBIN := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZSRC))
 
-.PHONY: all deps run check unit e2e fuzz fuzz-smoke bench clean install format
+.PHONY: all deps run check unit e2e fuzz fuzz-smoke bench clean install format docs docs-check
 
 all: build/bin/postern
 
@@ -68,8 +69,22 @@ unit: $(UNITBIN)
 	@sh scripts/run-unit.sh $(UNITBIN)
 
 check: deps
-	@$(MAKE) --no-print-directory build/check/bin/postern $(UNITBIN)
+	@$(MAKE) --no-print-directory build/check/bin/postern $(UNITBIN) build/check/tools/param_docs
 	@sh scripts/check.sh
+
+# docs/parameters.md's table is generated from src/lib/param_class.def and config_params.c.
+build/check/tools/param_docs: tools/param_docs.c $(CHKLIB)
+	@mkdir -p $(@D)
+	@echo "  TOOL    $@"
+	@$(CC) $(CFLAGS) $(SAN) -o $@ $< $(CHKLIB) $(LDLIBS)
+
+docs: build/check/tools/param_docs
+	@ASAN_OPTIONS=detect_leaks=0 $< < docs/parameters.md > build/check/parameters.md
+	@mv build/check/parameters.md docs/parameters.md
+
+docs-check: build/check/tools/param_docs
+	@ASAN_OPTIONS=detect_leaks=0 $< < docs/parameters.md | cmp -s - docs/parameters.md || \
+	    { echo "docs/parameters.md is stale: run make docs"; exit 1; }
 
 fuzz: $(FUZZBIN)
 

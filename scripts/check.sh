@@ -18,6 +18,13 @@ up=$(echo "$line" | sed -n 's/.*: \([0-9]*\) passed, \([0-9]*\) failed/\1/p')
 uf=$(echo "$line" | sed -n 's/.*: \([0-9]*\) passed, \([0-9]*\) failed/\2/p')
 total_p=$((total_p + ${up:-0})); total_f=$((total_f + ${uf:-1}))
 
+# docs/parameters.md must match the parameter tables it is generated from.
+if make --no-print-directory docs-check; then
+    total_p=$((total_p + 1)); echo "docs check: 1 passed, 0 failed"
+else
+    total_f=$((total_f + 1)); echo "docs check: 0 passed, 1 failed"
+fi
+
 rm -f build/check/e2e.xml
 /usr/bin/python3 -m pytest -p no:cacheprovider -q -ra --junitxml=build/check/e2e.xml \
     ${PYTEST_ARGS:-} tests/e2e

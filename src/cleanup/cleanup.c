@@ -379,8 +379,8 @@ static void finish_headers(cleanup *c)
         c->status |= CLEANUP_STAT_HOPS;
     if (c->local_context || cfg_bool("always_add_missing_headers"))
         add_missing_headers(c);
-    log_info("%s: message-id=%s", queue_writer_id(c->qw),
-             c->message_id.len ? c->message_id.data : "<>");
+    log_info_as("cleanup", "%s: message-id=%s", queue_writer_id(c->qw),
+                c->message_id.len ? c->message_id.data : "<>");
     strbuf_free(&c->headers);
     strbuf_init(&c->headers, 1);
     c->nlines = 0;

@@ -13,6 +13,13 @@
  * that is neither a known parameter nor used as $name anywhere (main.cf, defaults, master.cf -o)
  * gets an "unused parameter" warning after the output, unless -q.
  *
+ * Fail closed (issue 9): -d lists only the parameters Postern implements. A Postfix parameter
+ * Postern does not implement is listed when main.cf sets it, and gets a warning after the
+ * output, unless -q: "no effect on mail flow" for an inert one, "refusing to run without it"
+ * when postfix start would refuse it (config_audit.h). -U prints every Postfix parameter (or
+ * the named ones) as "name = implemented|inert|required", and the per-transport rules as
+ * "<service>_suffix = class".
+ *
  * Editing (postconf_edit.h): -e, or any first argument containing '=', replaces or appends
  * settings; -# comments them out; -X removes them. main.cf is rewritten atomically.
  *
@@ -24,9 +31,11 @@
 #include "lib/config.h"
 #include "lib/config_params.h"
 #include "lib/log.h"
+#include "lib/param_class.h"
 #include "lib/strbuf.h"
 #include "lib/strmap.h"
 #include "lib/xalloc.h"
+#include "master/config_audit.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -48,6 +57,7 @@ enum {
     SHOW_EVAL = 1 << 7,   /* -x */
     EDIT_EXCL = 1 << 8,   /* -X */
     COMMENT_OUT = 1 << 9, /* -# */
+    CLASSIFY = 1 << 10,   /* -U (Postern): implemented, inert or required */
 };
 
 /* Parameter classes for -C. */
@@ -68,15 +78,16 @@ static const struct option_flag {
     char letter;
     int flag;
 } option_flags[] = {
-    {'d', SHOW_DEFS},   {'e', EDIT_CONF}, {'f', FOLD_LINE}, {'h', HIDE_NAME}, {'H', HIDE_VALUE},
-    {'n', SHOW_NONDEF}, {'o', MAIN_OVER}, {'x', SHOW_EVAL}, {'X', EDIT_EXCL}, {'#', COMMENT_OUT},
+    {'d', SHOW_DEFS},  {'e', EDIT_CONF},   {'f', FOLD_LINE}, {'h', HIDE_NAME},
+    {'H', HIDE_VALUE}, {'n', SHOW_NONDEF}, {'o', MAIN_OVER}, {'x', SHOW_EVAL},
+    {'X', EDIT_EXCL},  {'#', COMMENT_OUT}, {'U', CLASSIFY},
 };
 
 #define OPTION_FLAG_COUNT (sizeof(option_flags) / sizeof(option_flags[0]))
 
 /* Options that make no sense together; Postfix rejects the same combinations. */
 static const int exclusive_options[] = {
-    SHOW_DEFS | EDIT_CONF | SHOW_NONDEF | COMMENT_OUT | EDIT_EXCL,
+    SHOW_DEFS | EDIT_CONF | SHOW_NONDEF | COMMENT_OUT | EDIT_EXCL | CLASSIFY,
     FOLD_LINE | EDIT_CONF | COMMENT_OUT | EDIT_EXCL,
     SHOW_EVAL | EDIT_CONF | COMMENT_OUT | EDIT_EXCL,
     MAIN_OVER | SHOW_DEFS | EDIT_CONF | COMMENT_OUT | EDIT_EXCL,
@@ -99,7 +110,8 @@ static int usage(void)
                     " [-e (edit configuration)] [-f (fold lines)] [-h (no names)]"
                     " [-H (no values)] [-n (non-default parameters)]"
                     " [-o name=value (override parameter value)] [-p (main.cf, default)]"
-                    " [-q (quiet)] [-v (verbose)] [-x (expand parameter values)]"
+                    " [-q (quiet)] [-U (Postern: implemented, inert or required)]"
+                    " [-v (verbose)] [-x (expand parameter values)]"
                     " [-X (exclude)] [-# (comment-out)] [name...]\n");
     return EX_USAGE_CODE;
 }
@@ -160,7 +172,7 @@ static int parse_options(int argc, char **argv, struct postconf_opts *opts)
     int ch;
     opts->overrides = xcalloc((size_t)argc + 1, sizeof(*opts->overrides));
     /* '+': stop at the first operand, so values that start with '-' stay operands. */
-    while ((ch = getopt(argc, argv, "+c:C:defhHno:pqvxX#")) != -1) {
+    while ((ch = getopt(argc, argv, "+c:C:defhHno:pqUvxX#")) != -1) {
         if (ch == 'c')
             opts->config_dir = optarg;
         else if (ch == 'C')
@@ -336,6 +348,12 @@ static strmap *find_user_parameters(config *cfg)
             strmap_put(user, w, cfg);
     free(classes);
     scan_master_cf(cfg, user);
+    /* Postfix parameters Postern does not implement are shown when main.cf sets them. */
+    const char **set = config_set_names(cfg);
+    for (size_t i = 0; set[i]; i++)
+        if (param_lookup(set[i]) == NULL && param_class_of(set[i]) != PARAM_CLASS_UNKNOWN)
+            strmap_put(user, set[i], cfg);
+    free(set);
     return user;
 }
 
@@ -379,7 +397,7 @@ static int compare_names(const void *a, const void *b)
 }
 
 /* All parameters of the requested classes, sorted: the table plus user-defined ones. */
-static void show_all(config *cfg, int mode, int param_class, strmap *user)
+static void show_all(config *cfg, int mode, int classes, strmap *user)
 {
     size_t count;
     const param_def *table = param_table(&count);
@@ -387,10 +405,10 @@ static void show_all(config *cfg, int mode, int param_class, strmap *user)
     size_t user_count = strmap_count(user);
     const char **names = xcalloc(count + user_count + 1, sizeof(*names));
     size_t n = 0;
-    if (param_class & CLASS_BUILTIN)
+    if (classes & CLASS_BUILTIN)
         for (size_t i = 0; i < count; i++)
             names[n++] = table[i].name;
-    if (param_class & CLASS_USER)
+    if (classes & CLASS_USER)
         for (size_t i = 0; i < user_count; i++)
             names[n++] = user_names[i];
     qsort(names, n, sizeof(*names), compare_names);
@@ -403,7 +421,13 @@ static void show_all(config *cfg, int mode, int param_class, strmap *user)
 static void show_named(config *cfg, int mode, strmap *user, char **names)
 {
     for (char **np = names; *np; np++) {
-        if (param_lookup(*np) == NULL && !strmap_has(user, *np)) {
+        param_class cls = param_class_of(*np);
+        if (param_lookup(*np) == NULL && !strmap_has(user, *np) && cls != PARAM_CLASS_UNKNOWN) {
+            fflush(stdout);
+            log_warning("%s: not implemented by Postern (%s); Postfix's default is \"%s\"", *np,
+                        param_class_name(cls),
+                        param_class_postfix_default(*np) ? param_class_postfix_default(*np) : "");
+        } else if (param_lookup(*np) == NULL && !strmap_has(user, *np)) {
             fflush(stdout);
             log_warning("%s: unknown parameter", *np);
         } else {
@@ -414,6 +438,13 @@ static void show_named(config *cfg, int mode, strmap *user, char **names)
 
 static void warn_unused(config *cfg, strmap *user)
 {
+    config_audit audit;
+    config_audit_run(cfg, NULL, &audit);
+    for (size_t i = 0; i < audit.count; i++) {
+        fflush(stdout);
+        log_warning("%s", audit.items[i].text);
+    }
+    config_audit_free(&audit);
     const char **names = config_set_names(cfg);
     for (size_t i = 0; names[i]; i++) {
         if (param_lookup(names[i]) != NULL || strmap_has(user, names[i]))
@@ -461,6 +492,27 @@ static void show_parameters(const struct postconf_opts *opts, char **names)
         warn_unused(cfg, user);
     strmap_free(user, NULL);
     config_free(cfg);
+}
+
+static void show_class(const char *name, param_class cls)
+{
+    printf("%s = %s\n", name, param_class_name(cls));
+}
+
+/* -U: the classification, of every Postfix parameter or of the named ones. */
+static void show_classes(char **names)
+{
+    for (char **np = names; *np; np++)
+        show_class(*np, param_class_of(*np));
+    if (*names)
+        return;
+    size_t count;
+    const param_class_entry *t = param_class_table(&count);
+    for (size_t i = 0; i < count; i++)
+        show_class(t[i].name, t[i].cls);
+    const param_class_entry *rules = param_class_service_rules(&count);
+    for (size_t i = 0; i < count; i++)
+        printf("<service>_%s = %s\n", rules[i].name, param_class_name(rules[i].cls));
 }
 
 static void edit_main_cf(const struct postconf_opts *opts, int argc, char **argv)
@@ -519,7 +571,9 @@ int postconf_main(int argc, char **argv)
     check_exclusive_options(opts.mode);
     if ((opts.mode & EDIT_CONF) && operand_count == 0)
         log_fatal("-e requires name=value argument");
-    if (opts.mode & (EDIT_CONF | COMMENT_OUT | EDIT_EXCL)) {
+    if (opts.mode & CLASSIFY) {
+        show_classes(operands);
+    } else if (opts.mode & (EDIT_CONF | COMMENT_OUT | EDIT_EXCL)) {
         if (operand_count == 0)
             log_fatal("missing service argument");
         edit_main_cf(&opts, operand_count, operands);

@@ -14,6 +14,9 @@
  *           (exit 1).
  * check     validates main.cf and master.cf, creates missing queue directories (as Postfix
  *           does) and reports ownership and permission problems; exit 1 on errors.
+ * check, start and reload refuse a configuration that asks for something Postern does not do
+ * (config_audit.h: "fatal: FILE, line N: NAME = VALUE: not implemented by Postern; refusing to
+ * run without it"); reload then leaves the running master alone.
  * Messages go to stderr as "SYSLOG_NAME/postfix-script: text" and to the mail log, like
  * Postfix's postfix-script. Bad usage exits 64.
  */
@@ -21,6 +24,7 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "master/config_audit.h"
 #include "master/master.h"
 #include "master/master_cf.h"
 #include "queue/queue_dir.h"
@@ -119,7 +123,24 @@ static int restrictions_valid(void)
     return ok;
 }
 
-/* Loads master.cf to see that it is valid; prints the error. */
+/* Prints the fail-closed audit (config_audit.h): every refusal as fatal, warnings only when
+ * asked (check; start and reload leave them to the master's log). Returns the refusal count. */
+static size_t say_audit(config *cfg, const master_cf *mcf, int warnings)
+{
+    config_audit audit;
+    config_audit_run(cfg, mcf, &audit);
+    for (size_t i = 0; i < audit.count; i++) {
+        if (audit.items[i].refused)
+            say(SAY_FATAL, "%s", audit.items[i].text);
+        else if (warnings)
+            say(SAY_WARNING, "%s", audit.items[i].text);
+    }
+    size_t refusals = audit.refusals;
+    config_audit_free(&audit);
+    return refusals;
+}
+
+/* Loads master.cf to see that it is valid and audits the configuration; prints the errors. */
 static int master_cf_valid(config *cfg)
 {
     if (!restrictions_valid())
@@ -127,11 +148,14 @@ static int master_cf_valid(config *cfg)
     strbuf err;
     strbuf_init(&err, 0);
     master_cf *mcf = master_cf_load(cfg, &err);
+    int ok = mcf != NULL;
     if (mcf == NULL)
         say(SAY_FATAL, "%s", err.data);
+    else
+        ok = say_audit(cfg, mcf, 0) == 0;
     master_cf_free(mcf);
     strbuf_free(&err);
-    return mcf != NULL;
+    return ok;
 }
 
 static int run_master(config *cfg, int background)
@@ -273,13 +297,7 @@ static int cmd_check(config *cfg)
         say(SAY_ERROR, "%s", err.data);
         errors++;
     } else {
-        for (size_t i = 0; i < mcf->count; i++) {
-            if (!mcf->entries[i].skipped)
-                continue;
-            strbuf_reset(&err);
-            master_cf_skip_text(mcf, &mcf->entries[i], &err);
-            say(SAY_WARNING, "%s", err.data);
-        }
+        errors += say_audit(cfg, mcf, 1) > 0;
         master_cf_free(mcf);
     }
 

@@ -197,6 +197,24 @@ LOG_FN(log_info, LEVEL_INFO)
 LOG_FN(log_warning, LEVEL_WARNING)
 LOG_FN(log_error, LEVEL_ERROR)
 
+/* The program name of a log line follows Postfix's job names (docs/design.md): the job's
+ * name replaces the last part of the ident for one line. syslog keeps a pointer to ident, so
+ * changing the buffer in place serves both outputs. */
+void log_info_as(const char *job, const char *fmt, ...)
+{
+    char saved[sizeof(logstate.ident)];
+    memcpy(saved, logstate.ident, sizeof(saved));
+    char *slash = strrchr(logstate.ident, '/');
+    size_t keep = slash ? (size_t)(slash - logstate.ident) + 1 : 0;
+    int n = snprintf(logstate.ident + keep, sizeof(logstate.ident) - keep, "%s", job);
+    va_list ap;
+    va_start(ap, fmt);
+    if (n > 0 && (size_t)n < sizeof(logstate.ident) - keep)
+        log_vmsg(LEVEL_INFO, fmt, ap);
+    va_end(ap);
+    memcpy(logstate.ident, saved, sizeof(saved));
+}
+
 void log_fatal(const char *fmt, ...)
 {
     va_list ap;

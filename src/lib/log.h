@@ -27,6 +27,9 @@ void log_set_stderr(int on);
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* An info line under another job's program name ("cleanup" when smtpd does cleanup's job), so
+ * log tools that key on Postfix's program names see what they expect. */
+void log_info_as(const char *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 /* Logs a fatal error and exits with status (commands use sysexits codes: 64, 69, 75, 77 ...). */
 void log_fatal_status(int status, const char *fmt, ...)

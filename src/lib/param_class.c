@@ -14,37 +14,20 @@
 
 static const param_class_entry params[] = {
 #define PARAM(n, c, d) {#n, c, d},
-#define TOLERATE(n, v)
 #define SERVICE_PARAM(s, c)
 #include "lib/param_class.def"
 #undef PARAM
-#undef TOLERATE
 #undef SERVICE_PARAM
 };
 
 static const param_class_entry service_rules[] = {
 #define PARAM(n, c, d)
-#define TOLERATE(n, v)
 #define SERVICE_PARAM(s, c) {#s, c, NULL},
 #include "lib/param_class.def"
 #undef PARAM
-#undef TOLERATE
 #undef SERVICE_PARAM
 };
 
-static const struct tolerated {
-    const char *name;
-    const char *values;
-} tolerated[] = {
-#define PARAM(n, c, d)
-#define TOLERATE(n, v) {#n, v},
-#define SERVICE_PARAM(s, c)
-#include "lib/param_class.def"
-#undef PARAM
-#undef TOLERATE
-#undef SERVICE_PARAM
-    {NULL, NULL}, /* the list may be empty once every level is implemented */
-};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -169,27 +152,7 @@ int param_class_same_value(const char *a, const char *b)
     }
 }
 
-static const char *tolerated_values(const char *name)
-{
-    for (size_t i = 0; tolerated[i].name != NULL; i++)
-        if (strcmp(tolerated[i].name, name) == 0)
-            return tolerated[i].values;
-    return NULL;
-}
 
-/* Non-zero when value is a single word that is one of the words of list. */
-static int value_in_list(const char *value, const char *list)
-{
-    const char *v, *w, *extra;
-    size_t vn, n;
-    const char *rest = next_word(value, &v, &vn);
-    if (rest == NULL || next_word(rest, &extra, &n) != NULL)
-        return 0;
-    for (const char *p = list; (p = next_word(p, &w, &n)) != NULL;)
-        if (n == vn && strncasecmp(v, w, n) == 0)
-            return 1;
-    return 0;
-}
 
 /* Non-zero when value is "$default_<suffix>" (or "${default_<suffix>}") for a service rule. */
 static int is_service_default_reference(const char *name, const char *value)
@@ -223,8 +186,5 @@ param_verdict param_class_judge(const char *name, const char *value)
     const char *def = param_class_postfix_default(name);
     if ((def && param_class_same_value(value, def)) || is_service_default_reference(name, value))
         return PARAM_VERDICT_OK;
-    const char *tol = tolerated_values(name);
-    if (tol && value_in_list(value, tol))
-        return PARAM_VERDICT_INERT;
     return PARAM_VERDICT_REFUSE;
 }

@@ -9,7 +9,6 @@
  *   IMPLEMENTED or not a Postfix parameter -> PARAM_VERDICT_OK
  *   INERT                                  -> PARAM_VERDICT_INERT (warn, no effect on mail flow)
  *   REQUIRED, value = Postfix's default    -> PARAM_VERDICT_OK (nothing is asked for)
- *   REQUIRED, a tolerated value ("may")    -> PARAM_VERDICT_INERT
  *   REQUIRED, any other value              -> PARAM_VERDICT_REFUSE
  * Values compare after folding case and runs of " ,\t\r\n" to one space; "0" equals "0s".
  */

@@ -19,6 +19,7 @@
 #include "master/master.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "master/config_audit.h"
 #include "queue/queue_dir.h"
 #include "queue/queue_recycle.h"
 
@@ -271,6 +272,17 @@ static int block_signals(void)
     return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+/* Logs the fail-closed audit of a configuration (config_audit.h); non-zero when it refuses. */
+static int audit_refuses(config *cfg, const master_cf *mcf)
+{
+    config_audit audit;
+    config_audit_run(cfg, mcf, &audit);
+    config_audit_log(&audit);
+    int refused = audit.refusals > 0;
+    config_audit_free(&audit);
+    return refused;
+}
+
 static void reload(master_state *m)
 {
     strbuf err;
@@ -285,6 +297,10 @@ static void reload(master_state *m)
     mcf = master_cf_load(cfg, &err);
     if (mcf == NULL) {
         log_error("%s; keeping old configuration", err.data);
+        goto done;
+    }
+    if (audit_refuses(cfg, mcf)) {
+        log_error("refusing the new configuration; keeping old configuration");
         goto done;
     }
     if (strcmp(config_get(cfg, "queue_directory"), m->queue_dir) != 0)
@@ -312,7 +328,6 @@ static void reload(master_state *m)
     mcf = NULL;
     log_configure();
     log_info("reload -- version %s, configuration %s", MASTER_VERSION_TEXT, m->config_dir);
-    master_cf_warn_skipped(m->mcf);
     for (master_service *svc = m->services; svc; svc = svc->next)
         master_service_start(svc);
 done:
@@ -495,7 +510,12 @@ int master_main(int argc, char **argv)
     m.mcf = master_cf_load(m.cfg, &err);
     if (m.mcf == NULL)
         startup_fail(&st, "%s", err.data);
-    master_cf_warn_skipped(m.mcf);
+    config_audit audit;
+    config_audit_run(m.cfg, m.mcf, &audit);
+    config_audit_log(&audit);
+    if (audit.refusals > 0)
+        startup_fail(&st, "%s", config_audit_first_refusal(&audit));
+    config_audit_free(&audit);
 
     int sigfd = block_signals();
     m.loop = event_loop_new();

@@ -517,24 +517,3 @@ master_cf *master_cf_load(config *cfg, strbuf *err)
     strbuf_free(&path);
     return mcf;
 }
-
-void master_cf_skip_text(const master_cf *mcf, const master_cf_entry *e, strbuf *out)
-{
-    const char *base = strrchr(mcf->path, '/');
-    strbuf_printf(out, "%s line %d: service %s: program %s is not implemented by Postern; skipped",
-                  base ? base + 1 : mcf->path, e->line, e->name, e->program);
-}
-
-void master_cf_warn_skipped(const master_cf *mcf)
-{
-    strbuf text;
-    strbuf_init(&text, 0);
-    for (size_t i = 0; i < mcf->count; i++) {
-        if (!mcf->entries[i].skipped)
-            continue;
-        strbuf_reset(&text);
-        master_cf_skip_text(mcf, &mcf->entries[i], &text);
-        log_warning("%s", text.data);
-    }
-    strbuf_free(&text);
-}

@@ -16,8 +16,9 @@
  * listens on inet_interfaces: "all" = 0.0.0.0, "loopback-only" = 127.0.0.1, otherwise each
  * listed address (names are resolved), and the master binds one endpoint per address.
  *
- * A service whose program Postern does not implement (cleanup, tlsmgr, bounce, ...) is kept in
- * the table with skipped = 1 so the caller can warn about it once; it is never an error.
+ * A service whose program Postern does not implement (cleanup, tlsmgr, postscreen, pipe, ...) is
+ * kept in the table with skipped = 1 and never started; whether that is harmless or a reason to
+ * refuse the configuration is config_audit.h's decision, not the parser's.
  * Errors (unknown type, missing fields, bad numbers, unknown port, duplicate service) name the
  * file and line.
  */
@@ -76,12 +77,6 @@ master_cf *master_cf_load(config *cfg, strbuf *err);
 /* Parses text as if read from path. NULL with err set on error. */
 master_cf *master_cf_parse(config *cfg, const char *path, const char *text, strbuf *err);
 void master_cf_free(master_cf *mcf);
-
-/* Logs "master.cf line N: service X: program Y is not implemented by Postern; skipped" for
- * every skipped entry, as warnings. */
-void master_cf_warn_skipped(const master_cf *mcf);
-/* Formats that warning for one entry (for commands that print rather than log). */
-void master_cf_skip_text(const master_cf *mcf, const master_cf_entry *e, strbuf *out);
 
 /* Port number for an inet port field ("25", "smtp"); -1 when unknown. */
 int master_cf_port(const char *text);

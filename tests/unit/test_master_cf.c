@@ -337,13 +337,7 @@ TEST(stock_debian_master_cf_loads)
         for (size_t i = 0; implemented[i]; i++)
             CHECK(find(mcf, implemented[i], "unix") || find(mcf, implemented[i], "inet"));
         e = find(mcf, "cleanup", "unix");
-        strbuf text;
-        strbuf_init(&text, 0);
-        if (e)
-            master_cf_skip_text(mcf, e, &text);
-        CHECK_STR(text.data, "master.cf line 26: service cleanup: program cleanup is not "
-                             "implemented by Postern; skipped");
-        strbuf_free(&text);
+        CHECK(e && e->skipped && e->line == 26);
     }
     master_cf_free(mcf);
     strbuf_free(&err);

@@ -1,0 +1,291 @@
+/*
+ * config_audit.c: the fail-closed check of main.cf and master.cf (see config_audit.h).
+ */
+#include "master/config_audit.h"
+#include "lib/log.h"
+#include "lib/param_class.h"
+#include "lib/strmap.h"
+#include "lib/xalloc.h"
+#include "maps/map.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Every lookup table type Postfix 3.7 knows; a "type:" prefix outside this list is no table. */
+static const char *const postfix_map_types[] = {
+    "btree",     "cdb",    "cidr",   "dbm",      "environ",  "fail",     "hash",    "inline",
+    "internal",  "ldap",   "lmdb",   "memcache", "mongodb",  "mysql",    "netinfo", "nis",
+    "nisplus",   "pcre",   "pgsql",  "pipemap",  "proxy",    "randmap",  "regexp",  "sdbm",
+    "socketmap", "sqlite", "static", "tcp",      "texthash", "unionmap", "unix",    NULL,
+};
+
+/* Parameters whose value starts with a transport name (transport:nexthop). */
+static const char *const transport_params[] = {
+    "content_filter",  "default_transport", "local_transport",    "virtual_transport",
+    "relay_transport", "mailbox_transport", "fallback_transport", NULL,
+};
+
+/* Transports the queue manager handles itself, whatever master.cf says. */
+static const char *const internal_transports[] = {"error", "retry", "discard", NULL};
+
+typedef struct auditor {
+    config *cfg;
+    const master_cf *mcf;
+    config_audit *out;
+    int warn_only;    /* postern_unimplemented_action = warn */
+    strmap *warned;   /* inert names already warned about */
+    strmap *named_by; /* transport name -> parameter that names it (static text) */
+} auditor;
+
+static int in_list(const char *const *list, const char *word)
+{
+    for (size_t i = 0; list[i]; i++)
+        if (strcmp(list[i], word) == 0)
+            return 1;
+    return 0;
+}
+
+/* Adds "WHERE: WHAT; consequence". refuse says whether Postern must not run without it. */
+static void add_item(auditor *a, int refuse, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void add_item(auditor *a, int refuse, const char *what, const char *fmt, ...)
+{
+    strbuf text;
+    strbuf_init(&text, 0);
+    va_list ap;
+    va_start(ap, fmt);
+    strbuf_vprintf(&text, fmt, ap);
+    va_end(ap);
+    const char *then = !refuse        ? "no effect on mail flow"
+                       : a->warn_only ? "running without it (postern_unimplemented_action = warn)"
+                                      : "refusing to run without it";
+    strbuf_printf(&text, ": %s; %s", what, then);
+    config_audit *out = a->out;
+    out->items = xrealloc(out->items, (out->count + 1) * sizeof(*out->items));
+    out->items[out->count].refused = refuse && !a->warn_only;
+    out->items[out->count].text = strbuf_detach(&text);
+    out->refusals += refuse && !a->warn_only;
+    out->count++;
+}
+
+/* The verdict for name = raw; a value that only reaches Postfix's default through $names
+ * (raw "$x", x = default) is judged by its expansion too, and the milder verdict wins. */
+static param_verdict setting_verdict(auditor *a, const char *name, const char *raw)
+{
+    param_verdict v = param_class_judge(name, raw);
+    if (v != PARAM_VERDICT_REFUSE || strchr(raw, '$') == NULL)
+        return v;
+    strbuf value, err;
+    strbuf_init(&value, 0);
+    strbuf_init(&err, 0);
+    if (config_expand(a->cfg, raw, &value, &err) == 0) {
+        param_verdict e = param_class_judge(name, value.data);
+        if (e < v)
+            v = e;
+    }
+    strbuf_free(&value);
+    strbuf_free(&err);
+    return v;
+}
+
+typedef struct map_scan {
+    const char *missing; /* first table type Postern lacks (points into a static list) */
+} map_scan;
+
+static int scan_map_entry(const char *entry, void *ctx)
+{
+    map_scan *scan = ctx;
+    const char *colon = strchr(entry, ':');
+    if (colon && strncmp(entry, "proxy:", 6) == 0) {
+        entry += 6;
+        colon = strchr(entry, ':');
+    }
+    if (colon == NULL)
+        return 0;
+    for (size_t i = 0; postfix_map_types[i]; i++) {
+        const char *type = postfix_map_types[i];
+        if (strlen(type) == (size_t)(colon - entry) && strncmp(type, entry, strlen(type)) == 0 &&
+            !map_type_supported(type) && strcmp(type, "proxy") != 0) {
+            scan->missing = type;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Checks the tables named in a setting's (expanded) value. */
+static void audit_tables(auditor *a, const char *where, int line, const char *name, const char *raw)
+{
+    strbuf value, err;
+    strbuf_init(&value, 0);
+    strbuf_init(&err, 0);
+    map_scan scan = {NULL};
+    if (config_expand(a->cfg, raw, &value, &err) == 0)
+        map_split_list(value.data, scan_map_entry, &scan, &err);
+    if (scan.missing) {
+        char what[96];
+        snprintf(what, sizeof(what), "lookup table type \"%s\" is not implemented by Postern",
+                 scan.missing);
+        add_item(a, 1, what, "%s, line %d: %s = %s", where, line, name, raw);
+    }
+    strbuf_free(&value);
+    strbuf_free(&err);
+}
+
+/* "smtp_tls_session_cache_database = btree:...": a cache Postern keeps in its own way, not a
+ * table that decides anything about mail, so its type does not matter. */
+static int is_cache_database(const char *name)
+{
+    static const char suffix[] = "_cache_database";
+    size_t n = strlen(name);
+    return n > sizeof(suffix) - 1 && strcmp(name + n - (sizeof(suffix) - 1), suffix) == 0;
+}
+
+/* One setting, from main.cf or a master.cf -o. */
+static void audit_setting(auditor *a, const char *where, int line, const char *name,
+                          const char *raw)
+{
+    param_verdict v = setting_verdict(a, name, raw);
+    if (v == PARAM_VERDICT_REFUSE) {
+        add_item(a, 1, "not implemented by Postern", "%s, line %d: %s = %s", where, line, name,
+                 raw);
+    } else if (v == PARAM_VERDICT_INERT) {
+        if (!strmap_has(a->warned, name))
+            add_item(a, 0, "not implemented by Postern", "%s, line %d: %s = %s", where, line, name,
+                     raw);
+        strmap_put(a->warned, name, a);
+    } else if (!is_cache_database(name)) {
+        audit_tables(a, where, line, name, raw);
+    }
+}
+
+static void audit_main_cf(auditor *a)
+{
+    const char **names = config_set_names(a->cfg);
+    for (size_t i = 0; names[i]; i++)
+        audit_setting(a, config_main_cf(a->cfg), config_line(a->cfg, names[i]), names[i],
+                      config_get_raw(a->cfg, names[i]));
+    free(names);
+}
+
+/* Records the transport at the start of value as named by param. */
+static void note_transport(auditor *a, const char *param, const char *value)
+{
+    value += strspn(value, " \t");
+    size_t n = strcspn(value, ": \t");
+    if (n == 0 || n >= 256)
+        return;
+    char name[256];
+    memcpy(name, value, n);
+    name[n] = '\0';
+    if (!strmap_has(a->named_by, name))
+        strmap_put(a->named_by, name, (void *)param);
+}
+
+static void collect_transports(auditor *a)
+{
+    for (size_t i = 0; transport_params[i]; i++)
+        note_transport(a, transport_params[i], config_get(a->cfg, transport_params[i]));
+    for (size_t i = 0; a->mcf && i < a->mcf->count; i++) {
+        const master_cf_entry *e = &a->mcf->entries[i];
+        for (size_t k = 0; k < e->noverrides; k++)
+            for (size_t t = 0; transport_params[t]; t++)
+                if (strcmp(e->overrides[k].name, transport_params[t]) == 0)
+                    note_transport(a, transport_params[t], e->overrides[k].value);
+    }
+}
+
+/* A master.cf service whose program Postern does not run. */
+static void audit_skipped_service(auditor *a, const master_cf_entry *e)
+{
+    char what[512];
+    const char *param = e->type == MASTER_TYPE_UNIX ? strmap_get(a->named_by, e->name) : NULL;
+    int refuse = 1;
+    if (e->type == MASTER_TYPE_INET)
+        snprintf(what, sizeof(what),
+                 "program %s is not implemented by Postern, and the service "
+                 "listens on the network",
+                 e->program);
+    else if (strcmp(e->program, "oqmgr") == 0)
+        snprintf(what, sizeof(what),
+                 "program oqmgr is not implemented by Postern, and it would "
+                 "be the queue manager");
+    else if (param && !in_list(internal_transports, e->name))
+        snprintf(what, sizeof(what),
+                 "program %s is not implemented by Postern, and %s names "
+                 "this transport",
+                 e->program, param);
+    else {
+        snprintf(what, sizeof(what), "program %s is not implemented by Postern", e->program);
+        refuse = 0;
+    }
+    add_item(a, refuse, what, "%s, line %d: service %s", a->mcf->path, e->line, e->name);
+}
+
+static void audit_master_cf(auditor *a)
+{
+    collect_transports(a);
+    for (size_t i = 0; i < a->mcf->count; i++) {
+        const master_cf_entry *e = &a->mcf->entries[i];
+        if (e->skipped) {
+            audit_skipped_service(a, e);
+            continue;
+        }
+        for (size_t k = 0; k < e->noverrides; k++)
+            audit_setting(a, a->mcf->path, e->line, e->overrides[k].name, e->overrides[k].value);
+    }
+}
+
+static void audit_action(auditor *a)
+{
+    const char *action = config_get(a->cfg, "postern_unimplemented_action");
+    if (strcmp(action, "warn") == 0) {
+        a->warn_only = 1;
+    } else if (strcmp(action, "refuse") != 0) {
+        add_item(a, 1, "want refuse or warn", "%s, line %d: postern_unimplemented_action = %s",
+                 config_main_cf(a->cfg), config_line(a->cfg, "postern_unimplemented_action"),
+                 action);
+    }
+}
+
+void config_audit_run(config *cfg, const master_cf *mcf, config_audit *out)
+{
+    memset(out, 0, sizeof(*out));
+    auditor a = {.cfg = cfg, .mcf = mcf, .out = out};
+    a.warned = strmap_new();
+    a.named_by = strmap_new();
+    audit_action(&a);
+    audit_main_cf(&a);
+    if (mcf)
+        audit_master_cf(&a);
+    strmap_free(a.warned, NULL);
+    strmap_free(a.named_by, NULL);
+}
+
+void config_audit_free(config_audit *audit)
+{
+    for (size_t i = 0; i < audit->count; i++)
+        free(audit->items[i].text);
+    free(audit->items);
+    memset(audit, 0, sizeof(*audit));
+}
+
+void config_audit_log(const config_audit *audit)
+{
+    for (size_t i = 0; i < audit->count; i++) {
+        if (audit->items[i].refused)
+            log_error("%s", audit->items[i].text);
+        else
+            log_warning("%s", audit->items[i].text);
+    }
+}
+
+const char *config_audit_first_refusal(const config_audit *audit)
+{
+    for (size_t i = 0; i < audit->count; i++)
+        if (audit->items[i].refused)
+            return audit->items[i].text;
+    return NULL;
+}
