@@ -44,12 +44,8 @@ def main_cf_line(inst, name):
 
 # Required settings in main.cf: each alone makes check and start refuse.
 REQUIRED_MAIN_CF = [
-    ("smtpd_tls_req_ccert", "yes"),
     ("smtp_tls_wrappermode", "yes"),
     ("smtp_tls_per_site", "inline:{ example.com=MUST }"),
-    ("smtpd_sasl_path", "private/auth"),
-    ("smtpd_sasl_auth_enable", "yes"),
-    ("smtpd_sasl_type", "dovecot"),
     ("masquerade_domains", "example.com"),
     ("content_filter", "amavis:[127.0.0.1]:10024"),
     ("smtpd_milters", "inet:127.0.0.1:8891"),
@@ -59,11 +55,16 @@ REQUIRED_MAIN_CF = [
     ("sender_canonical_maps", "inline:{ a@example.com=b@example.com }"),
     ("recipient_bcc_maps", "inline:{ user@virtual.test=spy@example.com }"),
     ("always_bcc", "archive@example.com"),
+    ("smtpd_tls_req_ccert", "yes"),
+    ("smtp_generic_maps", "inline:{ a@example.com=b@example.net }"),
     ("relay_recipient_maps", "hash:/etc/postern/relay_recipients"),
     ("smtpd_client_message_rate_limit", "10"),
     ("postscreen_dnsbl_sites", "zen.spamhaus.org*2"),
     ("receive_override_options", "no_address_mappings"),
     ("virtual_alias_maps", "mysql:/etc/postern/virtual_alias.cf"),
+    ("smtpd_proxy_filter", "127.0.0.1:10025"),
+    ("sender_dependent_relayhost_maps", "inline:{ a@example.com=[relay.example.com] }"),
+    ("smtpd_client_connection_rate_limit", "30"),
 ]
 
 
@@ -114,8 +115,8 @@ REQUIRED_MASTER_CF = [
     ("relay unix - - n - - smtp\n"
      "  -o syslog_name=postfix/relay\n"
      "  -o smtp_header_checks=regexp:/etc/postern/smtp_header_checks\n", "smtp_header_checks"),
-    ("submission_port inet n - n - - smtpd\n  -o smtpd_sasl_auth_enable=yes\n",
-     "smtpd_sasl_auth_enable"),
+    ("submission_port inet n - n - - smtpd\n  -o smtpd_client_recipient_rate_limit=5\n",
+     "smtpd_client_recipient_rate_limit"),
     ("smtp_port inet n - n - 1 postscreen\nsmtpd pass - - n - - smtpd\n", "postscreen"),
     ("smtps_port inet n - n - - tlsproxy\n", "tlsproxy"),
     ("dovecot unix - n n - - pipe flags=DRhu user=vmail argv=/usr/lib/dovecot/deliver\n",

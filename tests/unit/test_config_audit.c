@@ -52,7 +52,7 @@ static char *audit(const char *main_cf, const char *master_cf_text, size_t *refu
 TEST(clean_configuration)
 {
     size_t n;
-    char *t = audit("myhostname = mx.example\nsmtpd_sasl_auth_enable = no\ncontent_filter =\n",
+    char *t = audit("myhostname = mx.example\nsmtpd_client_message_rate_limit = 0\ncontent_filter =\n",
                     BASE_MASTER_CF, &n);
     CHECK_INT(n, 0);
     CHECK_STR(t, "");
@@ -63,12 +63,12 @@ TEST(required_main_cf)
 {
     size_t n;
     char *t = audit("myhostname = mx.example\ncontent_filter = amavis:[127.0.0.1]:10024\n"
-                    "smtpd_sasl_auth_enable = yes\n",
+                    "always_bcc = archive@example.com\n",
                     BASE_MASTER_CF, &n);
     CHECK_INT(n, 2);
     HAS(t, "REFUSE /etc/postern/main.cf, line 2: content_filter = amavis:[127.0.0.1]:10024: "
            "not implemented by Postern; refusing to run without it\n");
-    HAS(t, "REFUSE /etc/postern/main.cf, line 3: smtpd_sasl_auth_enable = yes: not "
+    HAS(t, "REFUSE /etc/postern/main.cf, line 3: always_bcc = archive@example.com: not "
            "implemented by Postern; refusing to run without it\n");
     free(t);
 }
@@ -87,7 +87,7 @@ TEST(inert)
 TEST(expansion_to_default_is_fine)
 {
     size_t n;
-    char *t = audit("off = no\nsmtpd_sasl_auth_enable = $off\n", BASE_MASTER_CF, &n);
+    char *t = audit("off = 0\nsmtpd_client_message_rate_limit = $off\n", BASE_MASTER_CF, &n);
     CHECK_INT(n, 0);
     free(t);
 }
@@ -98,11 +98,11 @@ TEST(master_cf_overrides)
     char *t = audit("biff = no\n",
                     BASE_MASTER_CF "submission inet n - n - - smtpd\n"
                                    "  -o syslog_name=postfix/submission\n"
-                                   "  -o smtpd_sasl_auth_enable=yes\n"
+                                   "  -o receive_override_options=no_address_mappings\n"
                                    "  -o biff=yes\n",
                     &n);
     CHECK_INT(n, 1);
-    HAS(t, "REFUSE /etc/postern/master.cf, line 5: smtpd_sasl_auth_enable = yes: not "
+    HAS(t, "REFUSE /etc/postern/master.cf, line 5: receive_override_options = no_address_mappings: not "
            "implemented by Postern; refusing to run without it\n");
     CHECK(strstr(t, "biff = yes") == NULL); /* one warning per name */
     free(t);
