@@ -513,6 +513,8 @@ static void describe_key(EVP_PKEY *key, strbuf *out)
 static void describe_kex(SSL *ssl, strbuf *out)
 {
     EVP_PKEY *kex = NULL;
+    /* Known on the server for TLS 1.3 only (the client's key share); Postfix's TLS 1.2 server
+     * lines have no key-exchange part either. */
     if (SSL_get_peer_tmp_key(ssl, &kex) != 1 || kex == NULL)
         return;
     if (EVP_PKEY_is_a(kex, "EC")) {

@@ -257,6 +257,9 @@ def test_auth_dialog_abort_and_bad_base64(sasl_inst, certs):
 
 # ---- Dovecot 2.3 as the SASL backend ----
 
+dovecot_inet = [None]  # smtpd_sasl_path for the same Dovecot over TCP, once it runs
+
+
 @pytest.fixture(scope="session")
 def dovecot(hashes_session):
     """A private Dovecot (no protocols, auth only) with a passwd-file, its auth socket in a
@@ -272,6 +275,8 @@ def dovecot(hashes_session):
     with open(users, "w") as f:
         f.write(f"alice@example.test:{hashes_session}::::::\n")
     sock = os.path.join(d, "auth-client")
+    from conftest import free_port
+    inet_port = free_port()
     conf = os.path.join(d, "dovecot.conf")
     with open(conf, "w") as f:
         f.write(f"""base_dir = {d}/run
@@ -298,6 +303,10 @@ service auth {{
   unix_listener {sock} {{
     mode = 0666
   }}
+  inet_listener {{
+    address = 127.0.0.1
+    port = {inet_port}
+  }}
 }}
 service anvil {{
   chroot =
@@ -316,6 +325,7 @@ service stats {{
             raise AssertionError(proc.stdout.read().decode())
         time.sleep(0.1)
     assert os.path.exists(sock), "dovecot did not create its auth socket"
+    dovecot_inet[0] = f"inet:127.0.0.1:{inet_port}"
     yield sock
     proc.terminate()
     try:
@@ -352,6 +362,17 @@ def test_dovecot_backend(instance, certs, hashes, dovecot):
     log = instance.maillog()
     assert "SASL LOGIN authentication failed" in log
     assert PASSWORD not in log
+
+
+def test_dovecot_backend_over_inet(instance, certs, hashes, dovecot):
+    ports = sasl_instance(instance, certs, hashes, {
+        "smtpd_sasl_type": "dovecot", "smtpd_sasl_path": dovecot_inet[0]})
+    with smtplib.SMTP_SSL("127.0.0.1", ports[2], timeout=30,
+                          context=client_context(certs)) as c:
+        c.ehlo("client.example")
+        with pytest.raises(smtplib.SMTPAuthenticationError):
+            c.login("alice@example.test", "wrong")
+        c.login("alice@example.test", PASSWORD)
 
 
 def test_dovecot_down_is_temporary(instance, certs, hashes, tmp_path):

@@ -73,6 +73,7 @@ def test_starttls_smtplib_delivers_with_tls_received_header(tls_inst, certs):
     log = tls_inst.maillog()
     assert "Anonymous TLS connection established from localhost[127.0.0.1]: TLSv1.3 with cipher" \
         in log
+    assert "key-exchange X25519 server-signature" in log
     assert "starttls=1" in log
 
 
@@ -311,3 +312,37 @@ def test_sni_maps_choose_the_certificate(instance, certs, tmp_path):
             assert got in (fingerprint(certs["rsa"]), fingerprint(certs["ec"]))
         else:
             assert got == fingerprint(want), sni
+
+
+def test_dh_param_file_and_excluded_ciphers(instance, certs, tmp_path):
+    """TLS 1.2: smtpd_tls_dh1024_param_file serves DHE; smtpd_tls_exclude_ciphers removes
+    ciphers from the grade's list."""
+    from tlsutil import openssl
+    dh = tmp_path / "dh.pem"
+    openssl("genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "dh_param:ffdhe2048",
+            "-out", str(dh))
+    setup_tls_instance(instance, certs, {
+        "smtpd_tls_chain_files": "",
+        "smtpd_tls_cert_file": str(certs["rsa"]), "smtpd_tls_key_file": str(certs["rsa_key"]),
+        "smtpd_tls_dh1024_param_file": str(dh),
+        "smtpd_tls_exclude_ciphers": "aNULL, CHACHA20, AES128"})
+    instance.start()
+    wait_listening(instance.port)
+
+    def negotiate(ciphers):
+        ctx = client_context(certs)
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_ciphers(ciphers)
+        with smtplib.SMTP("127.0.0.1", instance.port, timeout=30) as c:
+            c.starttls(context=ctx)
+            return c.sock.cipher()[0]
+
+    assert negotiate("DHE-RSA-AES256-GCM-SHA384") == "DHE-RSA-AES256-GCM-SHA384"
+    assert negotiate("ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256") == \
+        "ECDHE-RSA-AES256-GCM-SHA384"
+    with pytest.raises((ssl.SSLError, OSError, smtplib.SMTPServerDisconnected)):
+        negotiate("ECDHE-RSA-AES128-GCM-SHA256")  # excluded
+    log = instance.maillog()
+    assert "TLSv1.2 with cipher DHE-RSA-AES256-GCM-SHA384 (256/256 bits) server-signature " \
+        "RSA-PSS (2048 bits)" in log
+    assert "TLSv1.3 with cipher" not in log
