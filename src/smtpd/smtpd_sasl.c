@@ -102,7 +102,11 @@ void smtpd_sasl_load(smtpd_server *srv)
     srv->sasl_tls_plain_ok = plaintext_allowed("smtpd_sasl_tls_security_options");
     srv->sasl_broken_clients = cfg_bool("broken_sasl_auth_clients");
     srv->sasl_auth_header = cfg_bool("smtpd_sasl_authenticated_header");
-    const char *dom = cfg_str("smtpd_sasl_local_domain");
+    /* The realm is Postern's own table's business; Dovecot gets the name as typed, as
+     * Postfix's Dovecot client ignores smtpd_sasl_local_domain too. */
+    const char *dom = strcmp(cfg_str("smtpd_sasl_type"), "postern") == 0
+                          ? cfg_str("smtpd_sasl_local_domain")
+                          : "";
     if (strlen(dom) >= sizeof(srv->sasl_local_domain))
         log_fatal("smtpd_sasl_local_domain too long");
     memcpy(srv->sasl_local_domain, dom, strlen(dom) + 1);

@@ -16,6 +16,8 @@
  * delays its reply by postern_sasl_failure_delay times the number of failures so far (at most
  * SMTPD_SASL_MAX_DELAY_MS), and smtpd_client_auth_rate_limit caps AUTH commands per client
  * address and anvil_rate_time_unit (counted per smtpd process). Credentials are never logged.
+ * smtpd_sasl_local_domain is appended ("@domain") to login names without '@' for Postern's own
+ * table only; Dovecot gets the name as typed (Postfix's Dovecot client ignores it too).
  */
 #ifndef POSTERN_SMTPD_SASL_H
 #define POSTERN_SMTPD_SASL_H

@@ -446,3 +446,14 @@ def test_seed_configuration_tls_and_dovecot(instance, certs, dovecot):
     msgs = instance.wait_for(lambda: instance.maildir_messages("user"), what="delivery")
     assert b"(Authenticated sender: alice@example.test)" in msgs[0]
     assert b"(using TLSv1.3 with cipher" in msgs[0]
+
+
+def test_sasl_local_domain_for_own_table(instance, certs, hashes):
+    ports = sasl_instance(instance, certs, hashes, {"smtpd_sasl_local_domain": "example.test"})
+    with smtplib.SMTP_SSL("127.0.0.1", ports[2], timeout=30,
+                          context=client_context(certs)) as c:
+        c.ehlo("client.example")
+        c.login("you", PASSWORD)  # looked up as you@example.test
+        c.mail("you@example.test")
+        assert c.rcpt("user@virtual.test")[0] == 250
+    assert "sasl_username=you@example.test" in instance.maillog()
