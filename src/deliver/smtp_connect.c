@@ -22,7 +22,7 @@ typedef struct candidate_list {
 } candidate_list;
 
 static void add_candidate(candidate_list *cl, const char *host, const inet_address *addr,
-                          unsigned port, int dnssec)
+                          unsigned port, int dnssec, int mx_dnssec)
 {
     if (cl->n == cl->max)
         return;
@@ -32,6 +32,7 @@ static void add_candidate(candidate_list *cl, const char *host, const inet_addre
     c->addr = *addr;
     c->port = port;
     c->dnssec = dnssec;
+    c->mx_dnssec = mx_dnssec;
 }
 
 /* Addresses from /etc/hosts and friends, for single-label names such as "localhost". */
@@ -66,7 +67,7 @@ static int add_host(candidate_list *cl, const char *host, unsigned port, int mx_
 {
     inet_address numeric;
     if (inet_addr_parse(host, &numeric) == 0) {
-        add_candidate(cl, host, &numeric, port, 0);
+        add_candidate(cl, host, &numeric, port, 0, mx_secure);
         return SMTP_DNS_OK;
     }
     int v4, v6;
@@ -82,7 +83,7 @@ static int add_host(candidate_list *cl, const char *host, unsigned port, int mx_
             status = SMTP_DNS_OK;
     }
     for (size_t i = 0; i < n; i++)
-        add_candidate(cl, host, &addrs[i], port, mx_secure && secure);
+        add_candidate(cl, host, &addrs[i], port, secure, mx_secure);
     return status;
 }
 

@@ -28,7 +28,8 @@ typedef struct smtp_candidate {
     unsigned port;
     int is_unix;
     size_t dest; /* index of the destination it came from */
-    int dnssec;  /* its MX (if any) and address records were DNSSEC-validated */
+    int dnssec;    /* its address records were DNSSEC-validated */
+    int mx_dnssec; /* the MX records that named it were validated (1 when no MX was used) */
 } smtp_candidate;
 
 int smtp_candidates(const smtp_dest *dests, size_t ndest, smtp_candidate *out, size_t max,

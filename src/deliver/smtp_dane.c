@@ -1,6 +1,7 @@
 /* smtp_dane.c: RFC 7672 decisions and OpenSSL's DANE verification (see smtp_dane.h). */
 #include "deliver/smtp_dane.h"
 #include "deliver/smtp_tls_policy.h"
+#include "lib/config.h"
 #include "lib/log.h"
 
 #include <stdio.h>
@@ -15,6 +16,16 @@ int smtp_dane_usable(const smtp_tlsa *t)
         return 0;
     return (t->mtype == 0 && t->len > 0) || (t->mtype == 1 && t->len == 32) ||
            (t->mtype == 2 && t->len == 64);
+}
+
+/* smtp_tls_dane_insecure_mx_policy: may a host named by an unvalidated MX record still get
+ * DANE when its own records are validated? Postfix's default: yes at level dane, no otherwise. */
+static int insecure_mx_dane(int level)
+{
+    const char *v = cfg_str("smtp_tls_dane_insecure_mx_policy");
+    if (v[0] == '\0')
+        return level == SMTP_TLS_DANE;
+    return strcmp(v, "dane") == 0;
 }
 
 /* No DANE for this server: may for dane, a failure for dane-only. */
@@ -41,6 +52,9 @@ int smtp_dane_prepare(int level, const smtp_candidate *c, smtp_dane *out, int *e
     if (c->is_unix || !c->dnssec)
         return without_dane(level, "its address records are not DNSSEC-validated", c->host,
                             effective, dsn, dsnlen, why);
+    if (!c->mx_dnssec && !insecure_mx_dane(level))
+        return without_dane(level, "its MX records are not DNSSEC-validated", c->host, effective,
+                            dsn, dsnlen, why);
     char name[SMTP_HOST_MAX + 32];
     snprintf(name, sizeof(name), "_%u._tcp.%s", c->port, c->host);
     smtp_tlsa *found = out->records;

@@ -6,8 +6,10 @@
  * which Postern trusts as Postfix does (the resolver must validate and be reached over a
  * trusted path, normally a local one). For one server under level dane or dane-only,
  * smtp_dane_prepare() decides:
- *   - the server's MX and address records are not validated, or TLSA records are absent or
- *     not validated: dane falls back to may; dane-only fails;
+ *   - the server's address records are not validated, or TLSA records are absent or not
+ *     validated: dane falls back to may; dane-only fails; the same when the MX records that
+ *     named the server are not validated, unless smtp_tls_dane_insecure_mx_policy = dane
+ *     (empty, the default, means Postfix's default: dane at level dane, may otherwise);
  *   - the TLSA lookup fails (SERVFAIL, timeout, bad answer): the server is not used (4.7.5);
  *   - validated TLSA records, none usable: encrypt (dane) or a failure (dane-only);
  *   - usable records: TLS is required and the server must match one of them.

@@ -119,6 +119,14 @@ static int check_settings(smtp_tls_engine *e, strbuf *err)
                       dns);
         return -1;
     }
+    const char *mx = cfg_str("smtp_tls_dane_insecure_mx_policy");
+    if (mx[0] && strcmp(mx, "dane") != 0 && strcmp(mx, "may") != 0) {
+        strbuf_reset(err);
+        strbuf_printf(err, "smtp_tls_dane_insecure_mx_policy = %s: not implemented by Postern; "
+                           "refusing to run without it",
+                      mx);
+        return -1;
+    }
     if (p.level == SMTP_TLS_DANE_ONLY && !smtp_dns_dnssec_enabled()) {
         strbuf_reset(err);
         strbuf_printf(err, "%s_tls_security_level = dane-only needs smtp_dns_support_level = "

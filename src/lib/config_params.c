@@ -263,6 +263,7 @@ static const param_def params[] = {
     S("smtp_tls_cert_file", ""),
     S("smtp_tls_ciphers", "medium"),
     B("smtp_tls_connection_reuse", "no"),
+    S("smtp_tls_dane_insecure_mx_policy", ""),
     B("smtp_tls_enforce_peername", "yes"),
     S("smtp_tls_exclude_ciphers", ""),
     S("smtp_tls_fingerprint_cert_match", ""),

@@ -49,6 +49,11 @@ class Resolver:
         ksk = run("ldns-keygen", "-a", "ECDSAP256SHA256", "-k", "dane.test")
         zsk = run("ldns-keygen", "-a", "ECDSAP256SHA256", "dane.test")
         run("ldns-signzone", "-n", str(zone), ksk, zsk)
+        # An unsigned zone whose MX points into the signed one: an insecure MX RRset.
+        (d / "insecure.test.zone").write_text(
+            "$ORIGIN insecure.test.\n$TTL 300\n"
+            "@ IN SOA ns.dane.test. admin.dane.test. 1 3600 600 86400 300\n"
+            "@ IN NS ns.dane.test.\n@ IN MX 10 mx-good.dane.test.\n")
         conf = d / "unbound.conf"
         conf.write_text(f"""server:
   interface: 127.0.0.1
@@ -68,6 +73,12 @@ class Resolver:
 auth-zone:
   name: "dane.test."
   zonefile: "{zone}.signed"
+  for-upstream: yes
+  for-downstream: no
+  fallback-enabled: no
+auth-zone:
+  name: "insecure.test."
+  zonefile: "{d}/insecure.test.zone"
   for-upstream: yes
   for-downstream: no
   fallback-enabled: no
@@ -119,10 +130,11 @@ def world(tmp_path, pki):
         m.close()
 
 
-def configure(instance, peer, res, level="dane"):
+def configure(instance, peer, res, level="dane", extra=None):
     routes = ", ".join(f"{n}.dane.test=smtp:{n}.dane.test:{peer.port}"
                        for n in ("good", "bad", "none", "pkix"))
-    instance.write_main_cf({"transport_maps": f"inline:{{ {routes} }}",
+    routes += f", insecure.test=smtp:insecure.test:{peer.port}"
+    instance.write_main_cf({**(extra or {}), "transport_maps": f"inline:{{ {routes} }}",
                             "smtp_dns_resolver_address": f"127.0.0.1:{res.port}",
                             "smtp_dns_support_level": "dnssec", "inet_protocols": "ipv4",
                             "smtp_tls_security_level": level, "smtp_tls_loglevel": "1",
@@ -196,3 +208,23 @@ def test_dane_only_needs_dnssec_support(instance, world):
     send(instance, "x@good.dane.test")
     wait_log(instance, "dane-only needs smtp_dns_support_level = dnssec")
     assert not peer.messages
+
+
+def test_insecure_mx_to_a_secure_host_still_gets_dane(instance, world):
+    # smtp_tls_dane_insecure_mx_policy: Postfix's default at level dane is "dane": the MX
+    # host's own validated TLSA records count even when the MX RRset is not signed.
+    peer, res = world()
+    configure(instance, peer, res)
+    send(instance, "x@insecure.test")
+    wait_log(instance, "status=sent")
+    assert "Verified TLS connection established to mx-good.dane.test" in instance.maillog()
+
+
+def test_insecure_mx_policy_may_skips_dane(instance, world):
+    peer, res = world()
+    configure(instance, peer, res, extra={"smtp_tls_dane_insecure_mx_policy": "may"})
+    send(instance, "x@insecure.test")
+    wait_log(instance, "status=sent")
+    log = instance.maillog()
+    assert "Untrusted TLS connection established to mx-good.dane.test" in log
+    assert "Verified" not in log
