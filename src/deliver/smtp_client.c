@@ -36,6 +36,7 @@ typedef struct smtp_agent {
     int lmtp;
     smtp_tls_engine *tls;
     smtp_sasl *sasl;
+    int wrappermode; /* PREFIX_tls_wrappermode */
 } smtp_agent;
 
 /* Per-request bookkeeping: which recipients are final and which relay their result names. */
@@ -156,7 +157,12 @@ static smtp_session *open_session(smtp_agent *agent, const session_target *t, ch
         *connected = 1;
         smtp_session *s = xmalloc(sizeof(*s));
         strbuf_reset(why);
-        int rc = smtp_session_start(s, fd, c, agent->lmtp, dsn, dsnlen, why);
+        smtp_session_open(s, fd, c, agent->lmtp);
+        int rc = 0;
+        if (agent->wrappermode)
+            rc = smtp_tls_wrap(agent->tls, s, p, t->nexthop, c, dsn, dsnlen, why);
+        if (rc == 0)
+            rc = smtp_session_greet(s, dsn, dsnlen, why);
         if (rc == 0)
             rc = smtp_tls_start(agent->tls, s, p, t->nexthop, c, dsn, dsnlen, why);
         if (rc == 0)
@@ -352,6 +358,9 @@ static void open_secrets(mail_server *srv, void *ctx)
     agent->tls = smtp_tls_engine_create(prefix, agent->lmtp, &err);
     if (agent->tls == NULL)
         log_fatal("%s", err.data);
+    char n[64];
+    snprintf(n, sizeof(n), "%s_tls_wrappermode", prefix);
+    agent->wrappermode = cfg_bool(n);
     agent->sasl = smtp_sasl_create(prefix, &err);
     if (agent->sasl == NULL)
         log_fatal("%s", err.data);

@@ -167,8 +167,7 @@ int smtp_session_hello(smtp_session *s, int allow_helo, char *dsn, size_t dsnlen
     return rc;
 }
 
-int smtp_session_start(smtp_session *s, int fd, const smtp_candidate *c, int lmtp, char *dsn,
-                       size_t dsnlen, strbuf *why)
+void smtp_session_open(smtp_session *s, int fd, const smtp_candidate *c, int lmtp)
 {
     memset(s, 0, sizeof(*s));
     smtp_stream_init(&s->stream, fd);
@@ -176,6 +175,17 @@ int smtp_session_start(smtp_session *s, int fd, const smtp_candidate *c, int lmt
     smtp_candidate_name(c, 1, s->relay, sizeof(s->relay));
     s->lmtp = lmtp;
     s->created = mail_time_now();
+}
+
+int smtp_session_start(smtp_session *s, int fd, const smtp_candidate *c, int lmtp, char *dsn,
+                       size_t dsnlen, strbuf *why)
+{
+    smtp_session_open(s, fd, c, lmtp);
+    return smtp_session_greet(s, dsn, dsnlen, why);
+}
+
+int smtp_session_greet(smtp_session *s, char *dsn, size_t dsnlen, strbuf *why)
+{
     long timeout = cfg_time("smtp_helo_timeout");
     smtp_reply reply;
     smtp_reply_init(&reply);

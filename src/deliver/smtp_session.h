@@ -61,6 +61,10 @@ typedef struct smtp_message {
 /* Takes over fd. 0 on success; -1 with dsn and why (the session is closed). */
 int smtp_session_start(smtp_session *s, int fd, const smtp_candidate *c, int lmtp, char *dsn,
                        size_t dsnlen, strbuf *why);
+/* smtp_session_start in two steps, for TLS before the greeting (smtp_tls_wrap): take over fd,
+ * then read the greeting and send EHLO. */
+void smtp_session_open(smtp_session *s, int fd, const smtp_candidate *c, int lmtp);
+int smtp_session_greet(smtp_session *s, char *dsn, size_t dsnlen, strbuf *why);
 /* Sends EHLO (LHLO for LMTP; HELO after a 5xx when allow_helo) and records the features, as
  * after the greeting and again after STARTTLS. 0, or -1 with dsn and why (the session is
  * closed). */

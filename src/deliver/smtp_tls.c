@@ -589,6 +589,40 @@ static int server_not_verified(const smtp_tls_engine *e, smtp_session *s, const 
     return -1;
 }
 
+/* Handshake on the session's socket, then the verdict on the server. 0, SMTP_TLS_RETRY_PLAIN
+ * or -1 with dsn and why (the session is closed). */
+static int secure_channel(smtp_tls_engine *e, smtp_session *s, const smtp_tls_policy *p,
+                          const smtp_dane *dane, const char *nexthop, const smtp_candidate *c,
+                          char *dsn, size_t dsnlen, strbuf *why)
+{
+    SSL *ssl = new_connection(e, s, p, dane, nexthop, c, why);
+    if (ssl == NULL)
+        return fail_session(s, dsn, dsnlen, "4.7.5");
+    smtp_stream_set_tls(&s->stream, ssl);
+    char n[128];
+    snprintf(n, sizeof(n), "%s_starttls_timeout", e->prefix);
+    if (handshake(ssl, s->stream.fd, cfg_time(n)) < 0) {
+        strbuf hs;
+        strbuf_init(&hs, 0);
+        openssl_reason(&hs);
+        log_info("SSL_connect error to %s: %s", s->relay, hs.data);
+        strbuf_free(&hs);
+        strbuf_reset(why);
+        strbuf_append_str(why, "Cannot start TLS: handshake failure");
+        fail_session(s, dsn, dsnlen, "4.7.5");
+        return p->level == SMTP_TLS_MAY ? SMTP_TLS_RETRY_PLAIN : -1;
+    }
+    s->tls = 1;
+    tls_verdict v;
+    judge_server(e, ssl, p, nexthop, c, &v);
+    s->tls_verified = v.matched;
+    if (e->loglevel >= 1)
+        log_established(s, ssl, &v);
+    if (p->level >= SMTP_TLS_FINGERPRINT && !v.matched)
+        return server_not_verified(e, s, &v, dsn, dsnlen, why);
+    return 0;
+}
+
 /* STARTTLS at level p (dane already resolved to may, encrypt or DANE with records). */
 static int start_tls(smtp_tls_engine *e, smtp_session *s, const smtp_tls_policy *p,
                      const smtp_dane *dane, const char *nexthop, const smtp_candidate *c,
@@ -616,49 +650,49 @@ static int start_tls(smtp_tls_engine *e, smtp_session *s, const smtp_tls_policy 
     if (junk > 0)
         log_warning("%s: discarding %zu bytes the server sent after its STARTTLS reply", s->relay,
                     junk);
-    SSL *ssl = new_connection(e, s, p, dane, nexthop, c, why);
-    if (ssl == NULL)
-        return fail_session(s, dsn, dsnlen, "4.7.5");
-    smtp_stream_set_tls(&s->stream, ssl);
-    char n[128];
-    snprintf(n, sizeof(n), "%s_starttls_timeout", e->prefix);
-    if (handshake(ssl, s->stream.fd, cfg_time(n)) < 0) {
-        strbuf hs;
-        strbuf_init(&hs, 0);
-        openssl_reason(&hs);
-        log_info("SSL_connect error to %s: %s", s->relay, hs.data);
-        strbuf_free(&hs);
-        strbuf_reset(why);
-        strbuf_append_str(why, "Cannot start TLS: handshake failure");
-        fail_session(s, dsn, dsnlen, "4.7.5");
-        return p->level == SMTP_TLS_MAY ? SMTP_TLS_RETRY_PLAIN : -1;
+    int rc = secure_channel(e, s, p, dane, nexthop, c, dsn, dsnlen, why);
+    return rc == 0 ? smtp_session_hello(s, 0, dsn, dsnlen, why) : rc;
+}
+
+typedef int (*tls_step)(smtp_tls_engine *e, smtp_session *s, const smtp_tls_policy *p,
+                        const smtp_dane *dane, const char *nexthop, const smtp_candidate *c,
+                        char *dsn, size_t dsnlen, strbuf *why);
+
+/* Resolves dane/dane-only for this server (smtp_dane.h), raises the level to encrypt for the
+ * wrapper mode, and runs step at the resulting level. */
+static int with_effective_level(smtp_tls_engine *e, smtp_session *s, const smtp_tls_policy *p,
+                                const char *nexthop, const smtp_candidate *c, int wrapper,
+                                tls_step step, char *dsn, size_t dsnlen, strbuf *why)
+{
+    smtp_tls_policy effective = *p;
+    smtp_dane *dane = NULL;
+    int rc = 0;
+    if (p->level >= SMTP_TLS_DANE) {
+        dane = xmalloc(sizeof(*dane));
+        rc = smtp_dane_prepare(p->level, c, dane, &effective.level, dsn, dsnlen, why);
+        if (rc < 0)
+            smtp_session_close(s);
     }
-    s->tls = 1;
-    tls_verdict v;
-    judge_server(e, ssl, p, nexthop, c, &v);
-    s->tls_verified = v.matched;
-    if (e->loglevel >= 1)
-        log_established(s, ssl, &v);
-    if (p->level >= SMTP_TLS_FINGERPRINT && !v.matched)
-        return server_not_verified(e, s, &v, dsn, dsnlen, why);
-    return smtp_session_hello(s, 0, dsn, dsnlen, why);
+    if (wrapper && effective.level < SMTP_TLS_ENCRYPT)
+        effective.level = SMTP_TLS_ENCRYPT; /* TLS is the only way to talk to this server */
+    if (rc == 0)
+        rc = step(e, s, &effective, dane, nexthop, c, dsn, dsnlen, why);
+    free(dane);
+    return rc;
 }
 
 int smtp_tls_start(smtp_tls_engine *e, smtp_session *s, const smtp_tls_policy *p,
                    const char *nexthop, const smtp_candidate *c, char *dsn, size_t dsnlen,
                    strbuf *why)
 {
-    if (p->level == SMTP_TLS_NONE)
+    if (p->level == SMTP_TLS_NONE || s->tls)
         return 0;
-    if (p->level < SMTP_TLS_DANE)
-        return start_tls(e, s, p, NULL, nexthop, c, dsn, dsnlen, why);
-    smtp_tls_policy effective = *p;
-    smtp_dane *dane = xmalloc(sizeof(*dane));
-    int rc = smtp_dane_prepare(p->level, c, dane, &effective.level, dsn, dsnlen, why);
-    if (rc < 0)
-        smtp_session_close(s);
-    else
-        rc = start_tls(e, s, &effective, dane, nexthop, c, dsn, dsnlen, why);
-    free(dane);
-    return rc;
+    return with_effective_level(e, s, p, nexthop, c, 0, start_tls, dsn, dsnlen, why);
+}
+
+int smtp_tls_wrap(smtp_tls_engine *e, smtp_session *s, const smtp_tls_policy *p,
+                  const char *nexthop, const smtp_candidate *c, char *dsn, size_t dsnlen,
+                  strbuf *why)
+{
+    return with_effective_level(e, s, p, nexthop, c, 1, secure_channel, dsn, dsnlen, why);
 }

@@ -61,6 +61,13 @@ int smtp_tls_start(smtp_tls_engine *e, smtp_session *s, const smtp_tls_policy *p
                    const char *nexthop, const smtp_candidate *c, char *dsn, size_t dsnlen,
                    strbuf *why);
 
+/* PREFIX_tls_wrappermode: TLS right after connecting, before the greeting (the submissions
+ * port 465). At least encrypt whatever the level says; no plaintext fallback. Same results as
+ * smtp_tls_start; smtp_tls_start() then does nothing. */
+int smtp_tls_wrap(smtp_tls_engine *e, smtp_session *s, const smtp_tls_policy *p,
+                  const char *nexthop, const smtp_candidate *c, char *dsn, size_t dsnlen,
+                  strbuf *why);
+
 /* Helpers exposed for tests. */
 /* 1 when cert matches one of the names in list (separated by ',', ':' or white space; special
  * names hostname, nexthop, dot-nexthop), else 0. */

@@ -62,10 +62,12 @@ class Peer:
     then hang up instead of a handshake. after_starttls: extra bytes sent in the same packet as
     the 220 (an injection attempt). auth: {user: password} to announce AUTH PLAIN LOGIN and
     demand it before MAIL; auth_mechs: the mechanisms announced. lmtp: speak LMTP (LHLO).
+    wrapper: TLS from the first byte instead of STARTTLS (needs cert/key).
     """
 
     def __init__(self, cert=None, key=None, broken_tls=False, after_starttls=b"", auth=None,
-                 auth_mechs=("PLAIN", "LOGIN"), auth_before_tls=True, lmtp=False):
+                 auth_mechs=("PLAIN", "LOGIN"), auth_before_tls=True, lmtp=False,
+                 wrapper=False):
         self.port = free_port()
         self.ctx = None
         if cert:
@@ -77,6 +79,7 @@ class Peer:
         self.auth_mechs = auth_mechs
         self.auth_before_tls = auth_before_tls
         self.lmtp = lmtp
+        self.wrapper = wrapper  # TLS from the first byte (port 465 style), no STARTTLS
         self.lock = threading.Lock()
         self.connections = []  # dicts: tls, cipher, reused, auth (list of (mech, user, password))
         self.messages = []     # dicts: tls, auth_user, mail, rcpts, data
@@ -121,6 +124,10 @@ class Peer:
             return line.rstrip(b"\r\n").decode("latin-1") if line else None
 
         try:
+            if self.wrapper:
+                tls = self.ctx.wrap_socket(conn, server_side=True)
+                info.update(tls=True, cipher=tls.cipher()[0], reused=tls.session_reused)
+                state.update(conn=tls, f=tls.makefile("rb"))
             say("220 peer.test ESMTP")
             while True:
                 cmd = readline()

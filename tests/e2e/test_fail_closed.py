@@ -44,7 +44,7 @@ def main_cf_line(inst, name):
 
 # Required settings in main.cf: each alone makes check and start refuse.
 REQUIRED_MAIN_CF = [
-    ("smtp_tls_wrappermode", "yes"),
+    ("smtp_sasl_type", "dovecot"),
     ("smtp_tls_per_site", "inline:{ example.com=MUST }"),
     ("masquerade_domains", "example.com"),
     ("content_filter", "amavis:[127.0.0.1]:10024"),

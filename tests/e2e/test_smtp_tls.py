@@ -235,6 +235,27 @@ def test_tls_connections_are_reused_only_when_asked(instance, peers, pki):
     assert all(m["tls"] for m in peer.messages)
 
 
+def test_wrappermode_speaks_tls_from_the_first_byte(instance, peers, pki):
+    peer = peers(cert=pki["cert"], key=pki["key"], wrapper=True)
+    # Level may is raised to encrypt: with the wrapper mode there is no plaintext to fall to.
+    route(instance, peer, {"smtp_tls_wrappermode": "yes", "smtp_tls_security_level": "may"})
+    send(instance)
+    wait_log(instance, "status=sent")
+    assert peer.messages[0]["tls"]
+    assert "STARTTLS" not in peer.connections[0]["commands"]
+    assert f"Untrusted TLS connection established to 127.0.0.1[127.0.0.1]:{peer.port}" in \
+        instance.maillog()
+
+
+def test_wrappermode_to_a_plaintext_server_defers(instance, peers):
+    peer = peers()  # speaks plaintext SMTP: the handshake fails
+    route(instance, peer, {"smtp_tls_wrappermode": "yes"})
+    send(instance)
+    wait_log(instance, "status=deferred")
+    assert "dsn=4.7.5, status=deferred (Cannot start TLS: handshake failure)" in instance.maillog()
+    assert not peer.messages
+
+
 def postern_peer(tmp_path, pki, tls=True):
     from conftest import Instance
     peer = Instance(tmp_path / "peer")

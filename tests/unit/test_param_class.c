@@ -67,7 +67,7 @@ TEST(verdicts)
     /* Implemented by the smtp/lmtp client (issue 12). */
     CHECK_INT(param_class_judge("lmtp_tls_security_level", "encrypt"), PARAM_VERDICT_OK);
     CHECK_INT(param_class_judge("smtp_tls_security_level", "verify"), PARAM_VERDICT_OK);
-    CHECK_INT(param_class_judge("smtp_tls_wrappermode", "yes"), PARAM_VERDICT_REFUSE);
+    CHECK_INT(param_class_judge("smtp_tls_wrappermode", "yes"), PARAM_VERDICT_OK);
     CHECK_INT(param_class_judge("smtp_tls_per_site", "hash:/etc/x"), PARAM_VERDICT_REFUSE);
     CHECK_INT(
         param_class_judge("message_drop_headers", "bcc content-length,resent-bcc, Return-Path"),
