@@ -379,10 +379,21 @@ static void judge_server(const smtp_tls_engine *e, SSL *ssl, const smtp_tls_poli
 /* " key-exchange X25519 server-signature RSA-PSS (2048 bits) server-digest SHA256" */
 static void describe_keys(SSL *ssl, strbuf *out)
 {
-    int group = SSL_get_negotiated_group(ssl);
-    const char *gname = group > 0 ? SSL_group_to_name(ssl, group) : NULL;
-    if (gname)
-        strbuf_printf(out, " key-exchange %s", gname);
+    EVP_PKEY *kex = NULL;
+    if (SSL_get_peer_tmp_key(ssl, &kex) == 1 && kex != NULL) {
+        char curve[64];
+        size_t clen = 0;
+        if (EVP_PKEY_is_a(kex, "EC") &&
+            EVP_PKEY_get_group_name(kex, curve, sizeof(curve), &clen)) {
+            const char *nist = EC_curve_nid2nist(OBJ_txt2nid(curve));
+            strbuf_printf(out, " key-exchange ECDHE (%s)", nist ? nist : curve);
+        } else if (EVP_PKEY_is_a(kex, "DH")) {
+            strbuf_printf(out, " key-exchange DHE (%d bits)", EVP_PKEY_get_bits(kex));
+        } else {
+            strbuf_printf(out, " key-exchange %s", EVP_PKEY_get0_type_name(kex));
+        }
+        EVP_PKEY_free(kex);
+    }
     X509 *cert = SSL_get0_peer_certificate(ssl);
     EVP_PKEY *pk = cert ? X509_get0_pubkey(cert) : NULL;
     if (pk == NULL)

@@ -27,13 +27,13 @@ def make_ca(d: pathlib.Path, name: str):
     return d / f"{name}.crt"
 
 
-def make_cert(d: pathlib.Path, name: str, ca: str, dns_names, rsa=False):
+def make_cert(d: pathlib.Path, name: str, ca: str, dns_names, rsa=False, usage="serverAuth"):
     """A server certificate d/name.crt (key d/name.key) for dns_names, signed by CA ca."""
     key = ["rsa:2048"] if rsa else ["ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
     openssl("req", "-newkey", *key, "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
             "-subj", f"/CN={dns_names[0]}", cwd=d)
     san = ",".join(f"DNS:{n}" for n in dns_names)
-    (d / f"{name}.ext").write_text(f"subjectAltName={san}\nextendedKeyUsage=serverAuth\n")
+    (d / f"{name}.ext").write_text(f"subjectAltName={san}\nextendedKeyUsage={usage}\n")
     openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key",
             "-CAcreateserial", "-out", f"{name}.crt", "-days", "3", "-extfile", f"{name}.ext",
             cwd=d)
@@ -62,17 +62,23 @@ class Peer:
     then hang up instead of a handshake. after_starttls: extra bytes sent in the same packet as
     the 220 (an injection attempt). auth: {user: password} to announce AUTH PLAIN LOGIN and
     demand it before MAIL; auth_mechs: the mechanisms announced. lmtp: speak LMTP (LHLO).
-    wrapper: TLS from the first byte instead of STARTTLS (needs cert/key).
+    wrapper: TLS from the first byte instead of STARTTLS (needs cert/key). client_ca: ask for
+    a client certificate and verify it against this CA. SNI names sent are kept in .sni.
     """
 
     def __init__(self, cert=None, key=None, broken_tls=False, after_starttls=b"", auth=None,
                  auth_mechs=("PLAIN", "LOGIN"), auth_before_tls=True, lmtp=False,
-                 wrapper=False):
+                 wrapper=False, client_ca=None):
         self.port = free_port()
         self.ctx = None
         if cert:
             self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self.ctx.load_cert_chain(str(cert), str(key))
+            self.ctx.sni_callback = self.note_sni
+            if client_ca:  # ask for a client certificate signed by client_ca
+                self.ctx.verify_mode = ssl.CERT_OPTIONAL
+                self.ctx.load_verify_locations(str(client_ca))
+        self.sni = []
         self.broken_tls = broken_tls
         self.after_starttls = after_starttls
         self.auth = auth
@@ -89,6 +95,9 @@ class Peer:
         self.sock.listen(20)
         self.stopping = False
         threading.Thread(target=self.serve, daemon=True).start()
+
+    def note_sni(self, sslobj, name, ctx):
+        self.sni.append(name)
 
     def serve(self):
         while not self.stopping:
@@ -146,7 +155,8 @@ class Peer:
                         return
                     state["conn"].sendall(b"220 2.0.0 Ready to start TLS\r\n" + self.after_starttls)
                     tls = self.ctx.wrap_socket(state["conn"], server_side=True)
-                    info.update(tls=True, cipher=tls.cipher()[0], reused=tls.session_reused)
+                    info.update(tls=True, cipher=tls.cipher()[0], reused=tls.session_reused,
+                                client_cert=tls.getpeercert())
                     state.update(conn=tls, f=tls.makefile("rb"), user=None)
                 elif verb == "AUTH" and self.auth is not None:
                     self.do_auth(cmd, info, state, say, readline)

@@ -74,7 +74,7 @@ def test_encrypt_delivers_over_tls(instance, peers, pki):
     # No trust anchors for the test CA: the chain does not verify, and encrypt does not care.
     assert f"Untrusted TLS connection established to 127.0.0.1[127.0.0.1]:{peer.port}: TLSv1.3 " \
            "with cipher TLS_" in log
-    assert "key-exchange " in log and "server-signature ECDSA (P-256)" in log
+    assert "key-exchange X25519 server-signature ECDSA (P-256) server-digest SHA256" in log
     # The EHLO was sent again inside TLS, as RFC 3207 asks.
     cmds = peer.connections[0]["commands"]
     assert cmds[:3] == ["EHLO client.test", "STARTTLS", "EHLO client.test"], cmds
@@ -253,6 +253,28 @@ def test_wrappermode_to_a_plaintext_server_defers(instance, peers):
     send(instance)
     wait_log(instance, "status=deferred")
     assert "dsn=4.7.5, status=deferred (Cannot start TLS: handshake failure)" in instance.maillog()
+    assert not peer.messages
+
+
+def test_client_certificate_and_sni(instance, peers, pki, tmp_path):
+    ccert, ckey = make_cert(pki["dir"], "client", "ca", ["client.test"], usage="clientAuth")
+    peer = peers(cert=pki["cert"], key=pki["key"], client_ca=pki["ca"])
+    route(instance, peer, {"smtp_tls_cert_file": str(ccert), "smtp_tls_key_file": str(ckey)},
+          policy="encrypt servername=mx.remote.test")
+    send(instance)
+    wait_log(instance, "status=sent")
+    subject = dict(x[0] for x in peer.connections[0]["client_cert"]["subject"])
+    assert subject["commonName"] == "client.test"
+    assert peer.sni == ["mx.remote.test"]
+
+
+def test_bad_client_certificate_stops_the_agent(instance, peers, pki):
+    peer = peers(cert=pki["cert"], key=pki["key"])
+    # A key that does not belong to the certificate: refused at agent start, mail stays queued.
+    route(instance, peer, {"smtp_tls_cert_file": str(pki["cert"]),
+                           "smtp_tls_key_file": str(pki["dir"] / "ca.key")})
+    send(instance)
+    wait_log(instance, "cannot load the client certificate smtp_tls_cert_file")
     assert not peer.messages
 
 
