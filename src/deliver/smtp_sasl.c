@@ -172,14 +172,21 @@ int smtp_sasl_per_sender(const smtp_sasl *a)
 
 /* The first key with an entry. 1 found (value in out), 0 none, -1 lookup failure (out). */
 static int find_secret(smtp_sasl *a, const char *sender, const char *nexthop_key,
-                       const char *host, strbuf *out)
+                       const smtp_candidate *c, strbuf *out)
 {
-    const char *keys[4] = {NULL, NULL, nexthop_key, host};
+    /* The nexthop also with the default port spelled out ("[relay.example]:25"), as an
+     * administrator may have written it in relayhost and in the table. */
+    char with_port[SMTP_HOST_MAX + 16] = "";
+    size_t klen = strlen(nexthop_key);
+    int has_port = klen > 0 && nexthop_key[klen - 1] != ']' && strchr(nexthop_key, ':') != NULL;
+    if (!has_port && klen + 8 < sizeof(with_port))
+        snprintf(with_port, sizeof(with_port), "%s:%u", nexthop_key, c->port);
+    const char *keys[5] = {NULL, NULL, nexthop_key, with_port, c->host};
     if (a->per_sender && sender && sender[0]) {
         keys[0] = sender;
         keys[1] = strrchr(sender, '@');
     }
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < 5; i++) {
         if (keys[i] == NULL || keys[i][0] == '\0')
             continue;
         int found = map_list_lookup(a->passwords, keys[i], out);
@@ -308,7 +315,7 @@ int smtp_sasl_authenticate(smtp_sasl *a, smtp_session *s, const char *sender,
         return 0;
     strbuf secret;
     strbuf_init(&secret, SASL_SECRET_MAX);
-    int found = find_secret(a, sender, nexthop_key, c->host, &secret);
+    int found = find_secret(a, sender, nexthop_key, c, &secret);
     int rc = 0;
     if (found < 0) {
         strbuf_reset(why);

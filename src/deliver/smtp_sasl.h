@@ -7,7 +7,8 @@
  * "username:password", looked up with these keys, first hit wins:
  *   the sender address, then "@domain" of the sender   (only with
  *                                                        PREFIX_sender_dependent_authentication)
- *   the nexthop as written ("[relay.example]:587", "example.com")
+ *   the nexthop ("[relay.example]:587", "example.com"; the default port only in a second
+ *   lookup, "[relay.example]" then "[relay.example]:25")
  *   the server's host name (the MX host or the bracketed host)
  * No entry: no AUTH, as in Postfix. A server that announces no AUTH gets none either.
  *

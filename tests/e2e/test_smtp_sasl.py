@@ -166,3 +166,4 @@ def test_auth_to_a_second_postern_instance(instance, tmp_path):
         assert pw not in instance.maillog() and pw not in peer.maillog()
     finally:
         peer.cmd("postfix", "stop", timeout=30)
+
