@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
@@ -33,6 +34,7 @@ struct smtp_tls_engine {
     int lmtp;
     SSL_CTX *ctx; /* NULL when no level can ever use TLS */
     map_list *policy_maps;
+    X509_STORE *anchors; /* PREFIX_tls_trust_anchor_file, NULL when unset */
     const EVP_MD *fprint_md;
     long loglevel;
     int session_cache;    /* PREFIX_tls_session_cache_database is set */
@@ -167,8 +169,54 @@ static int check_settings(smtp_tls_engine *e, strbuf *err)
     return 0;
 }
 
+/* PREFIX_tls_trust_anchor_file: certificates that alone anchor verify/secure, in place of the
+ * CA store; an anchor need not be self-signed (a pinned intermediate or server certificate).
+ * Bare public keys are not supported: such a file is refused. */
+static int load_anchors(smtp_tls_engine *e, strbuf *err)
+{
+    char n[128];
+    const char *files = param(e, "tls_trust_anchor_file", n, sizeof(n));
+    if (files[0] == '\0')
+        return 0;
+    e->anchors = X509_STORE_new();
+    const char *p = files;
+    while (*p) {
+        p += strspn(p, ", \t\r\n");
+        size_t len = strcspn(p, ", \t\r\n");
+        if (len == 0)
+            break;
+        char path[4096];
+        int certs = 0;
+        FILE *fp = NULL;
+        if (len < sizeof(path)) {
+            snprintf(path, sizeof(path), "%.*s", (int)len, p);
+            fp = fopen(path, "r");
+        }
+        for (X509 *x; fp && (x = PEM_read_X509(fp, NULL, NULL, NULL)) != NULL; certs++) {
+            X509_STORE_add_cert(e->anchors, x);
+            X509_free(x);
+        }
+        int clean_end = ERR_GET_REASON(ERR_peek_last_error()) == PEM_R_NO_START_LINE;
+        ERR_clear_error();
+        if (fp)
+            fclose(fp);
+        if (fp == NULL || certs == 0 || !clean_end) {
+            strbuf_reset(err);
+            strbuf_printf(err, "%s: cannot use \"%.*s\": not a readable file of PEM "
+                               "certificates (public-key anchors are not supported)",
+                          n, (int)len, p);
+            return -1;
+        }
+        p += len;
+    }
+    X509_STORE_set_flags(e->anchors, X509_V_FLAG_PARTIAL_CHAIN);
+    return 0;
+}
+
 static int load_trust(smtp_tls_engine *e, strbuf *err)
 {
+    if (load_anchors(e, err) < 0)
+        return -1;
     char n1[128], n2[128];
     const char *file = param(e, "tls_CAfile", n1, sizeof(n1));
     const char *path = param(e, "tls_CApath", n2, sizeof(n2));
@@ -251,6 +299,7 @@ void smtp_tls_engine_free(smtp_tls_engine *e)
     if (e->policy_maps)
         map_list_close(e->policy_maps);
     SSL_CTX_free(e->ctx);
+    X509_STORE_free(e->anchors);
     free(e);
 }
 
@@ -515,6 +564,10 @@ static SSL *new_connection(smtp_tls_engine *e, smtp_session *s, const smtp_tls_p
         goto done;
     }
     SSL_set_options(ssl, (uint64_t)range.no_options);
+    if (e->anchors && (p->level == SMTP_TLS_VERIFY || p->level == SMTP_TLS_SECURE)) {
+        SSL_set1_verify_cert_store(ssl, e->anchors);
+        X509_VERIFY_PARAM_set_flags(SSL_get0_param(ssl), X509_V_FLAG_PARTIAL_CHAIN);
+    }
     SSL_set_verify(ssl, SSL_VERIFY_PEER, verify_continue);
     const char *sni = strcasecmp(p->servername, "hostname") == 0 ? c->host : p->servername;
     if (sni[0] != '\0')

@@ -3,8 +3,9 @@
  *
  * One engine per agent process, made at start from PREFIX_tls_* ("smtp" or "lmtp"): the OpenSSL
  * context with the trust anchors (PREFIX_tls_CAfile, PREFIX_tls_CApath, the system default
- * store when both are empty), the optional client certificate, the policy table, and a cache of
- * TLS sessions. Settings that cannot be honoured (an unknown level, protocol or cipher grade, an
+ * store when both are empty; PREFIX_tls_trust_anchor_file, when set, replaces them for verify
+ * and secure, with anchors that need not be self-signed), the optional client certificate, the
+ * policy table, and a cache of TLS sessions. Settings that cannot be honoured (an unknown level, protocol or cipher grade, an
  * unreadable CA file) stop the agent at start: mail stays queued rather than leaving with less
  * protection than asked for.
  *

@@ -145,6 +145,28 @@ def test_secure_with_the_wrong_name_defers(instance, peers, pki):
     assert not peer.messages
 
 
+def test_trust_anchor_file_pins_the_server_certificate(instance, peers, pki):
+    peer = peers(cert=pki["cert"], key=pki["key"])
+    # The anchor (the server's own certificate) replaces the CA store, which here is wrong.
+    route(instance, peer, {"smtp_tls_CAfile": str(pki["otherca"]),
+                           "smtp_tls_trust_anchor_file": str(pki["cert"])},
+          policy="secure match=mx.remote.test")
+    send(instance)
+    wait_log(instance, "status=sent")
+    assert "Verified TLS connection established to" in instance.maillog()
+
+
+def test_trust_anchor_file_replaces_the_ca_store(instance, peers, pki):
+    peer = peers(cert=pki["cert"], key=pki["key"])
+    route(instance, peer, {"smtp_tls_CAfile": str(pki["ca"]),
+                           "smtp_tls_trust_anchor_file": str(pki["otherca"])},
+          policy="secure match=mx.remote.test")
+    send(instance)
+    wait_log(instance, "status=deferred")
+    assert "dsn=4.7.5, status=deferred (Server certificate not verified)" in instance.maillog()
+    assert not peer.messages
+
+
 def test_verify_with_a_dot_domain_match(instance, peers, pki):
     peer = peers(cert=pki["cert"], key=pki["key"])
     route(instance, peer, {"smtp_tls_CAfile": str(pki["ca"])},
