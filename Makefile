@@ -11,7 +11,7 @@ CSTD    := -std=c17 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 OPT     ?= -O2 -g
 CFLAGS  += $(CSTD) $(WARN) $(OPT) -Isrc
-LDLIBS  := -lssl -lcrypto -llmdb -lpcre2-8 -lcrypt -lpthread
+LDLIBS  := -lssl -lcrypto -llmdb -lpcre2-8 -lcrypt -lpthread -lcares
 
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 

@@ -45,6 +45,8 @@ static match_list *optional_net_list(const char *param)
 
 static void load_settings(smtpd_server *srv)
 {
+    srv->peername_lookup = cfg_bool("smtpd_peername_lookup");
+    srv->dns_servers = xstrdup(cfg_str("smtpd_dns_resolver_address"));
     snprintf(srv->myhostname, sizeof(srv->myhostname), "%s", cfg_str("myhostname"));
     snprintf(srv->banner, sizeof(srv->banner), "%s", cfg_str("smtpd_banner"));
     snprintf(srv->mail_name, sizeof(srv->mail_name), "%s", cfg_str("mail_name"));
@@ -90,6 +92,7 @@ static void free_settings(smtpd_server *srv)
     match_list_close(srv->event_limit_exceptions);
     strmap_free(srv->connections_per_addr, NULL);
     smtpd_checker_close(srv->checker);
+    free(srv->dns_servers);
     smtpd_tls_unload(srv);
     smtpd_sasl_unload(srv);
     free(srv->local_addrs);

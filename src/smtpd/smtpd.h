@@ -24,6 +24,7 @@
 #include "queue/queue_sync.h"
 #include "smtpd/smtpd_async.h"
 #include "smtpd/smtpd_check.h"
+#include "smtpd/smtpd_peer.h"
 #include "smtpd/smtpd_data.h"
 #include "smtpd/smtpd_proto_parse.h"
 #include "smtpd/smtpd_sasl.h"
@@ -55,6 +56,8 @@ typedef struct smtpd_server {
     event_loop *loop;
     smtpd_checker *checker;
     smtpd_async_env async_env; /* event loop and resolver for restrictions that wait */
+    int peername_lookup;       /* smtpd_peername_lookup */
+    char *dns_servers;         /* smtpd_dns_resolver_address ("" = /etc/resolv.conf) */
     int standalone;
     /* Configuration, read once at start. */
     char myhostname[256];
@@ -113,7 +116,7 @@ typedef struct smtpd_commit {
     cleanup *cleanup;
     struct smtpd_session *session; /* NULL once the session is gone */
     char id[64];
-    char namaddr[96];
+    char namaddr[DNS_NAME_MAX + 70];
     const char *protocol;
     char sender[SMTPD_ADDR_MAX + 1];
 } smtpd_commit;
@@ -124,10 +127,13 @@ typedef struct smtpd_session {
     int in_fd, out_fd;
     /* Client. */
     char addr[64];
-    char name[16];     /* "localhost" or "unknown": no DNS in the event loop */
-    char reverse_name[1]; /* from the PTR record ("" until looked up) */
+    char name[DNS_NAME_MAX + 1]; /* verified name, "localhost" or "unknown" (smtpd_peer.h) */
+    char reverse_name[DNS_NAME_MAX + 1]; /* from the PTR record ("" until looked up) */
     int name_status, reverse_status; /* SMTPD_PEER_*, 0 until looked up */
-    char namaddr[96];  /* "name[addr]" */
+    char namaddr[DNS_NAME_MAX + 70]; /* "name[addr]" */
+    struct smtpd_peer_lookup *peer_lookup; /* client name lookup under way */
+    int name_pending;  /* the greeting waits for the client name */
+    int want_name;     /* look the client name up before the greeting */
     int local_client;  /* the client address is one of this host's */
     int counted;       /* included in connections_per_addr */
     /* Buffers. */
@@ -235,6 +241,8 @@ void smtpd_reply(smtpd_session *s, const char *fmt, ...) __attribute__((format(p
 void smtpd_io_wake(void *ctx);
 /* Goes on with a session that waited for something asynchronous (SASL check). */
 void smtpd_io_resume(smtpd_session *s);
+/* Acts on what the session wants next (flush, read, close...), as after input. */
+void smtpd_io_next(smtpd_session *s, smtpd_next next);
 int smtpd_io_run(smtpd_server *srv);           /* the epoll server on the master's listener */
 int smtpd_io_run_standalone(smtpd_server *srv); /* one session on stdin/stdout */
 /* Collects this host's addresses for smtpd_io_is_local_address(). */

@@ -9,9 +9,11 @@
 
 /* One line per kind (smtpd_async_NAME.c). */
 extern const smtpd_async_kind smtpd_async_policy;
+extern const smtpd_async_kind smtpd_async_dns;
 
 const smtpd_async_kind *const smtpd_async_kinds[] = {
     &smtpd_async_policy,
+    &smtpd_async_dns,
     NULL,
 };
 

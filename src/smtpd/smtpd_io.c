@@ -278,6 +278,11 @@ void smtpd_io_resume(smtpd_session *s)
     session_next(s, smtpd_session_process(s));
 }
 
+void smtpd_io_next(smtpd_session *s, smtpd_next next)
+{
+    session_next(s, next);
+}
+
 static void on_resume(event_loop *loop, void *ctx)
 {
     (void)loop;
@@ -444,7 +449,8 @@ static void on_client(event_loop *loop, int fd, unsigned events, void *ctx)
         return;
     }
     if (events & (EVENT_READ | EVENT_ERROR)) {
-        if (s->closing || s->paused || s->commit || s->check_waiting || s->sasl_busy) {
+        if (s->closing || s->paused || s->commit || s->check_waiting || s->sasl_busy ||
+            s->name_pending) {
             /* Hangup while we wait: nothing more to say. */
             smtpd_session_lost(s, 0);
             session_destroy(s);
@@ -562,6 +568,12 @@ int smtpd_io_run(smtpd_server *srv)
     if (srv->loop == NULL)
         log_fatal("cannot create event loop: %m");
     srv->async_env.loop = srv->loop;
+    strbuf dns_err;
+    strbuf_init(&dns_err, 0);
+    srv->async_env.dns = dns_resolver_new(srv->loop, srv->dns_servers, &dns_err);
+    if (srv->async_env.dns == NULL)
+        log_fatal("smtpd_dns_resolver_address: %s", dns_err.data);
+    strbuf_free(&dns_err);
     /* Threads for blocking jobs of waiting restrictions (password hashes, SQL). */
     srv->async_env.workers = worker_pool_new(srv->loop, SMTPD_WORKER_THREADS);
     if (srv->async_env.workers == NULL)
@@ -612,6 +624,8 @@ int smtpd_io_run(smtpd_server *srv)
     smtpd_sasl_unload(srv);
     worker_pool_free(srv->async_env.workers);
     srv->async_env.workers = NULL;
+    dns_resolver_free(srv->async_env.dns);
+    srv->async_env.dns = NULL;
     event_loop_free(srv->loop);
     srv->loop = NULL;
     srv->async_env.loop = NULL;

@@ -186,9 +186,13 @@ smtpd_session *smtpd_session_new(smtpd_server *srv, int in_fd, int out_fd, const
     s->out_fd = out_fd;
     snprintf(s->addr, sizeof(s->addr), "%s", addr);
     s->local_client = smtpd_io_is_local_address(srv, addr);
-    /* No DNS lookups in the event loop: loopback clients are "localhost", others "unknown". */
-    int loopback = strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
+    /* 127.0.0.1 and ::1 are "localhost" (as every /etc/hosts says) without a lookup, so a
+     * machine without a working resolver never delays its local clients; other clients are
+     * "unknown" until smtpd_peer.c finds a verified name before the greeting. */
+    int loopback = strcmp(addr, "127.0.0.1") == 0 || strcmp(addr, "::1") == 0;
     snprintf(s->name, sizeof(s->name), "%s", loopback ? "localhost" : "unknown");
+    s->name_status = s->reverse_status = loopback ? SMTPD_PEER_OK : SMTPD_PEER_PERM;
+    s->want_name = !loopback && !srv->standalone && srv->peername_lookup;
     snprintf(s->namaddr, sizeof(s->namaddr), "%s[%s]", s->name, s->addr);
     s->in_cap = SMTPD_COMMAND_READ_SIZE + srv->line_limit + 2;
     s->in = xmalloc(s->in_cap);
@@ -243,9 +247,30 @@ static void uncount_connection(smtpd_session *s)
     s->counted = 0;
 }
 
+/* The client name is known: greet. */
+static void peer_done(void *ctx, const smtpd_peer_result *res)
+{
+    smtpd_session *s = ctx;
+    s->peer_lookup = NULL;
+    s->name_pending = 0;
+    snprintf(s->name, sizeof(s->name), "%s", res->name);
+    snprintf(s->reverse_name, sizeof(s->reverse_name), "%s", res->reverse_name);
+    s->name_status = res->name_status;
+    s->reverse_status = res->reverse_status;
+    snprintf(s->namaddr, sizeof(s->namaddr), "%s[%s]", s->name, s->addr);
+    smtpd_io_next(s, smtpd_session_start(s));
+}
+
 smtpd_next smtpd_session_start(smtpd_session *s)
 {
     smtpd_server *srv = s->server;
+    if (s->want_name && srv->async_env.dns) {
+        s->want_name = 0;
+        s->name_pending = 1;
+        s->peer_lookup =
+            smtpd_peer_lookup_start(srv->loop, srv->async_env.dns, s->addr, peer_done, s);
+        return SMTPD_NEXT_WAIT;
+    }
     log_info("connect from %s", s->namaddr);
     long count = count_connection(s);
     if (count > srv->connection_count_limit && srv->connection_count_limit > 0) {
@@ -328,6 +353,7 @@ void smtpd_session_free(smtpd_session *s)
         s->commit->session = NULL;
     smtpd_sasl_reset(s);
     log_disconnect(s);
+    smtpd_peer_lookup_cancel(s->peer_lookup);
     smtpd_check_free(s->check);
     mail_reset(s);
     uncount_connection(s);
