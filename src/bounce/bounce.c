@@ -9,6 +9,7 @@
 #include "bounce/bounce.h"
 #include "bounce/bounce_message.h"
 #include "cleanup/cleanup.h"
+#include "global/mail_params.h"
 #include "global/mail_trigger.h"
 #include "lib/config.h"
 #include "lib/log.h"
@@ -43,7 +44,7 @@ static char *qualified(const char *name)
     strbuf_init(&sb, 0);
     strbuf_append_str(&sb, name);
     if (name[0] != '\0' && strchr(name, '@') == NULL)
-        strbuf_printf(&sb, "@%s", cfg_str("myorigin"));
+        strbuf_printf(&sb, "@%s", mail_params_current()->myorigin);
     return strbuf_detach(&sb);
 }
 
@@ -91,7 +92,7 @@ static int return_headers_only(const queue_envelope *env, int want_full)
     const char *ret = queue_envelope_attr(env, "dsn_ret");
     if (ret && strcmp(ret, DSN_RET_HDRS_VALUE) == 0)
         return 1;
-    long long limit = cfg_size("bounce_size_limit");
+    long long limit = mail_params_current()->bounce_size_limit;
     return limit > 0 && (env->message_size <= 0 || env->message_size > limit);
 }
 
@@ -107,7 +108,7 @@ static int queue_notice(int fd, const queue_envelope *env, const bounce_notice *
 {
     if (bounce_message_queue(fd, env, notice, id, id_len, err) < 0)
         return -1;
-    mail_trigger(cfg_str("queue_directory"), "public/qmgr", QMGR_TRIGGER); /* qmgr also scans */
+    mail_trigger(mail_params_current()->queue_directory, "public/qmgr", QMGR_TRIGGER); /* qmgr also scans */
     return 0;
 }
 

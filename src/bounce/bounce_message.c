@@ -17,6 +17,7 @@
 #include "cleanup/cleanup.h"
 #include "cleanup/header.h"
 #include "global/mail_date.h"
+#include "global/mail_params.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -166,7 +167,7 @@ static const char *subject_of(const bounce_notice *n)
 /* The mail_name part of X-<name>-Queue-ID: letters, digits and '-' only. */
 static void mail_name(char *buf, size_t len)
 {
-    const char *name = cfg_str("mail_name");
+    const char *name = mail_params_current()->mail_name;
     size_t n = 0;
     for (; name && *name && n + 1 < len; name++)
         if ((*name >= 'a' && *name <= 'z') || (*name >= 'A' && *name <= 'Z') ||
@@ -185,7 +186,7 @@ static void make_boundary(char *buf, size_t len, const char *queue_id)
     if (getrandom(&random_bits, sizeof(random_bits), GRND_NONBLOCK) != (ssize_t)sizeof(random_bits))
         random_bits = (unsigned int)now.tv_usec ^ ((unsigned int)getpid() << 12);
     snprintf(buf, len, "%s.%lld.%08X/%s", queue_id, (long long)now.tv_sec, random_bits,
-             cfg_str("myhostname"));
+             mail_params_current()->myhostname);
     for (char *p = buf; *p; p++) /* only characters RFC 2046 allows, no space at the end */
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
               strchr("'()+_,-./:=?", *p)))
@@ -263,7 +264,7 @@ static void rcpt_reason(strbuf *out, const bounce_notice *n, const bounce_rcpt *
 
 static void write_headers(writer *w, const bounce_notice *n, const char *boundary)
 {
-    const char *host = cfg_str("myhostname");
+    const char *host = mail_params_current()->myhostname;
     emitf(w, "From: MAILER-DAEMON (Mail Delivery System) <MAILER-DAEMON@%s>", host);
     emitf(w, "Subject: %s", subject_of(n));
     strbuf to;
@@ -287,7 +288,7 @@ static void write_headers(writer *w, const bounce_notice *n, const char *boundar
 static void write_intro(writer *w, const queue_envelope *env, const bounce_notice *n)
 {
     char waited[64], lifetime[64];
-    emitf(w, "This is the mail system at host %s.", cfg_str("myhostname"));
+    emitf(w, "This is the mail system at host %s.", mail_params_current()->myhostname);
     emit(w, "");
     if (n->audience != BOUNCE_TO_SENDER) {
         strbuf sb;
@@ -313,7 +314,7 @@ static void write_intro(writer *w, const queue_envelope *env, const bounce_notic
         break;
     case BOUNCE_DELAY:
         format_duration(waited, sizeof(waited), (long)(time(NULL) - arrival_time(env)));
-        format_duration(lifetime, sizeof(lifetime), cfg_time("maximal_queue_lifetime"));
+        format_duration(lifetime, sizeof(lifetime), mail_params_current()->maximal_queue_lifetime);
         emit(w, "This is a warning only: there is no need to send your message again.");
         emit(w, "");
         emitf(w, "Your message has waited %s for delivery to the recipients below.", waited);
@@ -364,7 +365,7 @@ static void write_message_fields(writer *w, const queue_envelope *env)
 {
     char name[64];
     mail_name(name, sizeof(name));
-    emitf(w, "Reporting-MTA: dns; %s", cfg_str("myhostname"));
+    emitf(w, "Reporting-MTA: dns; %s", mail_params_current()->myhostname);
     const char *envid = queue_envelope_attr(env, "envelope_id");
     if (envid && envid[0])
         emit_field(w, "Original-Envelope-Id", envid);
@@ -451,7 +452,7 @@ static void write_rcpt_fields(writer *w, const queue_envelope *env, const bounce
     }
     if (n->kind == BOUNCE_DELAY && arrival_time(env) > 0) {
         emit_date(w, "Will-Retry-Until",
-                  arrival_time(env) + (time_t)cfg_time("maximal_queue_lifetime"));
+                  arrival_time(env) + (time_t)mail_params_current()->maximal_queue_lifetime);
     }
     strbuf_free(&sb);
 }

@@ -20,6 +20,7 @@
 #include "cleanup/header.h"
 #include "cleanup/header_addr.h"
 #include "global/mail_date.h"
+#include "global/mail_params.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -91,8 +92,8 @@ static cleanup *cleanup_start(queue_writer *qw)
     cleanup *c = xcalloc(1, sizeof(*c));
     c->qw = qw;
     c->state = CLEANUP_ENVELOPE;
-    c->size_limit = cfg_size("message_size_limit");
-    long long header_limit = limit_or(cfg_size("header_size_limit"), 102400);
+    c->size_limit = mail_params_current()->message_size_limit;
+    long long header_limit = limit_or(mail_params_current()->header_size_limit, 102400);
     if (header_limit > (long long)STRBUF_DEFAULT_LIMIT)
         header_limit = STRBUF_DEFAULT_LIMIT;
     c->header_limit = (size_t)header_limit;
@@ -100,7 +101,7 @@ static cleanup *cleanup_start(queue_writer *qw)
     if (c->section_limit / CLEANUP_SECTION_FIELDS != c->header_limit ||
         c->section_limit > STRBUF_DEFAULT_LIMIT)
         c->section_limit = STRBUF_DEFAULT_LIMIT;
-    c->hop_limit = (long)limit_or(cfg_int("hopcount_limit"), 50);
+    c->hop_limit = (long)limit_or(mail_params_current()->hopcount_limit, 50);
     strbuf_init(&c->headers, c->section_limit + 1);
     strbuf_init(&c->pending, c->header_limit + 1);
     strbuf_init(&c->message_id, 0);
@@ -109,13 +110,13 @@ static cleanup *cleanup_start(queue_writer *qw)
 
 cleanup *cleanup_open(const char *queue_name, strbuf *err)
 {
-    queue_writer *qw = queue_writer_create(cfg_str("queue_directory"), queue_name, err);
+    queue_writer *qw = queue_writer_create(mail_params_current()->queue_directory, queue_name, err);
     return qw ? cleanup_start(qw) : NULL;
 }
 
 cleanup *cleanup_open_spare(const char *queue_name, int fd, const char *name, strbuf *err)
 {
-    queue_writer *qw = queue_writer_adopt(cfg_str("queue_directory"), queue_name, fd, name, err);
+    queue_writer *qw = queue_writer_adopt(mail_params_current()->queue_directory, queue_name, fd, name, err);
     return qw ? cleanup_start(qw) : NULL;
 }
 
@@ -158,11 +159,11 @@ int cleanup_attr(cleanup *c, const char *name, const char *value)
  * when append_at_myorigin = yes. The null address stays empty. */
 static char *canonical_address(const char *addr)
 {
-    if (addr[0] == '\0' || strchr(addr, '@') != NULL || !cfg_bool("append_at_myorigin"))
+    if (addr[0] == '\0' || strchr(addr, '@') != NULL || !mail_params_current()->append_at_myorigin)
         return xstrdup(addr);
     strbuf sb;
     strbuf_init(&sb, 0);
-    strbuf_printf(&sb, "%s@%s", addr, cfg_str("myorigin"));
+    strbuf_printf(&sb, "%s@%s", addr, mail_params_current()->myorigin);
     return strbuf_detach(&sb);
 }
 
@@ -340,7 +341,7 @@ static void add_missing_headers(cleanup *c)
         char stamp[32];
         gmtime_r(&now.tv_sec, &utc);
         strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &utc);
-        strbuf_printf(&line, "<%s.%s@%s>", stamp, queue_writer_id(c->qw), cfg_str("myhostname"));
+        strbuf_printf(&line, "<%s.%s@%s>", stamp, queue_writer_id(c->qw), mail_params_current()->myhostname);
         remember_message_id(c, line.data);
         strbuf_reset(&line);
         strbuf_printf(&line, "Message-ID: %s", c->message_id.data);
@@ -377,7 +378,7 @@ static void finish_headers(cleanup *c)
     }
     if (c->hops >= c->hop_limit)
         c->status |= CLEANUP_STAT_HOPS;
-    if (c->local_context || cfg_bool("always_add_missing_headers"))
+    if (c->local_context || mail_params_current()->always_add_missing_headers)
         add_missing_headers(c);
     log_info_as("cleanup", "%s: message-id=%s", queue_writer_id(c->qw),
                 c->message_id.len ? c->message_id.data : "<>");

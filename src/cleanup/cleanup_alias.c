@@ -15,6 +15,7 @@
  */
 #include "cleanup/cleanup_alias.h"
 #include "cleanup/cleanup.h"
+#include "global/mail_params.h"
 #include "global/resolve.h"
 #include "lib/config.h"
 #include "lib/log.h"
@@ -73,7 +74,7 @@ static int cache_ready(strbuf *why)
 {
     const config *cfg = config_current();
     const char *maps = cfg_str("virtual_alias_maps");
-    const char *mydestination = cfg_str("mydestination");
+    const char *mydestination = mail_params_current()->mydestination;
     if (cache.maps && cache.cfg == cfg && strcmp(cache.maps_value, maps) == 0 &&
         strcmp(cache.mydestination, mydestination) == 0 && !map_list_changed(cache.maps))
         return 0;
@@ -292,8 +293,8 @@ static int result_address(value_walk *w, const char *item, strbuf *out)
     if (item[0] == '@')
         strbuf_append_str(out, w->parts->bare.data);
     strbuf_append_str(out, item);
-    if (strrchr(out->data, '@') == NULL && cfg_bool("append_at_myorigin"))
-        strbuf_printf(out, "@%s", cfg_str("myorigin"));
+    if (strrchr(out->data, '@') == NULL && mail_params_current()->append_at_myorigin)
+        strbuf_printf(out, "@%s", mail_params_current()->myorigin);
     if (w->add_ext) {
         char *at = strrchr(out->data, '@');
         if (at == NULL) {
@@ -453,7 +454,7 @@ cleanup_alias_status cleanup_alias_expand(const char *address, cleanup_alias_lis
         .top = address,
         .expansion_limit = limit_param("virtual_alias_expansion_limit"),
         .recursion_limit = limit_param("virtual_alias_recursion_limit"),
-        .delimiters = cfg_str("recipient_delimiter"),
+        .delimiters = mail_params_current()->recipient_delimiter,
         .propagate = list_has(cfg_str("propagate_unmatched_extensions"), "virtual"),
         .why = why,
     };

@@ -20,6 +20,7 @@
  */
 
 #include "cleanup/cleanup.h"
+#include "global/mail_params.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
@@ -123,8 +124,8 @@ static void format_from(strbuf *out, const char *full_name, const char *sender)
         strbuf_append_str(out, full_name);
     }
     /* cleanup qualifies the envelope; the header gets the same $myorigin form. */
-    if (sender[0] && strchr(sender, '@') == NULL && cfg_bool("append_at_myorigin"))
-        strbuf_printf(out, " <%s@%s>", sender, cfg_str("myorigin"));
+    if (sender[0] && strchr(sender, '@') == NULL && mail_params_current()->append_at_myorigin)
+        strbuf_printf(out, " <%s@%s>", sender, mail_params_current()->myorigin);
     else
         strbuf_printf(out, " <%s>", sender);
     for (size_t i = 0; i < out->len; i++) /* a header is one line */
@@ -175,7 +176,7 @@ static pickup_result copy_to_cleanup(int fd, const queue_envelope *env, uid_t ui
     const char *full_name = queue_envelope_attr(env, "full_name");
     if (full_name && full_name[0])
         format_from(&from, full_name, sender);
-    long long size_limit = cfg_size("message_size_limit");
+    long long size_limit = mail_params_current()->message_size_limit;
     content_copy cc = {c, {0}, 1, 0, from.len ? from.data : NULL, 0};
     strbuf_init(&cc.line, size_limit > 0 && size_limit < PICKUP_LINE_DEFAULT
                               ? (size_t)size_limit + 2
@@ -322,7 +323,7 @@ int pickup_main(int argc, char **argv)
 {
     mail_server srv;
     mail_server_init(&srv, "pickup", argc, argv);
-    const char *queue_dir = cfg_str("queue_directory");
+    const char *queue_dir = mail_params_current()->queue_directory;
     char *queue_dir_copy = xstrdup(queue_dir);
 
     mail_server_busy(&srv);

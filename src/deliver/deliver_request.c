@@ -1,6 +1,7 @@
 /* deliver_request.c: encoding, decoding and logging of delivery requests (see the header). */
 #include "deliver/deliver_request.h"
 #include "global/mail_date.h"
+#include "global/mail_params.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -269,7 +270,7 @@ int dsn_class(const char *dsn)
 void deliver_set_result(deliver_rcpt *rcpt, const char *dsn, const char *fmt, ...)
 {
     snprintf(rcpt->dsn, DSN_MAX, "%s", dsn_class(dsn) ? dsn : "4.3.0");
-    if (rcpt->dsn[0] == '5' && cfg_bool("soft_bounce"))
+    if (rcpt->dsn[0] == '5' && mail_params_current()->soft_bounce)
         rcpt->dsn[0] = '4';
     strbuf text;
     strbuf_init(&text, 4096);

@@ -29,6 +29,7 @@
 #include "deliver/maildir.h"
 #include "deliver/mbox.h"
 #include "global/mail_addr.h"
+#include "global/mail_params.h"
 #include "global/resolve.h"
 #include "lib/config.h"
 #include "lib/log.h"
@@ -115,7 +116,7 @@ static void leaf_result(local_state *st, const char *to, const char *dsn, const 
     va_end(ap);
     char status[DSN_MAX];
     snprintf(status, sizeof(status), "%s", dsn_class(dsn) ? dsn : "4.3.0");
-    if (status[0] == '5' && cfg_bool("soft_bounce"))
+    if (status[0] == '5' && mail_params_current()->soft_bounce)
         status[0] = '4';
     deliver_log(st->req, to, st->rcpt->orig, "local", status, text.data);
     int cls = status[0] - '0';
@@ -183,10 +184,10 @@ static void deliver_to_file(local_state *st, const char *to, const char *path, c
     size_t len = strlen(path);
     if (len > 0 && path[len - 1] == '/')
         rc = maildir_deliver(path, st->src, st->req->sender, delivered_to,
-                             cfg_size("mailbox_size_limit"), dsn, &why);
+                             mail_params_current()->mailbox_size_limit, dsn, &why);
     else
         rc = mbox_deliver(path, st->src, st->req->sender, delivered_to,
-                          cfg_size("mailbox_size_limit"),
+                          mail_params_current()->mailbox_size_limit,
                           mbox_lock_methods(cfg_str("mailbox_delivery_lock")), dsn, &why);
     deliver_privs_leave();
     if (rc == 0)
@@ -201,7 +202,7 @@ static void command_environment(local_state *st, const identity *id, const char 
     char local[1024], domain[1024], ext[1024] = "";
     if (mail_addr_split(to, local, sizeof(local), domain, sizeof(domain)) < 0)
         local[0] = domain[0] = '\0';
-    const char *delims = cfg_str("recipient_delimiter");
+    const char *delims = mail_params_current()->recipient_delimiter;
     if (delims[0])
         mail_addr_strip_extension(local, delims, ext, sizeof(ext));
     clearenv();
@@ -362,10 +363,10 @@ static void deliver_to_mailbox(local_state *st, const char *to, const identity *
     } else {
         if (maildir)
             rc = maildir_deliver(path.data, st->src, st->req->sender, to,
-                                 cfg_size("mailbox_size_limit"), dsn, &why);
+                                 mail_params_current()->mailbox_size_limit, dsn, &why);
         else
             rc = mbox_deliver(path.data, st->src, st->req->sender, to,
-                              cfg_size("mailbox_size_limit"),
+                              mail_params_current()->mailbox_size_limit,
                               mbox_lock_methods(cfg_str("mailbox_delivery_lock")), dsn, &why);
         deliver_privs_leave();
     }
@@ -432,9 +433,9 @@ static int forward_give_to_mail_owner(cleanup *c, strbuf *why)
 {
     if (!deliver_privs_root())
         return 0; /* already written by the user everything runs as */
-    struct passwd *pw = getpwnam(cfg_str("mail_owner"));
+    struct passwd *pw = getpwnam(mail_params_current()->mail_owner);
     if (pw == NULL) {
-        strbuf_printf(why, "unknown mail_owner \"%s\"", cfg_str("mail_owner"));
+        strbuf_printf(why, "unknown mail_owner \"%s\"", mail_params_current()->mail_owner);
         return -1;
     }
     if (fchown(cleanup_sync_fd(c), pw->pw_uid, pw->pw_gid) < 0) {
@@ -527,7 +528,7 @@ static void forward_flush(local_state *st)
     if (status != CLEANUP_STAT_OK) {
         forward_failure(st, status);
     } else {
-        mail_trigger(cfg_str("queue_directory"), "public/qmgr", 'A');
+        mail_trigger(mail_params_current()->queue_directory, "public/qmgr", 'A');
         strbuf_reset(&why);
         strbuf_printf(&why, "forwarded as %s", new_id);
         forward_result(st, "2.0.0", why.data);
@@ -670,7 +671,7 @@ static int open_aliases(local_agent *a)
 /* Strips the extension unless owner_request_special protects owner-x / x-request names. */
 static void strip_extension(char *local, char *ext, size_t extlen)
 {
-    const char *delims = cfg_str("recipient_delimiter");
+    const char *delims = mail_params_current()->recipient_delimiter;
     ext[0] = '\0';
     if (delims[0] == '\0')
         return;

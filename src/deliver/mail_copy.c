@@ -1,5 +1,6 @@
 /* mail_copy.c: writes a queued message into a mailbox, file or pipe (see mail_copy.h). */
 #include "deliver/mail_copy.h"
+#include "global/mail_params.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "queue/queue_dir.h"
@@ -20,7 +21,7 @@ int mail_source_open(mail_source *src, const deliver_request *req, strbuf *why)
     memset(src, 0, sizeof(*src));
     src->fd = -1;
     char path[4096];
-    if (queue_path(path, sizeof(path), cfg_str("queue_directory"), req->queue_name,
+    if (queue_path(path, sizeof(path), mail_params_current()->queue_directory, req->queue_name,
                    req->queue_id, 0) < 0) {
         strbuf_printf(why, "queue file path too long");
         return -1;
@@ -128,7 +129,7 @@ int mail_copy_loop_check(mail_source *src, const char *rcpt, strbuf *why)
         strbuf_printf(why, "cannot read queue file content");
         return -1;
     }
-    if (s.match || s.hops > cfg_int("hopcount_limit")) {
+    if (s.match || s.hops > mail_params_current()->hopcount_limit) {
         strbuf_printf(why, "mail forwarding loop for %s", rcpt);
         return 1;
     }

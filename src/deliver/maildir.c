@@ -1,5 +1,6 @@
 /* maildir.c: Maildir delivery (see maildir.h). */
 #include "deliver/maildir.h"
+#include "global/mail_params.h"
 #include "lib/config.h"
 #include "queue/queue_dir.h"
 
@@ -96,7 +97,7 @@ static int paths_build(maildir_paths *p, const char *dir)
     strbuf unique;
     strbuf_init(&unique, 0);
     maildir_unique_name(&unique, (long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(), ++counter,
-                        cfg_str("myhostname"));
+                        mail_params_current()->myhostname);
     int rc = strbuf_path_printf(&p->tmp, "%s/tmp/%s", p->base.data, unique.data) < 0 ||
                      strbuf_path_printf(&p->new_dir, "%s/new", p->base.data) < 0 ||
                      strbuf_path_printf(&p->new_file, "%s/new/%s", p->base.data, unique.data) < 0

@@ -1,6 +1,7 @@
 /* mbox.c: UNIX mbox delivery with fcntl/flock/dot locks (see mbox.h). */
 #include "deliver/mbox.h"
 #include "deliver/deliver_privs.h"
+#include "global/mail_params.h"
 #include "lib/config.h"
 #include "lib/log.h"
 
@@ -66,9 +67,9 @@ int mbox_dotlock_acquire(const char *path, strbuf *why)
 
 static int dotlock_acquire(const char *path, const char *lock_path, strbuf *why)
 {
-    long attempts = cfg_int("deliver_lock_attempts");
-    long delay = cfg_time("deliver_lock_delay");
-    long stale = cfg_time("stale_lock_time");
+    long attempts = mail_params_current()->deliver_lock_attempts;
+    long delay = mail_params_current()->deliver_lock_delay;
+    long stale = mail_params_current()->stale_lock_time;
     if (attempts < 1)
         attempts = 1;
     for (long i = 0; i < attempts; i++) {
@@ -132,8 +133,8 @@ static void dotlock_release(const char *lock_path)
 /* Takes a kernel lock, retrying like the dotlock. 0 or -1. */
 static int kernel_lock(int fd, int method, strbuf *why)
 {
-    long attempts = cfg_int("deliver_lock_attempts");
-    long delay = cfg_time("deliver_lock_delay");
+    long attempts = mail_params_current()->deliver_lock_attempts;
+    long delay = mail_params_current()->deliver_lock_delay;
     if (attempts < 1)
         attempts = 1;
     for (long i = 0; i < attempts; i++) {

@@ -15,6 +15,7 @@
 #include "deliver/maildir.h"
 #include "deliver/mbox.h"
 #include "global/mail_addr.h"
+#include "global/mail_params.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "maps/map.h"
@@ -217,7 +218,7 @@ int virtual_main(int argc, char **argv)
     if (strlen(t.base) >= PATH_MAX)
         log_fatal("file %s: parameter virtual_mailbox_base: path longer than %d bytes",
                   config_main_cf(srv.cfg), PATH_MAX - 1);
-    t.delimiters = cfg_str("recipient_delimiter");
+    t.delimiters = mail_params_current()->recipient_delimiter;
     t.minimum_uid = cfg_int("virtual_minimum_uid");
     t.mailbox_limit = cfg_size("virtual_mailbox_limit");
     t.lock_methods = mbox_lock_methods(cfg_str("virtual_mailbox_lock"));

@@ -21,6 +21,7 @@
  */
 #include "global/resolve.h"
 #include "global/mail_addr.h"
+#include "global/mail_params.h"
 #include "lib/config.h"
 #include "lib/xalloc.h"
 #include "maps/map.h"
@@ -239,8 +240,8 @@ static int canonical_address(const char *address, resolved *out, strbuf *err)
     while (dlen > 0 && domain[dlen - 1] == '.')
         domain[--dlen] = '\0';
     int has_at = strrchr(address, '@') != NULL;
-    if (!has_at && cfg_bool("append_at_myorigin")) {
-        snprintf(domain, sizeof(domain), "%s", cfg_str("myorigin"));
+    if (!has_at && mail_params_current()->append_at_myorigin) {
+        snprintf(domain, sizeof(domain), "%s", mail_params_current()->myorigin);
         dlen = strlen(domain);
     }
     for (size_t i = 0; i < dlen; i++)
@@ -293,7 +294,7 @@ static void class_transport(resolved *out, const char *domain)
     switch (out->cls) {
     case ADDR_CLASS_LOCAL:
         param = "local_transport";
-        default_hop = cfg_str("myhostname");
+        default_hop = mail_params_current()->myhostname;
         break;
     case ADDR_CLASS_VIRTUAL_ALIAS:
         snprintf(out->transport, sizeof(out->transport), "error");
@@ -330,7 +331,7 @@ static int apply_transport_maps(resolver *r, resolved *out, strbuf *err)
     strbuf_init(&key, 4096);
     int found = table_lookup(r, LIST_TRANSPORT_MAPS, out->address, &value, err);
     /* user+ext@domain -> user@domain */
-    const char *delims = cfg_str("recipient_delimiter");
+    const char *delims = mail_params_current()->recipient_delimiter;
     if (found == 0 && delims[0] != '\0' && domain[0] != '\0') {
         char local[sizeof(out->address)], dom[sizeof(out->address)];
         if (mail_addr_split(out->address, local, sizeof(local), dom, sizeof(dom)) == 0) {
@@ -414,7 +415,7 @@ static int address_known_in(resolver *r, int i, const char *address, int try_loc
     if (mail_addr_split(address, local, sizeof(local), domain, sizeof(domain)) < 0)
         return 0;
     snprintf(bare, sizeof(bare), "%s", local);
-    const char *delims = cfg_str("recipient_delimiter");
+    const char *delims = mail_params_current()->recipient_delimiter;
     if (delims[0] != '\0')
         mail_addr_strip_extension(bare, delims, NULL, 0);
     int has_ext = strcmp(bare, local) != 0;

@@ -29,6 +29,7 @@ struct config {
     strmap *computed;  /* computed defaults: name -> char* */
     strmap *cache;     /* expanded values: name -> char* */
     strmap *active;    /* names being expanded (loop detection) */
+    unsigned long version; /* bumped by every override: cached typed settings re-read */
 };
 
 static config *current_config;
@@ -274,6 +275,12 @@ void config_override(config *cfg, const char *name, const char *value)
     free(strmap_put(cfg->overrides, name, xstrdup(value)));
     strmap_free(cfg->cache, free);
     cfg->cache = strmap_new();
+    cfg->version++;
+}
+
+unsigned long config_version(const config *cfg)
+{
+    return cfg ? cfg->version : 0;
 }
 
 const char *config_get_default(config *cfg, const char *name)

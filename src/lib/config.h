@@ -37,8 +37,10 @@ const char *config_choose_dir(const char *explicit_dir);
 const char *config_directory(const config *cfg);
 const char *config_main_cf(const config *cfg);
 
-/* -o name=value: overrides main.cf for this process. */
+/* -o name=value: overrides main.cf for this process. Values returned earlier become invalid. */
 void config_override(config *cfg, const char *name, const char *value);
+/* Changes with every override, so settings typed from cfg know when to be read again. */
+unsigned long config_version(const config *cfg);
 
 /* Expanded value; "" for a name that is neither known nor set. Valid until the config changes. */
 const char *config_get(config *cfg, const char *name);

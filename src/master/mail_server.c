@@ -3,6 +3,7 @@
  * configuration, logging, privileges, busy/idle records, and SIGHUP handling.
  */
 #include "master/mail_server.h"
+#include "global/mail_params.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 
@@ -149,6 +150,11 @@ void mail_server_init_with(mail_server *srv, const char *program, int argc, char
     config_set_current(cfg);
     srv->cfg = cfg;
     log_configure();
+    strbuf bad;
+    strbuf_init(&bad, 0);
+    if (mail_params_check(mail_params_current(), &bad) < 0)
+        log_fatal("file %s: %s", config_main_cf(cfg), bad.data);
+    strbuf_free(&bad);
 
     srv->listen_fd = inherited_fd(MASTER_LISTEN_FD);
     srv->status_fd = inherited_fd(MASTER_STATUS_FD);

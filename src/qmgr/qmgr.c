@@ -12,6 +12,7 @@
  * delivered again; recipients already marked done in the file are not.
  */
 #include "global/mail_date.h"
+#include "global/mail_params.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -191,7 +192,7 @@ static void periodic_deferred(event_loop *loop, void *ctx)
 {
     qmgr *q = ctx;
     qmgr_request_scan(q, 1, 1, 0);
-    long delay = cfg_time("queue_run_delay");
+    long delay = mail_params_current()->queue_run_delay;
     event_timer_add(loop, (delay > 0 ? delay : 300) * 1000, periodic_deferred, q);
 }
 
@@ -273,10 +274,10 @@ int qmgr_main(int argc, char **argv)
     qmgr q;
     memset(&q, 0, sizeof(q));
     q.srv = &srv;
-    snprintf(q.queue_dir, sizeof(q.queue_dir), "%s", cfg_str("queue_directory"));
+    snprintf(q.queue_dir, sizeof(q.queue_dir), "%s", mail_params_current()->queue_directory);
     if (queue_recycler_init(&q.recycler, q.queue_dir) < 0)
         log_warning("queue_directory too long to recycle queue files: %s", q.queue_dir);
-    long limit = cfg_int("qmgr_message_active_limit");
+    long limit = mail_params_current()->qmgr_message_active_limit;
     q.active_limit = limit > 0 ? (size_t)limit : 20000;
     q.loop = event_loop_new();
     if (q.loop == NULL)
@@ -300,7 +301,7 @@ int qmgr_main(int argc, char **argv)
 
     recover_active(&q);
     qmgr_request_scan(&q, 1, 1, 0);
-    long delay = cfg_time("queue_run_delay");
+    long delay = mail_params_current()->queue_run_delay;
     event_timer_add(q.loop, (delay > 0 ? delay : 300) * 1000, periodic_deferred, &q);
     /* Always "busy" for the master: a SIGHUP only sets a flag, which check_stop() acts on. */
     mail_server_busy(&srv);

@@ -20,6 +20,7 @@
  * otherwise it moves to deferred/ with its mtime set to the next attempt time (qmgr.h).
  */
 #include "global/mail_date.h"
+#include "global/mail_params.h"
 #include "lib/attr.h"
 #include "lib/config.h"
 #include "lib/log.h"
@@ -186,7 +187,7 @@ void qmgr_message_result_log(qmgr *q, qmgr_message *msg, size_t rcpt, const char
 {
     char status[DSN_MAX];
     snprintf(status, sizeof(status), "%s", dsn);
-    if (status[0] == '5' && cfg_bool("soft_bounce"))
+    if (status[0] == '5' && mail_params_current()->soft_bounce)
         status[0] = '4';
     log_outcome(msg, rcpt, status, reason);
     qmgr_verdict v = {status, reason, NULL, NULL};
@@ -233,8 +234,8 @@ static void move_to_deferred(qmgr *q, qmgr_message *msg, time_t now)
     } else if (queue_path(path, sizeof(path), q->queue_dir, "deferred", msg->id, 0) == 0) {
         /* The deferred file's mtime is its next attempt time, as in Postfix. */
         time_t next =
-            now + qmgr_backoff_delay(now, msg->env.arrival.tv_sec, cfg_time("minimal_backoff_time"),
-                                     cfg_time("maximal_backoff_time"));
+            now + qmgr_backoff_delay(now, msg->env.arrival.tv_sec, mail_params_current()->minimal_backoff_time,
+                                     mail_params_current()->maximal_backoff_time);
         struct utimbuf tb = {.actime = next, .modtime = next};
         if (utime(path, &tb) < 0)
             log_warning("%s: cannot set the next attempt time: %s", msg->id, strerror(errno));

@@ -9,6 +9,7 @@
  * BOUNCE_DELAY notice per message, remembered in the size record's flags.
  */
 #include "bounce/bounce.h"
+#include "global/mail_params.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -121,7 +122,7 @@ void qmgr_notify_success(qmgr *q, qmgr_message *msg)
 
 void qmgr_notify_delay(qmgr *q, qmgr_message *msg, time_t now)
 {
-    if (!qmgr_delay_warning_due(now, msg->env.arrival.tv_sec, cfg_time("delay_warning_time"),
+    if (!qmgr_delay_warning_due(now, msg->env.arrival.tv_sec, mail_params_current()->delay_warning_time,
                                 msg->env.flags))
         return;
     size_t nrcpt = msg->env.nrcpt;

@@ -21,6 +21,7 @@
  * transport unavailable", as Postfix does.
  */
 #include "global/mail_date.h"
+#include "global/mail_params.h"
 #include "lib/attr.h"
 #include "lib/config.h"
 #include "lib/log.h"
@@ -110,7 +111,7 @@ static long param_long(const char *name, long fallback)
 static int master_maxproc(qmgr *q, const char *name)
 {
     const master_cf *mcf = q->master_cf;
-    long def = cfg_int("default_process_limit");
+    long def = mail_params_current()->default_process_limit;
     for (size_t i = 0; mcf && i < mcf->count; i++) {
         const master_cf_entry *e = &mcf->entries[i];
         if (e->type == MASTER_TYPE_UNIX && strcmp(e->name, name) == 0)
@@ -267,7 +268,7 @@ static void dest_resume(event_loop *loop, void *ctx)
 static void dest_suspend(qmgr_dest *d, const char *dsn, const char *reason)
 {
     qmgr *q = d->t->q;
-    long pause = cfg_time("minimal_backoff_time");
+    long pause = mail_params_current()->minimal_backoff_time;
     if (pause <= 0)
         pause = 1;
     snprintf(d->suspend_dsn, sizeof(d->suspend_dsn), "%s", dsn);
@@ -349,9 +350,9 @@ static void conn_close(qmgr_conn *c)
 
 static void mark_dead(qmgr_transport *t)
 {
-    t->dead_until = mail_time_now() + (double)cfg_time("transport_retry_time");
+    t->dead_until = mail_time_now() + (double)mail_params_current()->transport_retry_time;
     log_warning("transport %s: mail transport unavailable; deferring its mail for %lds", t->name,
-                cfg_time("transport_retry_time"));
+                mail_params_current()->transport_retry_time);
     for (qmgr_dest *d = t->dests; d; d = d->next) {
         qmgr_job *job;
         while ((job = dest_pop(d)) != NULL)
@@ -584,7 +585,7 @@ static qmgr_conn *conn_open(qmgr_transport *t, int *retry)
         free(c);
         return NULL;
     }
-    long ipc_ms = cfg_time("qmgr_ipc_timeout") * 1000;
+    long ipc_ms = mail_params_current()->qmgr_ipc_timeout * 1000;
     c->timer = event_timer_add(q->loop, ipc_ms > 0 ? ipc_ms : 60000, conn_hello_timeout, c);
     c->next = t->conns;
     t->conns = c;

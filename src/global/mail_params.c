@@ -1,0 +1,72 @@
+/* mail_params.c: main.cf parameters typed once per configuration load (see mail_params.h). */
+#include "global/mail_params.h"
+
+#include <stddef.h>
+
+/* The settings of the configuration that is current: part of the loaded configuration, the one
+ * piece of process-wide state Postern keeps (docs/design.md, "Process-wide state"). */
+static mail_params loaded;
+
+static void load(mail_params *p, config *cfg)
+{
+    p->cfg = cfg;
+    p->version = config_version(cfg);
+    p->myhostname = config_get(cfg, "myhostname");
+    p->myorigin = config_get(cfg, "myorigin");
+    p->mydestination = config_get(cfg, "mydestination");
+    p->queue_directory = config_get(cfg, "queue_directory");
+    p->recipient_delimiter = config_get(cfg, "recipient_delimiter");
+    p->mail_name = config_get(cfg, "mail_name");
+    p->mail_owner = config_get(cfg, "mail_owner");
+    p->soft_bounce = config_get_bool(cfg, "soft_bounce");
+    p->append_at_myorigin = config_get_bool(cfg, "append_at_myorigin");
+    p->always_add_missing_headers = config_get_bool(cfg, "always_add_missing_headers");
+    p->hopcount_limit = config_get_int(cfg, "hopcount_limit");
+    p->header_size_limit = config_get_int(cfg, "header_size_limit");
+    p->message_size_limit = config_get_size(cfg, "message_size_limit");
+    p->mailbox_size_limit = config_get_size(cfg, "mailbox_size_limit");
+    p->bounce_size_limit = config_get_size(cfg, "bounce_size_limit");
+    p->deliver_lock_attempts = config_get_int(cfg, "deliver_lock_attempts");
+    p->deliver_lock_delay = config_get_time(cfg, "deliver_lock_delay");
+    p->stale_lock_time = config_get_time(cfg, "stale_lock_time");
+    p->maximal_queue_lifetime = config_get_time(cfg, "maximal_queue_lifetime");
+    p->minimal_backoff_time = config_get_time(cfg, "minimal_backoff_time");
+    p->maximal_backoff_time = config_get_time(cfg, "maximal_backoff_time");
+    p->delay_warning_time = config_get_time(cfg, "delay_warning_time");
+    p->queue_run_delay = config_get_time(cfg, "queue_run_delay");
+    p->transport_retry_time = config_get_time(cfg, "transport_retry_time");
+    p->qmgr_ipc_timeout = config_get_time(cfg, "qmgr_ipc_timeout");
+    p->qmgr_message_active_limit = config_get_int(cfg, "qmgr_message_active_limit");
+    p->default_process_limit = config_get_int(cfg, "default_process_limit");
+}
+
+const mail_params *mail_params_current(void)
+{
+    config *cfg = config_current();
+    if (loaded.cfg != cfg || loaded.version != config_version(cfg))
+        load(&loaded, cfg);
+    return &loaded;
+}
+
+/* A count that must be at least min. */
+static int at_least(const char *name, long long value, long long min, strbuf *err)
+{
+    if (value >= min)
+        return 0;
+    strbuf_printf(err, "parameter %s: value %lld is below %lld", name, value, min);
+    return -1;
+}
+
+int mail_params_check(const mail_params *p, strbuf *err)
+{
+    return at_least("hopcount_limit", p->hopcount_limit, 1, err) < 0 ||
+                   at_least("header_size_limit", p->header_size_limit, 1, err) < 0 ||
+                   at_least("message_size_limit", p->message_size_limit, 0, err) < 0 ||
+                   at_least("mailbox_size_limit", p->mailbox_size_limit, 0, err) < 0 ||
+                   at_least("deliver_lock_attempts", p->deliver_lock_attempts, 0, err) < 0 ||
+                   at_least("qmgr_message_active_limit", p->qmgr_message_active_limit, 1, err) <
+                       0 ||
+                   at_least("default_process_limit", p->default_process_limit, 1, err) < 0
+               ? -1
+               : 0;
+}
