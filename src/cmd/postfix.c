@@ -21,6 +21,7 @@
  * Postfix's postfix-script. Bad usage exits 64.
  */
 #include "cmd/commands.h"
+#include "global/mail_params.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -327,7 +328,11 @@ static int cmd_check(config *cfg)
 
     const char *queue_dir = cfg_str("queue_directory");
     struct stat st;
-    if (queue_dir[0] != '/') {
+    strbuf_reset(&err);
+    if (mail_params_check(mail_params_current(), &err) < 0) {
+        say(SAY_ERROR, "file %s: %s", config_main_cf(cfg), err.data);
+        errors++;
+    } else if (queue_dir[0] != '/') {
         say(SAY_ERROR, "parameter queue_directory: not an absolute path: %s", queue_dir);
         errors++;
     } else if (stat(queue_dir, &st) == 0 && !S_ISDIR(st.st_mode)) {

@@ -1,7 +1,10 @@
 /* mail_params.c: main.cf parameters typed once per configuration load (see mail_params.h). */
 #include "global/mail_params.h"
 
+#include "queue/queue_dir.h"
+
 #include <stddef.h>
+#include <string.h>
 
 /* The settings of the configuration that is current: part of the loaded configuration, the one
  * piece of process-wide state Postern keeps (docs/design.md, "Process-wide state"). */
@@ -59,6 +62,10 @@ static int at_least(const char *name, long long value, long long min, strbuf *er
 
 int mail_params_check(const mail_params *p, strbuf *err)
 {
+    if (strlen(p->queue_directory) > QUEUE_DIR_MAX) {
+        strbuf_printf(err, "parameter queue_directory: longer than %d bytes", QUEUE_DIR_MAX);
+        return -1;
+    }
     return at_least("hopcount_limit", p->hopcount_limit, 1, err) < 0 ||
                    at_least("header_size_limit", p->header_size_limit, 1, err) < 0 ||
                    at_least("message_size_limit", p->message_size_limit, 0, err) < 0 ||

@@ -17,6 +17,7 @@
  * foreground. -t only tests: exit 0 when no master runs for this configuration, 1 when one does.
  */
 #include "master/master.h"
+#include "global/mail_params.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "master/config_audit.h"
@@ -492,6 +493,8 @@ int master_main(int argc, char **argv)
     if (m.queue_dir[0] != '/')
         startup_fail(&st, "file %s: parameter queue_directory: value must be an absolute path: %s",
                      config_main_cf(m.cfg), m.queue_dir);
+    if (mail_params_check(mail_params_current(), &err) < 0)
+        startup_fail(&st, "file %s: %s", config_main_cf(m.cfg), err.data);
     uid_t owner;
     gid_t group;
     if (lookup_owner(m.cfg, &owner, &group, &err) < 0)

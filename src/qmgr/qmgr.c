@@ -34,8 +34,6 @@
 #define QMGR_MAX_TRIGGER_CONNS 256
 #define QMGR_STOP_WAIT_SECONDS 30
 
-static int trigger_conns; /* open trigger connections, to bound them */
-
 static void scan_now(event_loop *loop, void *ctx);
 
 void qmgr_request_scan(qmgr *q, int incoming, int deferred, int flush)
@@ -220,7 +218,7 @@ static void trigger_read(event_loop *loop, int fd, unsigned events, void *ctx)
     if (n <= 0) {
         event_remove(loop, fd);
         close(fd);
-        trigger_conns--;
+        q->trigger_conns--;
     }
 }
 
@@ -232,13 +230,13 @@ static void trigger_accept(event_loop *loop, int fd, unsigned events, void *ctx)
         int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (c < 0)
             return;
-        if (trigger_conns >= QMGR_MAX_TRIGGER_CONNS ||
+        if (q->trigger_conns >= QMGR_MAX_TRIGGER_CONNS ||
             event_add(loop, c, EVENT_READ, trigger_read, q) < 0) {
             close(c); /* still counts as a wakeup */
             qmgr_request_scan(q, 1, 0, 0);
             continue;
         }
-        trigger_conns++;
+        q->trigger_conns++;
     }
 }
 
@@ -274,7 +272,8 @@ int qmgr_main(int argc, char **argv)
     qmgr q;
     memset(&q, 0, sizeof(q));
     q.srv = &srv;
-    snprintf(q.queue_dir, sizeof(q.queue_dir), "%s", mail_params_current()->queue_directory);
+    const char *queue_dir = mail_params_current()->queue_directory;
+    memcpy(q.queue_dir, queue_dir, strlen(queue_dir) + 1); /* length checked at start */
     if (queue_recycler_init(&q.recycler, q.queue_dir) < 0)
         log_warning("queue_directory too long to recycle queue files: %s", q.queue_dir);
     long limit = mail_params_current()->qmgr_message_active_limit;

@@ -50,6 +50,7 @@
 #include "global/resolve.h"
 #include "lib/event.h"
 #include "master/mail_server.h"
+#include "queue/queue_dir.h"
 #include "queue/queue_file.h"
 #include "queue/queue_recycle.h"
 
@@ -119,7 +120,7 @@ struct qmgr {
     mail_server *srv;
     event_loop *loop;
     resolver *res;
-    char queue_dir[4096];
+    char queue_dir[QUEUE_DIR_MAX + 1]; /* mail_params_check() refused a longer one */
     qmgr_message *active; /* list of messages in the active queue */
     size_t nactive;
     size_t active_limit;
@@ -132,6 +133,7 @@ struct qmgr {
     qmgr_transport *transports;
     void *master_cf; /* master_cf *, for the agents' maxproc */
     queue_recycler recycler; /* where finished queue files go (queue_recycle.h) */
+    int trigger_conns;       /* open trigger connections, to bound them */
 };
 
 /* qmgr.c */

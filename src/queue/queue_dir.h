@@ -15,6 +15,10 @@
 #include <sys/types.h>
 #include <time.h>
 
+/* The longest queue_directory: a longer one is a configuration error (mail_params_check), so
+ * that every path below it (queue, hash levels, id, a suffix) fits in PATH_MAX. */
+#define QUEUE_DIR_MAX 3840
+
 extern const char *const queue_names[]; /* NULL-terminated: "maildrop", "incoming", ... */
 
 /* Creates every queue directory that is missing (mode 0700, public 0710 group setgid_group,
