@@ -267,20 +267,22 @@ int dsn_class(const char *dsn)
     return dsn[0] - '0';
 }
 
+void deliver_status(const char *dsn, char out[DSN_MAX])
+{
+    const char *valid = dsn_class(dsn) && strlen(dsn) < DSN_MAX ? dsn : "4.3.0";
+    memcpy(out, valid, strlen(valid) + 1);
+    if (out[0] == '5' && mail_params_current()->soft_bounce)
+        out[0] = '4';
+}
+
 void deliver_set_result(deliver_rcpt *rcpt, const char *dsn, const char *fmt, ...)
 {
-    snprintf(rcpt->dsn, DSN_MAX, "%s", dsn_class(dsn) ? dsn : "4.3.0");
-    if (rcpt->dsn[0] == '5' && mail_params_current()->soft_bounce)
-        rcpt->dsn[0] = '4';
-    strbuf text;
-    strbuf_init(&text, 4096);
+    deliver_status(dsn, rcpt->dsn);
     va_list ap;
     va_start(ap, fmt);
-    strbuf_vprintf(&text, fmt, ap);
-    va_end(ap);
     free(rcpt->reason);
-    rcpt->reason = strbuf_detach(&text);
-    strbuf_free(&text);
+    rcpt->reason = strbuf_vformat(4096, fmt, ap);
+    va_end(ap);
 }
 
 void deliver_format_delay(double seconds, char *buf, size_t len)

@@ -85,6 +85,9 @@ void deliver_reply_encode(const deliver_request *req, strbuf *out);
 int deliver_reply_decode(const attr_record *rec, deliver_request *req, strbuf *err);
 
 /* Records a result; with soft_bounce = yes a 5.x.x becomes 4.x.x, as Postfix does. */
+/* The DSN status a result gets: dsn when well-formed, else 4.3.0; 5.x.x becomes 4.x.x under
+ * soft_bounce. */
+void deliver_status(const char *dsn, char out[DSN_MAX]);
 void deliver_set_result(deliver_rcpt *rcpt, const char *dsn, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* 2, 4 or 5 for a "c.x.x" DSN status, 0 when malformed. */

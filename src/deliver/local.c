@@ -108,25 +108,21 @@ static void leaf_result(local_state *st, const char *to, const char *dsn, const 
     __attribute__((format(printf, 4, 5)));
 static void leaf_result(local_state *st, const char *to, const char *dsn, const char *fmt, ...)
 {
-    strbuf text;
-    strbuf_init(&text, 4096);
     va_list ap;
     va_start(ap, fmt);
-    strbuf_vprintf(&text, fmt, ap);
+    char *text = strbuf_vformat(4096, fmt, ap);
     va_end(ap);
     char status[DSN_MAX];
-    snprintf(status, sizeof(status), "%s", dsn_class(dsn) ? dsn : "4.3.0");
-    if (status[0] == '5' && mail_params_current()->soft_bounce)
-        status[0] = '4';
-    deliver_log(st->req, to, st->rcpt->orig, "local", status, text.data);
+    deliver_status(dsn, status);
+    deliver_log(st->req, to, st->rcpt->orig, "local", status, text);
     int cls = status[0] - '0';
     if (rank(cls) > rank(st->worst)) {
         st->worst = cls;
-        snprintf(st->dsn, sizeof(st->dsn), "%s", status);
+        memcpy(st->dsn, status, sizeof(status));
         strbuf_reset(&st->reason);
-        strbuf_append_str(&st->reason, text.data);
+        strbuf_append_str(&st->reason, text);
     }
-    strbuf_free(&text);
+    free(text);
 }
 
 /* Is this class ("alias", "forward", "include") allowed by the parameter's list? */

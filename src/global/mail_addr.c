@@ -48,32 +48,38 @@ static int is_label_char(int c)
     return isalnum(c) || c == '-' || c == '_';
 }
 
-int mail_addr_domain_is_fqdn(const char *domain)
+int mail_hostname_dots(const char *name)
 {
-    size_t len = strlen(domain);
+    size_t len = strlen(name);
     if (len == 0 || len > 255)
-        return 0;
-    if (domain[0] == '[')
-        return len > 2 && domain[len - 1] == ']';
+        return -1;
     int dots = 0;
     size_t label = 0;
     for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)domain[i];
+        unsigned char c = (unsigned char)name[i];
         if (c == '.') {
             /* A trailing dot is tolerated (absolute name); empty labels are not. */
             if (label == 0)
-                return 0;
+                return -1;
             if (i + 1 < len)
                 dots++;
             label = 0;
         } else if (is_label_char(c)) {
             if (++label > 63)
-                return 0;
+                return -1;
         } else {
-            return 0;
+            return -1;
         }
     }
-    return dots > 0;
+    return dots;
+}
+
+int mail_addr_domain_is_fqdn(const char *domain)
+{
+    size_t len = strlen(domain);
+    if (domain[0] == '[')
+        return len > 2 && len <= 255 && domain[len - 1] == ']';
+    return mail_hostname_dots(domain) > 0;
 }
 
 void mail_addr_fold_domain(char *addr)

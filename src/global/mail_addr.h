@@ -17,6 +17,10 @@ int mail_addr_split(const char *addr, char *local, size_t locallen, char *domain
 void mail_addr_strip_extension(char *local, const char *delimiters, char *ext, size_t extlen);
 /* Non-zero when domain has a dot and only valid hostname characters, or is an [address]. */
 int mail_addr_domain_is_fqdn(const char *domain);
+/* Host name syntax (HELO, domains): labels of letters, digits, '-' and '_', 1 to 63 bytes,
+ * at most 255 bytes in all, a trailing dot allowed. Returns the number of dots between labels,
+ * or -1 when name is not a host name. */
+int mail_hostname_dots(const char *name);
 /* Lowercases the domain part in place. */
 void mail_addr_fold_domain(char *addr);
 

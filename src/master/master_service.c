@@ -24,13 +24,11 @@ static char *format_text(const char *fmt, ...) __attribute__((format(printf, 1, 
 
 static char *format_text(const char *fmt, ...)
 {
-    strbuf sb;
-    strbuf_init(&sb, 0);
     va_list ap;
     va_start(ap, fmt);
-    strbuf_vprintf(&sb, fmt, ap);
+    char *text = strbuf_vformat(0, fmt, ap);
     va_end(ap);
-    return strbuf_detach(&sb);
+    return text;
 }
 
 static int open_inet(const char *addr, int port, int *fd_out, strbuf *err)

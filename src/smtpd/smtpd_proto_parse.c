@@ -2,6 +2,7 @@
  * smtpd_proto_parse.c: SMTP command-line parsing, pure functions (see smtpd_proto_parse.h).
  */
 #include "smtpd/smtpd_proto_parse.h"
+#include "global/mail_addr.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -557,22 +558,5 @@ int smtpd_helo_is_valid(const char *helo)
 {
     if (helo[0] == '[')
         return valid_address_literal(helo);
-    size_t len = strlen(helo);
-    if (len == 0 || len > 255)
-        return 0;
-    size_t label = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)helo[i];
-        if (c == '.') {
-            if (label == 0)
-                return 0;
-            label = 0;
-        } else if (isalnum(c) || c == '-' || c == '_') {
-            if (++label > 63)
-                return 0;
-        } else {
-            return 0;
-        }
-    }
-    return 1;
+    return mail_hostname_dots(helo) >= 0;
 }
