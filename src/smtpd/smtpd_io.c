@@ -564,6 +564,14 @@ static size_t session_capacity(void)
 
 int smtpd_io_run(smtpd_server *srv)
 {
+    /* Block the master's signals before any thread starts: threads inherit the mask, and a
+     * SIGHUP delivered to a worker thread that does not block it would kill the process (its
+     * default action) instead of reaching the signalfd. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_BLOCK, &set, NULL);
     srv->loop = event_loop_new();
     if (srv->loop == NULL)
         log_fatal("cannot create event loop: %m");
@@ -581,11 +589,6 @@ int smtpd_io_run(smtpd_server *srv)
     srv->session_capacity = session_capacity();
     int lfd = srv->ms->listen_fd;
     fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK);
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGTERM);
-    sigprocmask(SIG_BLOCK, &set, NULL);
     int sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (sfd < 0)
         log_fatal("signalfd: %m");
