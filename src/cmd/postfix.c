@@ -21,6 +21,7 @@
  * Postfix's postfix-script. Bad usage exits 64.
  */
 #include "cmd/commands.h"
+#include "global/mail_owner.h"
 #include "global/mail_params.h"
 #include "lib/config.h"
 #include "lib/log.h"
@@ -34,8 +35,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -305,25 +304,19 @@ static int cmd_check(config *cfg)
     uid_t owner = (uid_t)-1;
     gid_t group = (gid_t)-1;
     if (geteuid() == 0) {
-        const char *user = cfg_str("mail_owner");
-        struct passwd *pw = getpwnam(user);
-        if (pw == NULL) {
-            say(SAY_ERROR, "file %s: parameter mail_owner: unknown user name value: %s",
-                config_main_cf(cfg), user);
+        strbuf warning;
+        strbuf_init(&warning, 0);
+        strbuf_reset(&err);
+        if (mail_owner_ids(cfg, &owner, &group, &err, &warning) < 0) {
+            say(SAY_ERROR, "%s", err.data);
             errors++;
-        } else {
-            owner = pw->pw_uid;
-            group = pw->pw_gid;
-            if (owner == 0)
-                say(SAY_WARNING, "mail_owner %s is the super-user: daemons keep root privileges",
-                    user);
+        } else if (owner == 0) {
+            say(SAY_WARNING, "mail_owner %s is the super-user: daemons keep root privileges",
+                cfg_str("mail_owner"));
         }
-        struct group *gr = getgrnam(cfg_str("setgid_group"));
-        if (gr == NULL)
-            say(SAY_WARNING, "file %s: parameter setgid_group: unknown group name: %s",
-                config_main_cf(cfg), cfg_str("setgid_group"));
-        else
-            group = gr->gr_gid;
+        if (warning.len)
+            say(SAY_WARNING, "%s", warning.data);
+        strbuf_free(&warning);
     }
 
     const char *queue_dir = cfg_str("queue_directory");

@@ -175,7 +175,7 @@ static int parse_main_cf(config *cfg, char *buf, strbuf *err)
     return rc;
 }
 
-static char *read_file_bounded(const char *path, size_t limit, strbuf *err)
+char *config_read_file(const char *path, size_t limit, strbuf *err)
 {
     FILE *fp = fopen(path, "r");
     if (fp == NULL) {
@@ -205,32 +205,27 @@ static char *read_file_bounded(const char *path, size_t limit, strbuf *err)
 }
 
 static int validate_types(config *cfg, strbuf *err);
-static int config_parse_into(config *cfg, char *text, strbuf *err);
+static config *config_parse_into(config *cfg, char *text, strbuf *err);
 
 config *config_load(const char *dir, strbuf *err)
 {
     config *cfg = config_defaults(dir);
-    char *buf = read_file_bounded(cfg->main_cf, CONFIG_MAX_FILE_SIZE, err);
-    if (buf == NULL) {
-        config_free(cfg);
-        return NULL;
-    }
-    int rc = config_parse_into(cfg, buf, err);
-    free(buf);
+    return config_parse_into(cfg, config_read_file(cfg->main_cf, CONFIG_MAX_FILE_SIZE, err), err);
+}
+
+/* Parses text (NUL-terminated, modified in place, then freed; NULL when it could not be read)
+ * as main.cf content and validates it. Returns cfg, or NULL (cfg freed) with err set. */
+static config *config_parse_into(config *cfg, char *text, strbuf *err)
+{
+    int rc = text ? parse_main_cf(cfg, text, err) : -1;
+    if (rc == 0)
+        rc = validate_types(cfg, err);
+    free(text);
     if (rc < 0) {
         config_free(cfg);
         return NULL;
     }
     return cfg;
-}
-
-/* Parses text (NUL-terminated, modified in place) as main.cf content and validates it. */
-static int config_parse_into(config *cfg, char *text, strbuf *err)
-{
-    int rc = parse_main_cf(cfg, text, err);
-    if (rc == 0)
-        rc = validate_types(cfg, err);
-    return rc;
 }
 
 config *config_load_text(const char *dir, const char *text, size_t len, strbuf *err)
@@ -239,15 +234,7 @@ config *config_load_text(const char *dir, const char *text, size_t len, strbuf *
         strbuf_printf(err, "main.cf text: %s", len > CONFIG_MAX_FILE_SIZE ? "too large" : "NUL byte");
         return NULL;
     }
-    config *cfg = config_defaults(dir);
-    char *buf = xstrndup(text, len);
-    int rc = config_parse_into(cfg, buf, err);
-    free(buf);
-    if (rc < 0) {
-        config_free(cfg);
-        return NULL;
-    }
-    return cfg;
+    return config_parse_into(config_defaults(dir), xstrndup(text, len), err);
 }
 
 void config_set_current(config *cfg)

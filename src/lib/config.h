@@ -25,6 +25,9 @@ typedef struct config config;
 config *config_load(const char *dir, strbuf *err);
 /* Parses main.cf text held in memory, as config_load does a file (tests, fuzzing). */
 config *config_load_text(const char *dir, const char *text, size_t len, strbuf *err);
+/* Reads a configuration file (main.cf, master.cf) of at most limit bytes that holds no NUL byte;
+ * free() the text. NULL with the reason in err. */
+char *config_read_file(const char *path, size_t limit, strbuf *err);
 /* A configuration with defaults only (postconf -d). */
 config *config_defaults(const char *dir);
 void config_free(config *cfg);

@@ -17,6 +17,7 @@
  * foreground. -t only tests: exit 0 when no master runs for this configuration, 1 when one does.
  */
 #include "master/master.h"
+#include "global/mail_owner.h"
 #include "global/mail_params.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -27,9 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
 #include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,20 +189,13 @@ static int lookup_owner(config *cfg, uid_t *uid, gid_t *gid, strbuf *err)
     *gid = (gid_t)-1;
     if (geteuid() != 0)
         return 0; /* a normal user runs everything as itself */
-    const char *owner = config_get(cfg, "mail_owner");
-    struct passwd *pw = getpwnam(owner);
-    if (pw == NULL) {
-        strbuf_printf(err, "file %s: parameter mail_owner: unknown user name value: %s",
-                      config_main_cf(cfg), owner);
-        return -1;
-    }
-    *uid = pw->pw_uid;
-    struct group *gr = getgrnam(config_get(cfg, "setgid_group"));
-    *gid = gr ? gr->gr_gid : pw->pw_gid;
-    if (gr == NULL)
-        log_warning("file %s: parameter setgid_group: unknown group name: %s", config_main_cf(cfg),
-                    config_get(cfg, "setgid_group"));
-    return 0;
+    strbuf warning;
+    strbuf_init(&warning, 0);
+    int rc = mail_owner_ids(cfg, uid, gid, err, &warning);
+    if (warning.len)
+        log_warning("%s", warning.data);
+    strbuf_free(&warning);
+    return rc;
 }
 
 char *master_pid_path(config *cfg)

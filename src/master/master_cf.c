@@ -486,34 +486,10 @@ master_cf *master_cf_load(config *cfg, strbuf *err)
     strbuf path;
     strbuf_init(&path, 0);
     strbuf_printf(&path, "%s/master.cf", config_directory(cfg));
-    FILE *fp = fopen(path.data, "r");
-    if (fp == NULL) {
-        strbuf_reset(err);
-        strbuf_printf(err, "open %s: %s", path.data, strerror(errno));
-        strbuf_free(&path);
-        return NULL;
-    }
-    strbuf text;
-    strbuf_init(&text, CONFIG_MAX_FILE_SIZE);
-    char buf[8192];
-    size_t n;
-    int too_big = 0;
-    while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
-        if (strbuf_append(&text, buf, n) < 0) {
-            too_big = 1;
-            break;
-        }
-    int failed = ferror(fp);
-    fclose(fp);
-    master_cf *mcf = NULL;
     strbuf_reset(err);
-    if (too_big || failed)
-        strbuf_printf(err, "%s: %s", path.data, too_big ? "file too large" : "read error");
-    else if (strlen(text.data) != text.len)
-        strbuf_printf(err, "%s: file contains a NUL byte", path.data);
-    else
-        mcf = master_cf_parse(cfg, path.data, text.data, err);
-    strbuf_free(&text);
+    char *text = config_read_file(path.data, CONFIG_MAX_FILE_SIZE, err);
+    master_cf *mcf = text ? master_cf_parse(cfg, path.data, text, err) : NULL;
+    free(text);
     strbuf_free(&path);
     return mcf;
 }
