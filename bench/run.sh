@@ -4,6 +4,7 @@
 # stops every server process it started and removes the folder, also on failure or Ctrl-C.
 # Results: bench/results/latest.{md,csv,png}. Needs root (Postfix starts as root).
 # Environment: BENCH_QUICK=1 (one short round), BENCH_ROUNDS, BENCH_MESSAGES, BENCH_SERVERS,
+# BENCH_POSTERN (another Postern binary to measure, for before/after comparisons),
 # BENCH_TMPDIR (parent of the temporary folder; default $TMPDIR or /tmp).
 set -eu
 cd "$(dirname "$0")/.."
@@ -59,7 +60,7 @@ trap 'exit 129' HUP
 
 echo "bench: instances in $tmp"
 /usr/bin/python3 bench/bench.py --tmp "$tmp" --out "$top/bench/results" \
-    --postern "$top/build/bin/postern" &
+    --postern "${BENCH_POSTERN:-$top/build/bin/postern}" &
 bench_pid=$!
 wait "$bench_pid"
 rc=$?

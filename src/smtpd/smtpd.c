@@ -11,9 +11,10 @@
  * SIGHUP after a reload makes the process finish its sessions and exit, and the next one reads
  * the new configuration.
  *
- * Client host names: the server does no DNS lookups (a blocking resolver would stall every
- * session of the process). Loopback clients are named "localhost", all others "unknown", in
- * logs, the Received: header and check_client_access lookups.
+ * Client host names are looked up before the greeting without blocking the event loop
+ * (smtpd_peer.c, with forward confirmation as Postfix; smtpd_peername_lookup); 127.0.0.1
+ * and ::1 are "localhost" without a lookup. Restriction lists are compiled here, once
+ * (smtpd_check.h): a bad one is fatal before the first connection.
  */
 #include "lib/config.h"
 #include "lib/log.h"
