@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -114,11 +115,18 @@ worker_pool *worker_pool_new(event_loop *loop, int threads)
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->more, NULL);
     p->threads = xcalloc((size_t)threads, sizeof(*p->threads));
+    /* The workers take no signals: a process-directed SIGHUP or SIGTERM must reach the thread
+     * that handles it (smtpd's signalfd), not a worker where the default action or a handler
+     * would end the process with its sessions open. New threads inherit this mask. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
     for (int i = 0; i < threads; i++) {
         if (pthread_create(&p->threads[i], NULL, worker_main, p) != 0)
             break;
         p->nthreads++;
     }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (p->nthreads == 0) {
         worker_pool_free(p);
         errno = EAGAIN;

@@ -318,11 +318,11 @@ def test_reload_storm_with_concurrent_clients(instance):
                 errors.append(repr(e))
             i += 1
 
-    threads = [threading.Thread(target=client, args=(c,)) for c in range(4)]
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(6)]
     for t in threads:
         t.start()
     try:
-        for k in range(8):
+        for k in range(12):
             time.sleep(0.3)
             reload(instance, k + 1)
     finally:
