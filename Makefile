@@ -27,7 +27,7 @@ UNITBIN := $(patsubst tests/unit/%.c,build/check/unit/%,$(UNITSRC))
 FUZZSRC := $(wildcard fuzz/fuzz_*.c)
 FUZZBIN := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZSRC))
 
-.PHONY: all deps run check unit e2e fuzz fuzz-smoke bench clean install format docs docs-check
+.PHONY: all deps run check unit e2e fuzz fuzz-smoke bench clean install format docs docs-check torture
 
 all: build/bin/postern
 
@@ -69,7 +69,7 @@ unit: $(UNITBIN)
 	@sh scripts/run-unit.sh $(UNITBIN)
 
 check: deps
-	@$(MAKE) --no-print-directory build/check/bin/postern $(UNITBIN) build/check/tools/param_docs
+	@$(MAKE) --no-print-directory build/check/bin/postern $(UNITBIN) build/check/tools/param_docs build/torture/fault_shim.so
 	@sh scripts/check.sh
 
 # docs/parameters.md's table is generated from src/lib/param_class.def and config_params.c.
@@ -87,6 +87,16 @@ docs-check: build/check/tools/param_docs
 	    { echo "docs/parameters.md is stale: run make docs"; exit 1; }
 
 fuzz: $(FUZZBIN)
+
+# Fault injection under load (tests/torture/, docs/reliability.md): the full form; make check
+# runs the short form through tests/e2e/test_torture_short.py.
+build/torture/fault_shim.so: tests/torture/fault_shim.c
+	@mkdir -p $(@D)
+	@echo "  SHIM    $@"
+	@$(CC) $(CSTD) -Wall -Wextra -Werror -O2 -fPIC -shared -o $@ $< -ldl
+
+torture: deps build/bin/postern build/torture/fault_shim.so
+	@POSTERN_BIN=$(CURDIR)/build/bin/postern /usr/bin/python3 tests/torture/torture.py $(TORTURE_ARGS)
 
 # Fuzz targets link against an archive, so each pulls in only the objects it needs.
 FUZZCC    := clang
