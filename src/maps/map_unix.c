@@ -16,83 +16,92 @@
 #define UNIX_BUF_START 4096
 #define UNIX_BUF_MAX (1024 * 1024)
 
-typedef enum { UNIX_PASSWD, UNIX_GROUP } unix_kind;
+/* One system database: how to fetch an entry into a caller's buffer and how to print it. */
+typedef union {
+    struct passwd pw;
+    struct group gr;
+} unix_entry;
 
-static const unix_kind unix_passwd = UNIX_PASSWD, unix_group = UNIX_GROUP;
+typedef struct {
+    const char *table;
+    int (*fetch)(const char *key, unix_entry *ent, char *buf, size_t size, int *found);
+    void (*format)(const unix_entry *ent, strbuf *result);
+} unix_db;
+
+static int passwd_fetch(const char *key, unix_entry *ent, char *buf, size_t size, int *found)
+{
+    struct passwd *res = NULL;
+    int rc = getpwnam_r(key, &ent->pw, buf, size, &res);
+    *found = res != NULL;
+    return rc;
+}
+
+static int group_fetch(const char *key, unix_entry *ent, char *buf, size_t size, int *found)
+{
+    struct group *res = NULL;
+    int rc = getgrnam_r(key, &ent->gr, buf, size, &res);
+    *found = res != NULL;
+    return rc;
+}
+
+static void passwd_format(const unix_entry *ent, strbuf *result)
+{
+    const struct passwd *pw = &ent->pw;
+    strbuf_printf(result, "%s:%s:%ld:%ld:%s:%s:%s", pw->pw_name, pw->pw_passwd, (long)pw->pw_uid,
+                  (long)pw->pw_gid, pw->pw_gecos, pw->pw_dir, pw->pw_shell);
+}
+
+static void group_format(const unix_entry *ent, strbuf *result)
+{
+    const struct group *gr = &ent->gr;
+    strbuf_printf(result, "%s:%s:%ld:", gr->gr_name, gr->gr_passwd, (long)gr->gr_gid);
+    for (char **m = gr->gr_mem; m && *m; m++)
+        strbuf_printf(result, "%s%s", m == gr->gr_mem ? "" : ",", *m);
+}
+
+static const unix_db unix_passwd = {"passwd.byname", passwd_fetch, passwd_format};
+static const unix_db unix_group = {"group.byname", group_fetch, group_format};
 
 static void *unix_open(const char *name, strbuf *err)
 {
-    if (strcmp(name, "passwd.byname") == 0)
+    if (strcmp(name, unix_passwd.table) == 0)
         return (void *)&unix_passwd;
-    if (strcmp(name, "group.byname") == 0)
+    if (strcmp(name, unix_group.table) == 0)
         return (void *)&unix_group;
     strbuf_printf(err, "unknown table: unix:%s", name);
     return NULL;
 }
 
-static int passwd_lookup(const char *key, strbuf *result)
-{
-    size_t size = UNIX_BUF_START;
-    for (;;) {
-        char *buf = xmalloc(size);
-        struct passwd pw, *found = NULL;
-        int rc = getpwnam_r(key, &pw, buf, size, &found);
-        if (rc == ERANGE && size < UNIX_BUF_MAX) {
-            free(buf);
-            size *= 2;
-            continue;
-        }
-        int status;
-        if (rc != 0 && rc != ENOENT && rc != ESRCH && rc != EBADF && rc != EPERM) {
-            strbuf_printf(result, "unix:passwd.byname: lookup %s: %s", key, strerror(rc));
-            status = -1;
-        } else if (found == NULL) {
-            status = 0;
-        } else {
-            strbuf_printf(result, "%s:%s:%ld:%ld:%s:%s:%s", pw.pw_name, pw.pw_passwd,
-                          (long)pw.pw_uid, (long)pw.pw_gid, pw.pw_gecos, pw.pw_dir, pw.pw_shell);
-            status = 1;
-        }
-        free(buf);
-        return status;
-    }
-}
-
-static int group_lookup(const char *key, strbuf *result)
-{
-    size_t size = UNIX_BUF_START;
-    for (;;) {
-        char *buf = xmalloc(size);
-        struct group gr, *found = NULL;
-        int rc = getgrnam_r(key, &gr, buf, size, &found);
-        if (rc == ERANGE && size < UNIX_BUF_MAX) {
-            free(buf);
-            size *= 2;
-            continue;
-        }
-        int status;
-        if (rc != 0 && rc != ENOENT && rc != ESRCH && rc != EBADF && rc != EPERM) {
-            strbuf_printf(result, "unix:group.byname: lookup %s: %s", key, strerror(rc));
-            status = -1;
-        } else if (found == NULL) {
-            status = 0;
-        } else {
-            strbuf_printf(result, "%s:%s:%ld:", gr.gr_name, gr.gr_passwd, (long)gr.gr_gid);
-            for (char **m = gr.gr_mem; m && *m; m++)
-                strbuf_printf(result, "%s%s", m == gr.gr_mem ? "" : ",", *m);
-            status = 1;
-        }
-        free(buf);
-        return status;
-    }
-}
-
+/* Fetches with a buffer that grows on ERANGE up to UNIX_BUF_MAX; "not found" errors are misses. */
 static int unix_lookup(void *handle, const char *key, strbuf *result)
 {
+    const unix_db *db = handle;
     if (*key == '\0')
         return 0;
-    return *(const unix_kind *)handle == UNIX_PASSWD ? passwd_lookup(key, result)
-                                                     : group_lookup(key, result);
+    size_t size = UNIX_BUF_START;
+    for (;;) {
+        char *buf = xmalloc(size);
+        unix_entry ent;
+        int found = 0;
+        int rc = db->fetch(key, &ent, buf, size, &found);
+        if (rc == ERANGE && size < UNIX_BUF_MAX) {
+            free(buf);
+            size *= 2;
+            continue;
+        }
+        int status;
+        if (rc != 0 && rc != ENOENT && rc != ESRCH && rc != EBADF && rc != EPERM) {
+            strbuf_printf(result, "unix:%s: lookup %s: %s", db->table, key, strerror(rc));
+            status = -1;
+        } else if (!found) {
+            status = 0;
+        } else {
+            db->format(&ent, result);
+            status = 1;
+        }
+        free(buf);
+        return status;
+    }
 }
 
 static void unix_close(void *handle)
