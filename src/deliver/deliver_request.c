@@ -3,6 +3,7 @@
 #include "global/mail_date.h"
 #include "global/mail_params.h"
 #include "lib/config.h"
+#include "lib/fixed_str.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 
@@ -62,9 +63,11 @@ deliver_rcpt *deliver_request_add_rcpt(deliver_request *req, const char *address
 
 static void put_time(strbuf *out, const char *name, double t)
 {
-    char buf[64];
-    snprintf(buf, sizeof(buf), "%.6f", t);
-    attr_put(out, name, buf);
+    strbuf text; /* "%.6f" of any double: no fixed size is right */
+    strbuf_init(&text, 0);
+    strbuf_printf(&text, "%.6f", t);
+    attr_put(out, name, text.data);
+    strbuf_free(&text);
 }
 
 void deliver_request_encode(const deliver_request *req, strbuf *out)
@@ -221,7 +224,7 @@ int deliver_reply_decode(const attr_record *rec, deliver_request *req, strbuf *e
                 strbuf_printf(err, "bad rcpt_dsn in reply");
                 return -1;
             }
-            snprintf(req->rcpts[n_dsn++].dsn, DSN_MAX, "%s", it->value);
+            dsn_set(req->rcpts[n_dsn++].dsn, DSN_MAX, it->value);
         } else if (strcmp(it->name, "rcpt_reason") == 0) {
             if (n_reason >= req->nrcpt) {
                 strbuf_printf(err, "too many rcpt_reason in reply");
@@ -267,6 +270,16 @@ int dsn_class(const char *dsn)
     return dsn[0] - '0';
 }
 
+_Static_assert(DSN_MAX > DSN_CODE_MAX, "a well-formed status fits DSN_MAX");
+
+void dsn_set(char *dsn, size_t size, const char *code)
+{
+    if (dsn_class(code) == 0 || fixed_copy(dsn, size, code) < 0) {
+        if (fixed_copy(dsn, size, "4.3.0") < 0)
+            log_fatal("dsn_set: a %zu-byte status buffer", size);
+    }
+}
+
 void deliver_status(const char *dsn, char out[DSN_MAX])
 {
     const char *valid = dsn_class(dsn) && strlen(dsn) < DSN_MAX ? dsn : "4.3.0";
@@ -285,18 +298,24 @@ void deliver_set_result(deliver_rcpt *rcpt, const char *dsn, const char *fmt, ..
     va_end(ap);
 }
 
+/* "%.0f" of a delay under DELAY_SHOWN_MAX seconds has at most 30 digits: it fits
+ * DELIVER_DELAY_TEXT. Larger values come from a broken clock or queue file, not a real wait. */
+#define DELAY_SHOWN_MAX 1e30
+
 void deliver_format_delay(double seconds, char *buf, size_t len)
 {
-    if (seconds < 0.005) {
-        snprintf(buf, len, "0");
+    int rc;
+    if (seconds < 0.005)
+        rc = fixed_copy(buf, len, "0");
+    else if (!(seconds < DELAY_SHOWN_MAX))
+        rc = fixed_copy(buf, len, "?");
+    else
+        rc = fixed_printf(buf, len, seconds >= 100 ? "%.0f" : seconds >= 10 ? "%.1f" : "%.2f",
+                          seconds);
+    if (rc < 0) { /* only a buffer shorter than DELIVER_DELAY_TEXT */
+        log_warning("deliver_format_delay: %zu-byte buffer too short", len);
         return;
     }
-    if (seconds >= 100)
-        snprintf(buf, len, "%.0f", seconds);
-    else if (seconds >= 10)
-        snprintf(buf, len, "%.1f", seconds);
-    else
-        snprintf(buf, len, "%.2f", seconds);
     char *dot = strchr(buf, '.');
     if (dot) {
         char *end = buf + strlen(buf) - 1;
@@ -314,7 +333,7 @@ void deliver_log(const deliver_request *req, const char *to, const char *orig, c
     double received = req->receive_time > 0 ? req->receive_time : now;
     double parts[4] = {req->active_time - req->arrival, received - req->active_time, 0,
                        now - received};
-    char total[32], d[4][32];
+    char total[DELIVER_DELAY_TEXT], d[4][DELIVER_DELAY_TEXT];
     deliver_format_delay(now - req->arrival, total, sizeof(total));
     for (int i = 0; i < 4; i++)
         deliver_format_delay(parts[i] > 0 ? parts[i] : 0, d[i], sizeof(d[i]));

@@ -90,9 +90,16 @@ int deliver_reply_decode(const attr_record *rec, deliver_request *req, strbuf *e
 void deliver_status(const char *dsn, char out[DSN_MAX]);
 void deliver_set_result(deliver_rcpt *rcpt, const char *dsn, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* 2, 4 or 5 for a "c.x.x" DSN status, 0 when malformed. */
+/* 2, 4 or 5 for a "c.x.x" DSN status, 0 when malformed. A well-formed status has at most
+ * DSN_CODE_MAX bytes (one class digit, two fields of 1..4 digits), so it always fits DSN_MAX. */
+#define DSN_CODE_MAX 11
 int dsn_class(const char *dsn);
-/* Formats a delay as Postfix does ("0.12", "3", "0"). */
+/* Sets dsn (size bytes, at least DSN_MAX) to code when code is a well-formed status, else to
+ * "4.3.0": a status is never cut. */
+void dsn_set(char *dsn, size_t size, const char *code);
+/* Formats a delay as Postfix does ("0.12", "3", "0") into len >= DELIVER_DELAY_TEXT bytes; "?"
+ * for a value no clock gives (1e30 s or more, or not a number). */
+#define DELIVER_DELAY_TEXT 32
 void deliver_format_delay(double seconds, char *buf, size_t len);
 /* Logs "ID: to=<to>, orig_to=<orig>, relay=R, delay=..., delays=a/b/c/d, dsn=..., status=...
  * (reason)" for rcpt's result. to may differ from rcpt->address (alias expansion); orig_to is

@@ -352,7 +352,7 @@ static void deliver_to_mailbox(local_state *st, const char *to, const identity *
     int rc;
     if (built < 0) {
         rc = -1;
-        snprintf(dsn, sizeof(dsn), "4.3.5");
+        dsn_set(dsn, sizeof(dsn), "4.3.5");
         strbuf_printf(&why, "mailbox path for %s: %s", id.user, strerror(errno));
     } else if (deliver_privs_enter(id.uid, id.gid, &why) < 0) {
         rc = -1;
@@ -811,12 +811,12 @@ static void local_deliver(deliver_request *req, void *ctx)
                           .worst = 2};
         st.seen = strmap_new();
         strbuf_init(&st.reason, 4096);
-        snprintf(st.dsn, sizeof(st.dsn), "2.0.0");
+        dsn_set(st.dsn, sizeof(st.dsn), "2.0.0");
         deliver_address(&st, req->rcpts[i].address, 0, 0);
         forward_flush(&st);
         forward_free(&st);
         /* The result carries the worst outcome; soft_bounce was applied per leaf. */
-        snprintf(req->rcpts[i].dsn, DSN_MAX, "%s", st.dsn);
+        dsn_set(req->rcpts[i].dsn, DSN_MAX, st.dsn);
         free(req->rcpts[i].reason);
         req->rcpts[i].reason = xstrdup(st.reason.len ? st.reason.data : "delivered");
         strmap_free(st.seen, NULL);

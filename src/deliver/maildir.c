@@ -119,13 +119,13 @@ static int maildir_write(maildir_paths *p, mail_source *src, const char *sender,
     int fd = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0 && errno == ENOENT) {
         if (make_maildir(base, why) < 0) {
-            snprintf(dsn, DSN_MAX, "4.2.0");
+            dsn_set(dsn, DSN_MAX, "4.2.0");
             return -1;
         }
         fd = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     }
     if (fd < 0) {
-        snprintf(dsn, DSN_MAX, "4.2.0");
+        dsn_set(dsn, DSN_MAX, "4.2.0");
         strbuf_printf(why, "create maildir file %s: %s", tmp_path, strerror(errno));
         return -1;
     }
@@ -148,7 +148,7 @@ static int maildir_write(maildir_paths *p, mail_source *src, const char *sender,
     }
     if (rc != MAIL_COPY_OK) {
         unlink(tmp_path);
-        snprintf(dsn, DSN_MAX, "%s", mail_copy_dsn(rc, saved));
+        dsn_set(dsn, DSN_MAX, mail_copy_dsn(rc, saved));
         strbuf_printf(why, "maildir delivery failed: %s", copy_why.data);
         strbuf_free(&copy_why);
         return -1;
@@ -163,12 +163,12 @@ static int maildir_write(maildir_paths *p, mail_source *src, const char *sender,
     if (moved < 0) {
         saved = errno;
         unlink(tmp_path);
-        snprintf(dsn, DSN_MAX, "4.2.0");
+        dsn_set(dsn, DSN_MAX, "4.2.0");
         strbuf_printf(why, "maildir delivery failed: rename %s: %s", new_path, strerror(saved));
         return -1;
     }
     if (fsync_dir(new_dir) < 0) {
-        snprintf(dsn, DSN_MAX, "4.2.0");
+        dsn_set(dsn, DSN_MAX, "4.2.0");
         strbuf_printf(why, "maildir delivery failed: fsync %s: %s", new_dir, strerror(errno));
         return -1;
     }
@@ -181,7 +181,7 @@ int maildir_deliver(const char *dir, mail_source *src, const char *sender,
 {
     maildir_paths paths;
     if (paths_build(&paths, dir) < 0) {
-        snprintf(dsn, DSN_MAX, "4.3.5");
+        dsn_set(dsn, DSN_MAX, "4.3.5");
         strbuf_printf(why, "maildir delivery failed: maildir %s: %s", dir, strerror(errno));
         paths_free(&paths);
         return -1;

@@ -183,7 +183,7 @@ int mbox_deliver(const char *path, mail_source *src, const char *sender,
 {
     int dotlocked = 0;
     if ((lock_methods & MBOX_LOCK_DOTLOCK) && mbox_dotlock_acquire(path, why) < 0) {
-        snprintf(dsn, DSN_MAX, "4.2.0");
+        dsn_set(dsn, DSN_MAX, "4.2.0");
         return -1;
     }
     dotlocked = (lock_methods & MBOX_LOCK_DOTLOCK) != 0;
@@ -192,13 +192,13 @@ int mbox_deliver(const char *path, mail_source *src, const char *sender,
     if (fd < 0) {
         if (dotlocked)
             mbox_dotlock_release(path);
-        snprintf(dsn, DSN_MAX, "%s", permanent ? "5.2.0" : "4.2.0");
+        dsn_set(dsn, DSN_MAX, permanent ? "5.2.0" : "4.2.0");
         return -1;
     }
     int rc = 0;
     if (((lock_methods & MBOX_LOCK_FCNTL) && kernel_lock(fd, MBOX_LOCK_FCNTL, why) < 0) ||
         ((lock_methods & MBOX_LOCK_FLOCK) && kernel_lock(fd, MBOX_LOCK_FLOCK, why) < 0)) {
-        snprintf(dsn, DSN_MAX, "4.2.0");
+        dsn_set(dsn, DSN_MAX, "4.2.0");
         rc = -1;
     }
     off_t old_size = 0;
@@ -209,7 +209,7 @@ int mbox_deliver(const char *path, mail_source *src, const char *sender,
         if (size_limit > 0) {
             room = size_limit - (long long)old_size;
             if (room <= 0) {
-                snprintf(dsn, DSN_MAX, "5.2.2");
+                dsn_set(dsn, DSN_MAX, "5.2.2");
                 strbuf_printf(why, "cannot update mailbox %s: mailbox full", path);
                 rc = -1;
             }
@@ -231,7 +231,7 @@ int mbox_deliver(const char *path, mail_source *src, const char *sender,
                 if (ftruncate(fd, old_size) < 0)
                     log_warning("cannot truncate %s after a failed delivery: %s", path,
                                 strerror(errno));
-                snprintf(dsn, DSN_MAX, "%s", mail_copy_dsn(cr, saved));
+                dsn_set(dsn, DSN_MAX, mail_copy_dsn(cr, saved));
                 strbuf_printf(why, "cannot update mailbox %s: %s", path, copy_why.data);
                 rc = -1;
             }

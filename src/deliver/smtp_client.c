@@ -112,7 +112,7 @@ static void release_session(smtp_agent *agent, const char *key, smtp_session *s,
 
 static void remember_failure(delivery *d, const char *dsn, const strbuf *why, const char *relay)
 {
-    snprintf(d->fail_dsn, sizeof(d->fail_dsn), "%s", dsn);
+    dsn_set(d->fail_dsn, sizeof(d->fail_dsn), dsn);
     strbuf_reset(&d->fail_why);
     strbuf_append(&d->fail_why, why->data, why->len);
     d->fail_relay = relay;
@@ -151,7 +151,7 @@ static smtp_session *open_session(smtp_agent *agent, const session_target *t, ch
     for (int attempt = 0; attempt < 2; attempt++) {
         int fd = smtp_connect_candidate(c, cfg_time("smtp_connect_timeout"), why);
         if (fd < 0) {
-            snprintf(dsn, dsnlen, "4.4.1");
+            dsn_set(dsn, dsnlen, "4.4.1");
             return NULL;
         }
         *connected = 1;
@@ -188,7 +188,7 @@ static void try_servers(smtp_agent *agent, delivery *d, const char *nexthop, con
     int ndest = smtp_nexthop_parse(nexthop, agent->lmtp, dests, SMTP_DEST_MAX, &why);
     if (ndest < 0) {
         log_warning("%s: %s", d->req->queue_id, why.data);
-        snprintf(d->fail_dsn, sizeof(d->fail_dsn), "4.3.5");
+        dsn_set(d->fail_dsn, sizeof(d->fail_dsn), "4.3.5");
         strbuf_reset(&d->fail_why);
         strbuf_printf(&d->fail_why, "mail system configuration error: %s", why.data);
         strbuf_free(&why);
@@ -302,7 +302,7 @@ static void smtp_deliver(deliver_request *req, void *ctx)
     d->relay = xcalloc(req->nrcpt ? req->nrcpt : 1, sizeof(*d->relay));
     d->open = req->nrcpt;
     strbuf_init(&d->fail_why, 4096);
-    snprintf(d->fail_dsn, sizeof(d->fail_dsn), "4.4.1");
+    dsn_set(d->fail_dsn, sizeof(d->fail_dsn), "4.4.1");
     strbuf_append_str(&d->fail_why, "no mail server could be reached");
     const char *ret = queue_envelope_attr(&src.env, "dsn_ret");
     d->msg = (smtp_message){.req = req,

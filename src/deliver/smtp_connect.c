@@ -1,4 +1,5 @@
 /* smtp_connect.c: address lists and connection setup for the SMTP client (see smtp_connect.h). */
+#include "deliver/deliver_request.h"
 #include "deliver/smtp_connect.h"
 #include "deliver/smtp_dns.h"
 #include "lib/config.h"
@@ -89,8 +90,8 @@ static int add_host(candidate_list *cl, const char *host, unsigned port, int mx_
 
 static void set_failure(char *dsn, size_t dsnlen, int status)
 {
-    snprintf(dsn, dsnlen, "%s",
-             status == SMTP_DNS_NOTFOUND || status == SMTP_DNS_NODATA ? "5.4.4" : "4.4.3");
+    dsn_set(dsn, dsnlen,
+            status == SMTP_DNS_NOTFOUND || status == SMTP_DNS_NODATA ? "5.4.4" : "4.4.3");
 }
 
 /* Adds the candidates of one MX destination. 0 or -1 with dsn/why. */
@@ -113,7 +114,7 @@ static int add_mx_destination(candidate_list *cl, const smtp_dest *d, char *dsn,
         return -1;
     }
     if (n == 1 && mx[0].host[0] == '\0') {
-        snprintf(dsn, dsnlen, "5.1.10");
+        dsn_set(dsn, dsnlen, "5.1.10");
         strbuf_reset(why);
         strbuf_printf(why, "Domain %s does not accept mail (nullMX)", d->host);
         return -1;
@@ -151,7 +152,7 @@ int smtp_candidates(const smtp_dest *dests, size_t ndest, smtp_candidate *out, s
     if (limit > 0 && (size_t)limit < max)
         max = (size_t)limit;
     candidate_list cl = {out, 0, max};
-    snprintf(dsn, dsnlen, "4.4.3");
+    dsn_set(dsn, dsnlen, "4.4.3");
     for (size_t i = 0; i < ndest && cl.n < cl.max; i++) {
         const smtp_dest *d = &dests[i];
         size_t first = cl.n;

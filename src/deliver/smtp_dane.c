@@ -1,4 +1,5 @@
 /* smtp_dane.c: RFC 7672 decisions and OpenSSL's DANE verification (see smtp_dane.h). */
+#include "deliver/deliver_request.h"
 #include "deliver/smtp_dane.h"
 #include "deliver/smtp_tls_policy.h"
 #include "lib/config.h"
@@ -38,7 +39,7 @@ static int without_dane(int level, const char *reason, const char *host, int *ef
     }
     strbuf_reset(why);
     strbuf_printf(why, "TLS is required, but %s for host %s", reason, host);
-    snprintf(dsn, dsnlen, "4.7.5");
+    dsn_set(dsn, dsnlen, "4.7.5");
     return -1;
 }
 
@@ -67,7 +68,7 @@ int smtp_dane_prepare(int level, const smtp_candidate *c, smtp_dane *out, int *e
         strbuf_reset(why);
         strbuf_printf(why, "TLSA lookup error for %s: %s", name, err.data);
         strbuf_free(&err);
-        snprintf(dsn, dsnlen, "4.7.5");
+        dsn_set(dsn, dsnlen, "4.7.5");
         return -1;
     }
     strbuf_free(&err);

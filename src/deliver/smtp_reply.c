@@ -1,5 +1,7 @@
 /* smtp_reply.c: parsing server replies and EHLO keywords (see smtp_reply.h). */
 #include "deliver/smtp_reply.h"
+#include "deliver/deliver_request.h"
+#include "lib/fixed_str.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -109,17 +111,18 @@ void smtp_reply_dsn(const smtp_reply *r, char *dsn, size_t len)
 {
     int cls = smtp_reply_class(r);
     if (cls == 0 || cls == 3) {
-        snprintf(dsn, len, "%s", cls == 3 ? "2.0.0" : "4.5.0");
+        dsn_set(dsn, len, cls == 3 ? "2.0.0" : "4.5.0");
         return;
     }
-    /* The first line's text starts the lines buffer. */
+    /* The first line's text starts the lines buffer; a code there has at most 9 bytes. */
     const char *s = r->lines.data ? r->lines.data : "";
     size_t n = enhanced_code_len(s);
-    if (n > 0 && n < len) {
-        snprintf(dsn, len, "%c%.*s", '0' + cls, (int)(n - 1), s + 1);
-        return;
+    char code[DSN_MAX];
+    if (n == 0 || fixed_printf(code, sizeof(code), "%c%.*s", '0' + cls, (int)(n - 1), s + 1) < 0) {
+        code[0] = (char)('0' + cls);
+        memcpy(code + 1, ".0.0", 5);
     }
-    snprintf(dsn, len, "%d.0.0", cls);
+    dsn_set(dsn, len, code);
 }
 
 static const struct {

@@ -255,7 +255,7 @@ static int converse(smtp_session *s, const char *mech, const char *user, const c
 
 static int give_up(smtp_session *s, const char *code, char *dsn, size_t dsnlen)
 {
-    snprintf(dsn, dsnlen, "%s", code);
+    dsn_set(dsn, dsnlen, code);
     smtp_session_quit(s);
     return -1;
 }
@@ -292,7 +292,7 @@ static int authenticate_with(smtp_sasl *a, smtp_session *s, char *secret, char *
     } else if (rc < 0) {
         strbuf_printf(why, "lost connection with %s while performing SASL authentication",
                       s->host_addr);
-        snprintf(dsn, dsnlen, "4.4.2");
+        dsn_set(dsn, dsnlen, "4.4.2");
         smtp_session_close(s);
     } else {
         char code[DSN_MAX];

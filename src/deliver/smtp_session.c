@@ -92,7 +92,7 @@ static void result_from_reply(const smtp_session *s, deliver_rcpt *r, const smtp
 /* Records the failure's status code and closes the session; the caller has set why. */
 static int start_failure(smtp_session *s, char *dsn, size_t dsnlen, const char *code)
 {
-    snprintf(dsn, dsnlen, "%s", code);
+    dsn_set(dsn, dsnlen, code);
     smtp_session_close(s);
     return -1;
 }

@@ -609,7 +609,7 @@ static int send_starttls(smtp_session *s, smtp_reply *r)
 
 static int fail_session(smtp_session *s, char *dsn, size_t dsnlen, const char *code)
 {
-    snprintf(dsn, dsnlen, "%s", code);
+    dsn_set(dsn, dsnlen, code);
     smtp_session_close(s);
     return -1;
 }
@@ -649,7 +649,7 @@ static int server_not_verified(const smtp_tls_engine *e, smtp_session *s, const 
     strbuf_reset(why);
     strbuf_append_str(why, "Server certificate not verified");
     smtp_session_quit(s);
-    snprintf(dsn, dsnlen, "4.7.5");
+    dsn_set(dsn, dsnlen, "4.7.5");
     return -1;
 }
 

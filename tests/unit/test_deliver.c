@@ -178,6 +178,52 @@ TEST(dsn_and_delay_format)
     CHECK_STR(b, "3476");
     deliver_format_delay(2.0, b, sizeof(b));
     CHECK_STR(b, "2");
+    /* a delay no clock gives is shown as such, never as the first 31 digits of a number */
+    deliver_format_delay(1e40, b, sizeof(b));
+    CHECK_STR(b, "?");
+    deliver_format_delay(123456789012.0, b, sizeof(b));
+    CHECK_STR(b, "123456789012");
+}
+
+TEST(dsn_set_never_cuts)
+{
+    char dsn[DSN_MAX];
+    dsn_set(dsn, sizeof(dsn), "5.1234.1234"); /* the longest well-formed status */
+    CHECK_STR(dsn, "5.1234.1234");
+    dsn_set(dsn, sizeof(dsn), "4.7.5");
+    CHECK_STR(dsn, "4.7.5");
+    dsn_set(dsn, sizeof(dsn), "5.12345.1"); /* malformed: not a cut "5.1234" */
+    CHECK_STR(dsn, "4.3.0");
+    dsn_set(dsn, 8, "5.1234.1234"); /* does not fit: the fallback, not "5.1234." */
+    CHECK_STR(dsn, "4.3.0");
+}
+
+/* A time value is written whole however large it is (a 64-byte buffer cut it). */
+TEST(request_time_values_are_not_cut)
+{
+    deliver_request req, got;
+    deliver_request_init(&req);
+    deliver_request_init(&got);
+    deliver_request_set(&req.queue_name, "active");
+    deliver_request_set(&req.queue_id, "9DF7520804A");
+    req.arrival = 1e70;
+    req.active_time = 1;
+    req.request_time = 1;
+    deliver_request_add_rcpt(&req, "a@x.test", NULL, NULL, 1, 0);
+    strbuf out, err;
+    strbuf_init(&out, 0);
+    strbuf_init(&err, 0);
+    deliver_request_encode(&req, &out);
+    attr_record rec;
+    attr_record_init(&rec);
+    CHECK_INT(attr_parse(out.data, out.len - 1, &rec, &err), 0);
+    CHECK_INT(deliver_request_decode(&rec, &got, &err), 0);
+    CHECK(got.arrival == 1e70);
+    attr_record_free(&rec);
+    deliver_request_free(&req);
+    deliver_request_free(&got);
+    strbuf_free(&out);
+    strbuf_free(&err);
 }
 
 TEST(maildir_unique_names)
@@ -384,6 +430,8 @@ int main(void)
     RUN(attr_reader_enforces_limit);
     RUN(request_and_reply_roundtrip);
     RUN(dsn_and_delay_format);
+    RUN(dsn_set_never_cuts);
+    RUN(request_time_values_are_not_cut);
     RUN(maildir_unique_names);
     RUN(mbox_quote_rule);
     RUN(lock_method_list);
