@@ -285,21 +285,44 @@ static int dns_query(const char *name, int qtype, unsigned char *buf, size_t cap
     return status;
 }
 
-int smtp_dns_mx(const char *domain, smtp_mx *out, size_t max, size_t *n, int *secure,
-                strbuf *why)
+/* Parses the answer records of type qtype into out[0..max); -1 when the message is malformed. */
+typedef int (*records_parser)(const unsigned char *msg, size_t len, int qtype, void *out,
+                              size_t max);
+
+static int parse_mx_records(const unsigned char *msg, size_t len, int qtype, void *out, size_t max)
+{
+    (void)qtype;
+    return smtp_dns_parse_mx(msg, len, out, max);
+}
+
+static int parse_addr_records(const unsigned char *msg, size_t len, int qtype, void *out,
+                              size_t max)
+{
+    return smtp_dns_parse_addr(msg, len, qtype, out, max);
+}
+
+static int parse_tlsa_records(const unsigned char *msg, size_t len, int qtype, void *out,
+                              size_t max)
+{
+    (void)qtype;
+    return smtp_dns_parse_tlsa(msg, len, out, max);
+}
+
+/* One query whose answer is parsed into out. SMTP_DNS_OK with *n records (possibly none), or the
+ * failure with why set; a malformed answer is a temporary failure, as in Postfix. */
+static int query_records(const char *name, int qtype, records_parser parse, void *out, size_t max,
+                         size_t *n, int *ad, strbuf *why)
 {
     unsigned char *buf = xmalloc(DNS_ANSWER_MAX);
     size_t len = 0;
     *n = 0;
-    int status = dns_query(domain, DNS_TYPE_MX, buf, DNS_ANSWER_MAX, &len, secure, why);
+    int status = dns_query(name, qtype, buf, DNS_ANSWER_MAX, &len, ad, why);
     if (status == SMTP_DNS_OK) {
-        int got = smtp_dns_parse_mx(buf, len, out, max);
+        int got = parse(buf, len, qtype, out, max);
         if (got < 0) {
             strbuf_reset(why);
-            strbuf_printf(why, "malformed DNS reply for name=%s type=MX", domain);
+            strbuf_printf(why, "malformed DNS reply for name=%s type=%s", name, type_name(qtype));
             status = SMTP_DNS_RETRY;
-        } else if (got == 0) {
-            status = SMTP_DNS_NODATA;
         } else {
             *n = (size_t)got;
         }
@@ -308,11 +331,17 @@ int smtp_dns_mx(const char *domain, smtp_mx *out, size_t max, size_t *n, int *se
     return status;
 }
 
+int smtp_dns_mx(const char *domain, smtp_mx *out, size_t max, size_t *n, int *secure,
+                strbuf *why)
+{
+    int status = query_records(domain, DNS_TYPE_MX, parse_mx_records, out, max, n, secure, why);
+    return status == SMTP_DNS_OK && *n == 0 ? SMTP_DNS_NODATA : status;
+}
+
 int smtp_dns_host(const char *host, int want_v4, int want_v6, inet_address *out, size_t max,
                   size_t *n, int *secure, strbuf *why)
 {
     int all_authentic = 1;
-    unsigned char *buf = xmalloc(DNS_ANSWER_MAX);
     int types[2] = {DNS_TYPE_A, DNS_TYPE_AAAA};
     int wanted[2] = {want_v4, want_v6};
     int best = SMTP_DNS_FAIL, tried = 0;
@@ -320,22 +349,15 @@ int smtp_dns_host(const char *host, int want_v4, int want_v6, inet_address *out,
     for (int i = 0; i < 2; i++) {
         if (!wanted[i])
             continue;
-        size_t len = 0;
         strbuf tmp;
         strbuf_init(&tmp, 1024);
         int ad = 0;
-        int status = dns_query(host, types[i], buf, DNS_ANSWER_MAX, &len, &ad, &tmp);
+        size_t got = 0;
+        int status = query_records(host, types[i], parse_addr_records, out + *n, max - *n, &got,
+                                   &ad, &tmp);
         if (status == SMTP_DNS_OK) {
             all_authentic &= ad;
-            int got = smtp_dns_parse_addr(buf, len, types[i], out + *n, max - *n);
-            if (got < 0) {
-                strbuf_reset(&tmp);
-                strbuf_printf(&tmp, "malformed DNS reply for name=%s type=%s", host,
-                              type_name(types[i]));
-                status = SMTP_DNS_RETRY;
-            } else {
-                *n += (size_t)got;
-            }
+            *n += got;
         }
         /* Keep the most telling failure: a temporary one beats "not found". */
         if (status != SMTP_DNS_OK &&
@@ -347,7 +369,6 @@ int smtp_dns_host(const char *host, int want_v4, int want_v6, inet_address *out,
         tried = 1;
         strbuf_free(&tmp);
     }
-    free(buf);
     *secure = *n > 0 && all_authentic;
     if (*n > 0)
         return SMTP_DNS_OK;
@@ -394,21 +415,6 @@ int smtp_dns_parse_tlsa(const unsigned char *msg, size_t len, smtp_tlsa *out, si
 int smtp_dns_tlsa(const char *name, smtp_tlsa *out, size_t max, size_t *n, int *secure,
                   strbuf *why)
 {
-    unsigned char *buf = xmalloc(DNS_ANSWER_MAX);
-    size_t len = 0;
-    *n = 0;
-    int status = dns_query(name, DNS_TYPE_TLSA, buf, DNS_ANSWER_MAX, &len, secure, why);
-    if (status == SMTP_DNS_OK) {
-        int got = smtp_dns_parse_tlsa(buf, len, out, max);
-        if (got < 0) {
-            strbuf_reset(why);
-            strbuf_printf(why, "malformed DNS reply for name=%s type=TLSA", name);
-            status = SMTP_DNS_RETRY;
-        } else {
-            *n = (size_t)got;
-            status = got > 0 ? SMTP_DNS_OK : SMTP_DNS_NODATA;
-        }
-    }
-    free(buf);
-    return status;
+    int status = query_records(name, DNS_TYPE_TLSA, parse_tlsa_records, out, max, n, secure, why);
+    return status == SMTP_DNS_OK && *n == 0 ? SMTP_DNS_NODATA : status;
 }
