@@ -24,7 +24,7 @@ static void drop(smtp_cache *c, size_t i)
 static int expired(const smtp_session *s)
 {
     long limit = cfg_time("smtp_connection_reuse_time_limit");
-    return mail_time_now() - s->created >= (double)limit;
+    return mail_time_steady() - s->created >= (double)limit;
 }
 
 smtp_session *smtp_cache_take(smtp_cache *c, const char *key)

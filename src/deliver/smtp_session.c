@@ -174,7 +174,7 @@ void smtp_session_open(smtp_session *s, int fd, const smtp_candidate *c, int lmt
     smtp_candidate_name(c, 0, s->host_addr, sizeof(s->host_addr));
     smtp_candidate_name(c, 1, s->relay, sizeof(s->relay));
     s->lmtp = lmtp;
-    s->created = mail_time_now();
+    s->created = mail_time_steady();
 }
 
 int smtp_session_start(smtp_session *s, int fd, const smtp_candidate *c, int lmtp, char *dsn,

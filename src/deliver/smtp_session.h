@@ -38,7 +38,7 @@ typedef struct smtp_session {
     int lmtp;
     unsigned features;    /* SMTP_FEATURE_* */
     long long size_limit; /* announced SIZE, 0 = none */
-    double created;       /* seconds since the epoch */
+    double created;       /* mail_time_steady() when opened */
     int usable;           /* the connection is in a known state */
     long transactions;
     char auth_mechs[512]; /* SASL mechanisms of the last EHLO reply, space separated */

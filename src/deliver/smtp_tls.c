@@ -26,7 +26,7 @@
 typedef struct tls_cached_session {
     char key[SMTP_NAME_MAX + 320];
     SSL_SESSION *session;
-    double stored;
+    double stored; /* mail_time_steady() */
 } tls_cached_session;
 
 struct smtp_tls_engine {
@@ -69,7 +69,7 @@ static void cache_drop(smtp_tls_engine *e, size_t i)
 
 static SSL_SESSION *cache_find(smtp_tls_engine *e, const char *key)
 {
-    double now = mail_time_now();
+    double now = mail_time_steady();
     for (size_t i = 0; i < e->nsessions;) {
         if (now - e->sessions[i].stored >= (double)e->session_timeout) {
             cache_drop(e, i);
@@ -100,7 +100,7 @@ static int cache_new_session(SSL *ssl, SSL_SESSION *session)
     tls_cached_session *c = &e->sessions[e->nsessions++];
     snprintf(c->key, sizeof(c->key), "%s", s->tls_cache_key);
     c->session = session; /* returning 1 keeps OpenSSL's reference for us */
-    c->stored = mail_time_now();
+    c->stored = mail_time_steady();
     return 1;
 }
 

@@ -2,6 +2,7 @@
 #include "global/mail_date.h"
 
 #include <sys/time.h>
+#include <time.h>
 
 void mail_date_append(strbuf *out, time_t when)
 {
@@ -23,4 +24,11 @@ double mail_time_now(void)
     struct timeval tv;
     gettimeofday(&tv, NULL);
     return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+double mail_time_steady(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

@@ -30,9 +30,11 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <utime.h>
 
 #define QMGR_MAX_TRIGGER_CONNS 256
 #define QMGR_STOP_WAIT_SECONDS 30
+#define QMGR_CLOCK_SLACK 10 /* seconds of a deferred file's time beyond maximal_backoff_time */
 
 static void scan_now(event_loop *loop, void *ctx);
 
@@ -52,6 +54,24 @@ typedef struct found_ids {
     char **ids;
     size_t n, cap;
 } found_ids;
+
+/* Whether the deferred file id (at path) is due at now; one whose next attempt time lies
+ * beyond any backoff, set while the clock was ahead, is due now and its time is reset. */
+static int deferred_due(const char *id, const char *path, const struct stat *st, time_t now)
+{
+    if (!qmgr_retry_due(now, st->st_mtime, mail_params_current()->maximal_backoff_time,
+                        QMGR_CLOCK_SLACK))
+        return 0;
+    if (st->st_mtime > now) {
+        log_info("%s: next attempt time is %lds ahead, beyond maximal_backoff_time (the clock "
+                 "was ahead when it was set); due now",
+                 id, (long)(st->st_mtime - now));
+        struct utimbuf tb = {.actime = now, .modtime = now};
+        if (utime(path, &tb) < 0)
+            log_warning("%s: cannot reset the next attempt time: %s", id, strerror(errno));
+    }
+    return 1;
+}
 
 /* Collects each complete queue file under dir (descending into hash subdirectories). */
 static void walk_queue(qmgr *q, found_ids *found, const char *dir, int depth, int due_only,
@@ -87,7 +107,7 @@ static void walk_queue(qmgr *q, found_ids *found, const char *dir, int depth, in
             continue;
         if (!(st.st_mode & S_IXUSR))
             continue; /* still being written, or abandoned: never delivered, never deleted */
-        if (due_only && st.st_mtime > now)
+        if (due_only && !deferred_due(de->d_name, path, &st, now))
             continue;
         if (found->n == found->cap) {
             found->cap = found->cap ? found->cap * 2 : 64;
@@ -177,8 +197,8 @@ static void check_stop(event_loop *loop, void *ctx)
     qmgr *q = ctx;
     if (mail_server_stop_requested()) {
         if (q->stopping == 0)
-            q->stopping = mail_time_now();
-        if (q->nactive == 0 || mail_time_now() - q->stopping > QMGR_STOP_WAIT_SECONDS) {
+            q->stopping = mail_time_steady();
+        if (q->nactive == 0 || mail_time_steady() - q->stopping > QMGR_STOP_WAIT_SECONDS) {
             event_loop_stop(loop);
             return;
         }
@@ -272,6 +292,7 @@ int qmgr_main(int argc, char **argv)
     qmgr q;
     memset(&q, 0, sizeof(q));
     q.srv = &srv;
+    q.clock_base = mail_time_now() - mail_time_steady();
     const char *queue_dir = mail_params_current()->queue_directory;
     memcpy(q.queue_dir, queue_dir, strlen(queue_dir) + 1); /* length checked at start */
     if (queue_recycler_init(&q.recycler, q.queue_dir) < 0)

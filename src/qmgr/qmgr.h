@@ -19,6 +19,11 @@
  *    attempt counter), so the gap between attempts roughly doubles each time until it reaches
  *    maximal_backoff_time. deferred/ is scanned every queue_run_delay for files whose mtime has
  *    passed; a flush ('F' trigger, postqueue -f) takes every deferred file at once.
+ *  - Clock steps: a deferred file whose mtime lies further ahead than maximal_backoff_time (+
+ *    QMGR_CLOCK_SLACK) was deferred while the clock was ahead: it is due at once and its mtime
+ *    is reset. Ages (backoff, expiry, delay warning) use qmgr_age_clock(), which ignores steps
+ *    forward made while the queue manager runs. Intervals inside the process (suspensions,
+ *    dead transports, the stop wait) use the monotonic clock.
  *  - Expiry: a message still deferred when now >= arrival + maximal_queue_lifetime
  *    (bounce_queue_lifetime for the null sender) is returned: every deferred recipient fails
  *    with its last 4.x.x status and reason ("ID: from=<S>, status=expired, returned to sender").
@@ -129,7 +134,8 @@ struct qmgr {
     int want_incoming;  /* what the pending scan should do */
     int want_deferred;
     int want_flush;  /* deferred scan ignoring the next-attempt time */
-    double stopping; /* when a stop was requested; 0 = running */
+    double stopping; /* mail_time_steady() when a stop was requested; 0 = running */
+    double clock_base; /* time of day - mail_time_steady() at start, for qmgr_age_clock() */
     qmgr_transport *transports;
     void *master_cf; /* master_cf *, for the agents' maxproc */
     queue_recycler recycler; /* where finished queue files go (queue_recycle.h) */
@@ -169,6 +175,16 @@ void qmgr_notify_delay(qmgr *q, qmgr_message *msg, time_t now);
 /* qmgr_policy.c: pure rules, no I/O. */
 /* Seconds until the next attempt of a message that arrived at arrival. */
 long qmgr_backoff_delay(time_t now, time_t arrival, long min_backoff, long max_backoff);
+/* Non-zero when a deferred file with this next attempt time (its mtime) is due at now: the
+ * time has come, or it lies more than max_backoff + slack ahead, further than any backoff puts
+ * it, because the clock was ahead when it was set; then it is due at once (never stranded). */
+int qmgr_retry_due(time_t now, time_t next_attempt, long max_backoff, long slack);
+/* The clock that a message's age is measured with (backoff, expiry, delay warning): wall (the
+ * time of day), but never ahead of base + steady, where steady is mail_time_steady() and base
+ * was the time of day minus mail_time_steady() when the queue manager started. So a clock step
+ * forward while it runs (and back again) does not age mail: no early expiry or delay notice; a
+ * step back makes mail age more slowly, which delays a bounce and never loses mail. */
+time_t qmgr_age_clock(time_t wall, double steady, double base);
 /* Non-zero when a message that arrived at arrival has outlived lifetime (0 = at once). */
 int qmgr_lifetime_expired(time_t now, time_t arrival, long lifetime);
 /* Non-zero when the delay notice is due (warn_time <= 0 disables it). */

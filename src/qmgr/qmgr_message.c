@@ -224,7 +224,8 @@ static void expire_if_old(qmgr_message *msg, time_t now)
             msg->results[i].outcome = QMGR_RCPT_FAILED;
 }
 
-static void move_to_deferred(qmgr *q, qmgr_message *msg, time_t now)
+/* Defers msg: next attempt at now (time of day) + the backoff for its age at age_now. */
+static void move_to_deferred(qmgr *q, qmgr_message *msg, time_t now, time_t age_now)
 {
     char path[4096];
     strbuf err;
@@ -234,7 +235,7 @@ static void move_to_deferred(qmgr *q, qmgr_message *msg, time_t now)
     } else if (queue_path(path, sizeof(path), q->queue_dir, "deferred", msg->id, 0) == 0) {
         /* The deferred file's mtime is its next attempt time, as in Postfix. */
         time_t next =
-            now + qmgr_backoff_delay(now, msg->env.arrival.tv_sec, mail_params_current()->minimal_backoff_time,
+            now + qmgr_backoff_delay(age_now, msg->env.arrival.tv_sec, mail_params_current()->minimal_backoff_time,
                                      mail_params_current()->maximal_backoff_time);
         struct utimbuf tb = {.actime = next, .modtime = next};
         if (utime(path, &tb) < 0)
@@ -247,11 +248,12 @@ static void message_finish(qmgr *q, qmgr_message *msg)
 {
     char path[4096];
     time_t now = time(NULL);
-    expire_if_old(msg, now);
+    time_t age_now = qmgr_age_clock(now, mail_time_steady(), q->clock_base);
+    expire_if_old(msg, age_now);
     qmgr_notify_failures(q, msg);
     qmgr_notify_success(q, msg);
     if (!all_done(msg))
-        qmgr_notify_delay(q, msg, now);
+        qmgr_notify_delay(q, msg, age_now);
     /* A file that is removed right away needs no fsync of its done marks: they only spare
      * recipients a second delivery after a crash, and a crash that loses the marks loses the
      * (later) unlink too, so the file comes back and is delivered again, never lost
@@ -268,7 +270,7 @@ static void message_finish(qmgr *q, qmgr_message *msg)
             log_warning("%s: cannot remove queue file: %s", msg->id, strerror(errno));
         }
     } else {
-        move_to_deferred(q, msg, now);
+        move_to_deferred(q, msg, now, age_now);
     }
     message_unlink(q, msg);
     message_free(msg);

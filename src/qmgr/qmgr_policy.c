@@ -26,6 +26,26 @@ long qmgr_backoff_delay(time_t now, time_t arrival, long min_backoff, long max_b
     return age > 0 ? age : 0;
 }
 
+int qmgr_retry_due(time_t now, time_t next_attempt, long max_backoff, long slack)
+{
+    if (next_attempt <= now)
+        return 1;
+    if (max_backoff < 0)
+        max_backoff = 0;
+    if (slack < 0)
+        slack = 0;
+    /* Nothing puts a retry further ahead than max_backoff: the clock was ahead when it was set. */
+    return next_attempt - now > (time_t)max_backoff + (time_t)slack;
+}
+
+time_t qmgr_age_clock(time_t wall, double steady, double base)
+{
+    double since_start = base + steady; /* the wall clock as it would be without steps */
+    if (since_start < (double)wall)
+        return (time_t)since_start;
+    return wall;
+}
+
 int qmgr_lifetime_expired(time_t now, time_t arrival, long lifetime)
 {
     if (lifetime <= 0)

@@ -66,7 +66,7 @@ struct qmgr_dest {
     qmgr_job *head, *tail; /* jobs waiting for a connection */
     int busy;              /* jobs in flight */
     qmgr_window window;
-    double suspended_until; /* 0 = not suspended */
+    double suspended_until; /* mail_time_steady() seconds; 0 = not suspended */
     char suspend_dsn[DSN_MAX];
     char *suspend_reason;
     event_timer_id resume_timer;
@@ -82,7 +82,7 @@ struct qmgr_transport {
     qmgr_dest *dests;
     qmgr_conn *conns;
     int nconns;
-    double dead_until;
+    double dead_until; /* mail_time_steady() seconds */
     event_timer_id retry_timer;
     qmgr *q;
     struct qmgr_transport *next;
@@ -275,7 +275,7 @@ static void dest_suspend(qmgr_dest *d, const char *dsn, const char *reason)
     free(d->suspend_reason);
     d->suspend_reason = xstrdup(reason && reason[0] ? reason : "destination unreachable");
     qmgr_window_failure(&d->window);
-    d->suspended_until = mail_time_now() + (double)pause;
+    d->suspended_until = mail_time_steady() + (double)pause;
     if (d->resume_timer)
         event_timer_cancel(q->loop, d->resume_timer);
     d->resume_timer = event_timer_add(q->loop, pause * 1000, dest_resume, d);
@@ -307,7 +307,7 @@ void qmgr_transport_submit(qmgr *q, qmgr_job *job)
         job_finish_all(q, job, "4.3.2", "deferred transport");
         return;
     }
-    if (t->dead_until > mail_time_now()) {
+    if (t->dead_until > mail_time_steady()) {
         job_finish_all(q, job, "4.3.0", "mail transport unavailable");
         return;
     }
@@ -350,7 +350,7 @@ static void conn_close(qmgr_conn *c)
 
 static void mark_dead(qmgr_transport *t)
 {
-    t->dead_until = mail_time_now() + (double)mail_params_current()->transport_retry_time;
+    t->dead_until = mail_time_steady() + (double)mail_params_current()->transport_retry_time;
     log_warning("transport %s: mail transport unavailable; deferring its mail for %lds", t->name,
                 mail_params_current()->transport_retry_time);
     for (qmgr_dest *d = t->dests; d; d = d->next) {

@@ -48,6 +48,53 @@ TEST(backoff_odd_inputs)
     CHECK_INT(qmgr_backoff_delay(1000, 1000, 0, 10), 0);
 }
 
+TEST(retry_due_survives_clock_steps)
+{
+    time_t now = 1000000;
+    /* Ordinary files: due once their time has come, not before. */
+    CHECK(qmgr_retry_due(now, now, 4000, 10));
+    CHECK(qmgr_retry_due(now, now - 5, 4000, 10));
+    CHECK(!qmgr_retry_due(now, now + 1, 4000, 10));
+    CHECK(!qmgr_retry_due(now, now + 4000, 4000, 10));
+    CHECK(!qmgr_retry_due(now, now + 4010, 4000, 10)); /* the slack */
+    /* Further ahead than any backoff: set while the clock was ahead, due now. */
+    CHECK(qmgr_retry_due(now, now + 4011, 4000, 10));
+    CHECK(qmgr_retry_due(now, now + 7200 + 300, 4000, 10));
+    CHECK(qmgr_retry_due(now, now + 86400 * 365, 4000, 10));
+    /* The torture instance: backoff 2-4 s, deferred while the clock was an hour ahead. */
+    CHECK(qmgr_retry_due(now, now + 3600 + 2, 4, 10));
+    CHECK(!qmgr_retry_due(now, now + 3, 4, 10));
+    /* Odd settings: no negative window. */
+    CHECK(qmgr_retry_due(now, now + 1, -5, -5));
+}
+
+TEST(age_clock_ignores_steps_forward)
+{
+    /* The queue manager started when the time of day was T and the monotonic clock 100. */
+    time_t t = 1700000000;
+    double base = (double)t - 100.0;
+    /* No step: the time of day. */
+    CHECK_INT(qmgr_age_clock(t + 50, 150.0, base), t + 50);
+    /* Two days ahead after a step: ages go on as if there was none. */
+    CHECK_INT(qmgr_age_clock(t + 50 + 2 * 86400, 150.0, base), t + 50);
+    /* Back again: the time of day. */
+    CHECK_INT(qmgr_age_clock(t + 60, 160.0, base), t + 60);
+    /* A day behind: the earlier time of day (mail ages more slowly, bounces later). */
+    CHECK_INT(qmgr_age_clock(t + 70 - 86400, 170.0, base), t + 70 - 86400);
+
+    /* A message one hour old, lifetime one day, clock stepped two days forward: with the time
+     * of day it would be returned; with the age clock it is not, nor is it warned about. */
+    time_t arrival = t - 3600;
+    time_t wall = t + 50 + 2 * 86400;
+    CHECK(qmgr_lifetime_expired(wall, arrival, 86400));
+    CHECK(!qmgr_lifetime_expired(qmgr_age_clock(wall, 150.0, base), arrival, 86400));
+    CHECK(!qmgr_delay_warning_due(qmgr_age_clock(wall, 150.0, base), arrival, 4 * 3600, 0));
+    /* Its backoff is the one for its true age, not for two days. */
+    CHECK_INT(qmgr_backoff_delay(qmgr_age_clock(wall, 150.0, base), arrival, 300, 4000), 3650);
+    /* A message really past its lifetime still expires. */
+    CHECK(qmgr_lifetime_expired(qmgr_age_clock(t + 50, 150.0, base), t - 86400, 86400));
+}
+
 TEST(queue_lifetime)
 {
     CHECK(!qmgr_lifetime_expired(1000, 1000, 2));
@@ -268,6 +315,8 @@ int main(void)
         return 2;
     RUN(backoff_is_the_age_clamped);
     RUN(backoff_odd_inputs);
+    RUN(retry_due_survives_clock_steps);
+    RUN(age_clock_ignores_steps_forward);
     RUN(queue_lifetime);
     RUN(delay_warning_decision);
     RUN(concurrency_window);
