@@ -1,5 +1,6 @@
 /* attr.c: name=value record protocol (see attr.h). */
 #include "lib/attr.h"
+#include "lib/fixed_str.h"
 #include "lib/xalloc.h"
 
 #include <errno.h>
@@ -33,9 +34,9 @@ void attr_put(strbuf *out, const char *name, const char *value)
 
 void attr_put_long(strbuf *out, const char *name, long value)
 {
-    char num[32];
-    snprintf(num, sizeof(num), "%ld", value);
-    attr_put(out, name, num);
+    char num[24]; /* a 64-bit long has at most 19 digits and a sign */
+    if (fixed_printf(num, sizeof(num), "%ld", value) == 0)
+        attr_put(out, name, num);
 }
 
 void attr_end(strbuf *out)

@@ -55,9 +55,10 @@ config *config_defaults(const char *dir)
 {
     config *cfg = xcalloc(1, sizeof(*cfg));
     cfg->dir = xstrdup(config_choose_dir(dir));
-    size_t n = strlen(cfg->dir) + sizeof("/main.cf");
-    cfg->main_cf = xmalloc(n);
-    snprintf(cfg->main_cf, n, "%s/main.cf", cfg->dir);
+    strbuf main_cf;
+    strbuf_init(&main_cf, 0);
+    strbuf_printf(&main_cf, "%s/main.cf", cfg->dir);
+    cfg->main_cf = strbuf_detach(&main_cf);
     cfg->entries = strmap_new();
     cfg->overrides = strmap_new();
     cfg->computed = strmap_new();
@@ -279,10 +280,10 @@ const char *config_get_default(config *cfg, const char *name)
         return p->def;
     char *v = strmap_get(cfg->computed, name);
     if (v == NULL) {
-        char buf[4096];
-        buf[0] = '\0';
-        p->compute(cfg, buf, sizeof(buf));
-        v = xstrdup(buf);
+        strbuf buf;
+        strbuf_init(&buf, 0);
+        p->compute(cfg, &buf);
+        v = strbuf_detach(&buf);
         strmap_put(cfg->computed, name, v);
     }
     return v;

@@ -8,76 +8,85 @@
  */
 #include "lib/config_params.h"
 #include "lib/config.h"
+#include "lib/strbuf.h"
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static void compute_myhostname(struct config *cfg, char *out, size_t outlen)
+static void compute_myhostname(struct config *cfg, strbuf *out)
 {
     (void)cfg;
-    char host[256] = "localhost";
-    if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
-        strcpy(host, "localhost");
-    host[sizeof(host) - 1] = '\0';
-    if (strchr(host, '.') == NULL)
-        snprintf(out, outlen, "%s.localdomain", host);
-    else
-        snprintf(out, outlen, "%s", host);
+    char host[HOST_NAME_MAX + 1]; /* gethostname() never returns more than HOST_NAME_MAX */
+    if (gethostname(host, sizeof(host)) != 0 || memchr(host, '\0', sizeof(host)) == NULL ||
+        host[0] == '\0')
+        memcpy(host, "localhost", sizeof("localhost"));
+    strbuf_printf(out, "%s%s", host, strchr(host, '.') ? "" : ".localdomain");
 }
 
-static void compute_mydomain(struct config *cfg, char *out, size_t outlen)
+static void compute_mydomain(struct config *cfg, strbuf *out)
 {
     const char *host = config_get(cfg, "myhostname");
     const char *dot = host ? strchr(host, '.') : NULL;
-    snprintf(out, outlen, "%s", dot && dot[1] ? dot + 1 : "localdomain");
+    strbuf_append_str(out, dot && dot[1] ? dot + 1 : "localdomain");
 }
 
-static void append_net(char *out, size_t outlen, const char *net)
+/* Appends net to the space-separated list in out unless it is already there. */
+static void append_net(strbuf *out, const char *net)
 {
-    size_t len = strlen(out);
-    if (strstr(out, net) != NULL)
+    for (const char *p = out->data; (p = strstr(p, net)) != NULL; p++) {
+        size_t n = strlen(net);
+        if ((p == out->data || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' '))
+            return;
+    }
+    strbuf_printf(out, "%s%s", out->len ? " " : "", net);
+}
+
+/* One IPv4 interface address as a network: the host (/32) or its subnet. */
+static void append_if_net(strbuf *out, const struct ifaddrs *i, int subnet)
+{
+    struct in_addr a = ((const struct sockaddr_in *)i->ifa_addr)->sin_addr;
+    struct in_addr m = ((const struct sockaddr_in *)i->ifa_netmask)->sin_addr;
+    if ((ntohl(a.s_addr) >> 24) == 127)
         return;
-    snprintf(out + len, outlen - len, "%s%s", len ? " " : "", net);
+    int bits = subnet ? __builtin_popcount(m.s_addr) : 32;
+    if (subnet)
+        a.s_addr &= m.s_addr;
+    char buf[INET_ADDRSTRLEN]; /* inet_ntop() fails rather than cut */
+    if (inet_ntop(AF_INET, &a, buf, sizeof(buf)) == NULL)
+        return;
+    strbuf net;
+    strbuf_init(&net, 0);
+    strbuf_printf(&net, "%s/%d", buf, bits);
+    append_net(out, net.data);
+    strbuf_free(&net);
 }
 
 /* mynetworks from mynetworks_style: host = this machine's addresses, subnet = its subnets. */
-static void compute_mynetworks(struct config *cfg, char *out, size_t outlen)
+static void compute_mynetworks(struct config *cfg, strbuf *out)
 {
     const char *style = config_get(cfg, "mynetworks_style");
     int subnet = style && strcmp(style, "subnet") == 0;
-    out[0] = '\0';
-    append_net(out, outlen, "127.0.0.0/8");
+    append_net(out, "127.0.0.0/8");
     struct ifaddrs *ifs = NULL;
     if (getifaddrs(&ifs) == 0) {
-        for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
-            if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET)
-                continue;
-            struct in_addr a = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
-            struct in_addr m = ((struct sockaddr_in *)i->ifa_netmask)->sin_addr;
-            if ((ntohl(a.s_addr) >> 24) == 127)
-                continue;
-            int bits = subnet ? __builtin_popcount(m.s_addr) : 32;
-            if (subnet)
-                a.s_addr &= m.s_addr;
-            char buf[64], net[80];
-            inet_ntop(AF_INET, &a, buf, sizeof(buf));
-            snprintf(net, sizeof(net), "%s/%d", buf, bits);
-            append_net(out, outlen, net);
-        }
+        for (struct ifaddrs *i = ifs; i; i = i->ifa_next)
+            if (i->ifa_addr && i->ifa_netmask && i->ifa_addr->sa_family == AF_INET)
+                append_if_net(out, i, subnet);
         freeifaddrs(ifs);
     }
-    append_net(out, outlen, "[::ffff:127.0.0.0]/104");
-    append_net(out, outlen, "[::1]/128");
+    append_net(out, "[::ffff:127.0.0.0]/104");
+    append_net(out, "[::1]/128");
 }
 
-static void compute_config_directory(struct config *cfg, char *out, size_t outlen)
+static void compute_config_directory(struct config *cfg, strbuf *out)
 {
-    snprintf(out, outlen, "%s", config_directory(cfg));
+    strbuf_append_str(out, config_directory(cfg));
 }
 
 #define S(n, d) {n, d, PARAM_STR, 0, NULL}

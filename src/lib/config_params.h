@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 struct config;
+struct strbuf;
 
 typedef enum {
     PARAM_STR,  /* text, $-expanded at use */
@@ -26,8 +27,9 @@ typedef struct param_def {
     const char *def; /* NULL when computed */
     param_type type;
     char time_unit;  /* for PARAM_TIME: unit of a bare number */
-    /* For computed defaults: writes the value; the config gives access to other parameters. */
-    void (*compute)(struct config *cfg, char *out, size_t outlen);
+    /* For computed defaults: appends the value to out (a strbuf, so no length cap); the config
+     * gives access to other parameters. */
+    void (*compute)(struct config *cfg, struct strbuf *out);
 } param_def;
 
 const param_def *param_lookup(const char *name);

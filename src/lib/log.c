@@ -3,9 +3,12 @@
  */
 #include "lib/log.h"
 #include "lib/config.h"
+#include "lib/fixed_str.h"
+#include "lib/xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,23 +24,43 @@
 
 enum { LEVEL_INFO, LEVEL_WARNING, LEVEL_ERROR, LEVEL_FATAL };
 
-/* Logging state: set once at start and on reload, like the configuration it mirrors. */
+/* A service or job name ("smtpd", "cleanup") is one of Postern's program names, never input:
+ * LOG_NAME_MAX bounds it, and log_info_as() keeps that much room after the ident's slash. */
+#define LOG_NAME_MAX 64
+
+/* Logging state: set once at start and on reload, like the configuration it mirrors. The texts
+ * that come from the configuration live on the heap, so no value is ever cut. */
 static struct {
-    char service[64];
-    char ident[128]; /* syslog_name/service */
-    char path[1024]; /* maillog_file, "" = syslog */
-    char host[256];
+    char service[LOG_NAME_MAX];
+    char *ident;       /* syslog_name/service, with LOG_NAME_MAX bytes of room after the '/' */
+    char *path;        /* maillog_file, NULL or "" = syslog */
+    char *host;        /* myhostname up to its first dot; NULL = gethostname() */
     int to_stderr;
     int syslog_open;
     int fd;            /* maillog_file, kept open; -1 = closed */
     unsigned mode;     /* maillog_file_permissions for a file this process creates */
     time_t checked_at; /* when the path was last compared with the open file (rotation) */
-} logstate = {.service = "postern", .ident = "postern", .to_stderr = -1, .fd = -1, .mode = 0600};
+} logstate = {.service = "postern", .to_stderr = -1, .fd = -1, .mode = 0600};
+
+/* Replaces the ident with NAME/service; syslog keeps a pointer to the old one, so the caller
+ * closes syslog first. */
+static void set_ident(const char *name)
+{
+    size_t n = strlen(name);
+    char *ident = xmalloc(n + 1 + LOG_NAME_MAX);
+    memcpy(ident, name, n);
+    ident[n] = '/';
+    memcpy(ident + n + 1, logstate.service, strlen(logstate.service) + 1);
+    free(logstate.ident);
+    logstate.ident = ident;
+}
 
 void log_init(const char *service)
 {
-    snprintf(logstate.service, sizeof(logstate.service), "%s", service);
-    snprintf(logstate.ident, sizeof(logstate.ident), "postern/%s", service);
+    if (fixed_copy(logstate.service, sizeof(logstate.service), service) < 0)
+        memcpy(logstate.service, "postern", sizeof("postern")); /* not a program name */
+    if (!logstate.syslog_open)
+        set_ident("postern");
     if (logstate.to_stderr < 0)
         logstate.to_stderr = isatty(STDERR_FILENO);
 }
@@ -79,18 +102,17 @@ void log_configure(void)
 {
     if (config_current() == NULL)
         return;
-    snprintf(logstate.ident, sizeof(logstate.ident), "%s/%s", cfg_str("syslog_name"),
-             logstate.service);
-    snprintf(logstate.path, sizeof(logstate.path), "%s", cfg_str("maillog_file"));
-    if (log_file_mode(cfg_str("maillog_file_permissions"), &logstate.mode) < 0)
-        logstate.mode = 0600; /* the master refuses to start with a bad value */
-    snprintf(logstate.host, sizeof(logstate.host), "%s", cfg_str("myhostname"));
-    char *dot = strchr(logstate.host, '.');
-    if (dot) /* syslog shows the short host name */
-        *dot = '\0';
     if (logstate.syslog_open)
         closelog();
     logstate.syslog_open = 0;
+    set_ident(cfg_str("syslog_name"));
+    free(logstate.path);
+    logstate.path = xstrdup(cfg_str("maillog_file"));
+    if (log_file_mode(cfg_str("maillog_file_permissions"), &logstate.mode) < 0)
+        logstate.mode = 0600; /* the master refuses to start with a bad value */
+    free(logstate.host);
+    /* syslog shows the short host name */
+    logstate.host = xstrndup(cfg_str("myhostname"), strcspn(cfg_str("myhostname"), "."));
     if (logstate.fd >= 0)
         close(logstate.fd);
     logstate.fd = -1;
@@ -148,11 +170,11 @@ static int maillog_fd(void)
 static void write_maillog(const char *prefix, const char *text)
 {
     char line[LOG_LINE_MAX];
-    if (logstate.host[0] == '\0') {
-        gethostname(logstate.host, sizeof(logstate.host) - 1);
-        char *dot = strchr(logstate.host, '.');
-        if (dot)
-            *dot = '\0';
+    if (logstate.host == NULL) {
+        char host[HOST_NAME_MAX + 1] = "localhost";
+        if (gethostname(host, sizeof(host)) != 0 || memchr(host, '\0', sizeof(host)) == NULL)
+            memcpy(host, "localhost", sizeof("localhost"));
+        logstate.host = xstrndup(host, strcspn(host, "."));
     }
     size_t n = log_format_line(line, sizeof(line), (long)time(NULL), logstate.host, logstate.ident,
                                logstate.service, (long)getpid(), prefix, text);
@@ -177,7 +199,7 @@ void log_vmsg(int level, const char *fmt, va_list ap)
             *p = ' ';
     if (logstate.to_stderr > 0)
         fprintf(stderr, "%s: %s%s\n", logstate.service, prefixes[level], text);
-    if (logstate.path[0])
+    if (logstate.path && logstate.path[0])
         write_maillog(prefixes[level], text);
     else if (logstate.syslog_open)
         syslog(priorities[level], "%s%s", prefixes[level], text);
@@ -202,17 +224,19 @@ LOG_FN(log_error, LEVEL_ERROR)
  * changing the buffer in place serves both outputs. */
 void log_info_as(const char *job, const char *fmt, ...)
 {
-    char saved[sizeof(logstate.ident)];
-    memcpy(saved, logstate.ident, sizeof(saved));
-    char *slash = strrchr(logstate.ident, '/');
-    size_t keep = slash ? (size_t)(slash - logstate.ident) + 1 : 0;
-    int n = snprintf(logstate.ident + keep, sizeof(logstate.ident) - keep, "%s", job);
+    char saved[LOG_NAME_MAX];
+    char *slash = logstate.ident ? strrchr(logstate.ident, '/') : NULL;
+    int swap = slash && strlen(job) < LOG_NAME_MAX; /* set_ident() left that much room */
+    if (swap) {
+        memcpy(saved, slash + 1, strlen(slash + 1) + 1);
+        memcpy(slash + 1, job, strlen(job) + 1);
+    }
     va_list ap;
     va_start(ap, fmt);
-    if (n > 0 && (size_t)n < sizeof(logstate.ident) - keep)
-        log_vmsg(LEVEL_INFO, fmt, ap);
+    log_vmsg(LEVEL_INFO, fmt, ap);
     va_end(ap);
-    memcpy(logstate.ident, saved, sizeof(saved));
+    if (swap)
+        memcpy(slash + 1, saved, strlen(saved) + 1);
 }
 
 void log_fatal(const char *fmt, ...)

@@ -74,7 +74,10 @@ int strbuf_vprintf(strbuf *sb, const char *fmt, va_list ap)
     va_end(ap2);
     if (n < 0 || strbuf_reserve(sb, (size_t)n) < 0)
         return -1;
-    vsnprintf(sb->data + sb->len, (size_t)n + 1, fmt, ap);
+    if (vsnprintf(sb->data + sb->len, (size_t)n + 1, fmt, ap) != n) { /* the room was measured */
+        sb->data[sb->len] = '\0';
+        return -1;
+    }
     sb->len += (size_t)n;
     return 0;
 }
