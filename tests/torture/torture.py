@@ -273,10 +273,12 @@ def make(ctx, extra=None, master_cf=None, env=None):
 
 # ---------------------------------------------------------------- the faults
 
-def fault_kill9(proc):
+def fault_kill9(proc, target=None):
+    """target(ctx) -> (instance, recipient, sink): where the load goes; default the virtual
+    agent's Maildir."""
     def fn(ctx):
-        inst = make(ctx)
-        load = Load(inst, f"kill9-{proc}")
+        inst, rcpt, sink = target(ctx) if target else (make(ctx), "user@virtual.test", None)
+        load = Load(inst, f"kill9-{proc}", rcpt=rcpt)
 
         def inject(stop):
             while not stop.wait(random.uniform(0.3, 1.5)):
@@ -291,9 +293,36 @@ def fault_kill9(proc):
                 else:
                     for pid in instance_pids(inst, proc):
                         os.kill(pid, signal.SIGKILL)
-        load_phase(ctx, inst, load, inject)
+        load_phase(ctx, inst, load, inject, sink=sink)
         return inst
     return fn
+
+
+def remote_target(ctx):
+    """Mail for remote.test goes through the smtp agent to a test SMTP server."""
+    sink = Sink()
+    ctx.setdefault("cleanups", []).append(sink.close)
+    inst = make(ctx, {"transport_maps": f"inline:{{ remote.test=smtp:[127.0.0.1]:{sink.port} }}",
+                      "smtp_helo_name": "client.test"})
+    return inst, "x@remote.test", sink
+
+
+def local_target(ctx):
+    """Mail for loadbox@ (mydestination) goes through the local agent: an alias to a Maildir
+    (trailing '/'), written with the default_privs identity when running as root."""
+    inst = new_instance(ctx["base"] / "inst")
+    ctx["inst"] = inst
+    box = inst.mail / "user"
+    box.mkdir(parents=True, exist_ok=True)
+    os.chmod(box, 0o777)
+    for d in (ctx["base"].parent, ctx["base"], ctx["base"] / "inst", inst.mail):
+        os.chmod(d, 0o755)  # default_privs must reach the Maildir
+    aliases = inst.etc / "aliases"
+    aliases.write_text(f"loadbox: {box}/\n")
+    inst.write_main_cf({"alias_maps": f"hash:{aliases}", "alias_database": f"hash:{aliases}"})
+    inst.cmd("newaliases", check=True)
+    start(inst)
+    return inst, "loadbox@mx.example.test", None
 
 
 def fault_reload(ctx):
@@ -622,6 +651,8 @@ FAULTS = [
     ("kill9-qmgr", fault_kill9("qmgr"), False),
     ("kill9-pickup", fault_kill9("pickup"), False),
     ("kill9-virtual", fault_kill9("virtual"), False),
+    ("kill9-local", fault_kill9("local", local_target), False),
+    ("kill9-smtp", fault_kill9("smtp", remote_target), False),
     ("kill9-master", fault_kill9("master"), False),
     ("kill9-all", fault_kill9("all"), True),
     ("reload-loop", fault_reload, True),
