@@ -1,5 +1,6 @@
 /* local_expand.c: alias / .forward / :include: value parsing (see local_expand.h). */
 #include "deliver/local_expand.h"
+#include "lib/str_trim.h"
 #include "lib/xalloc.h"
 
 #include <ctype.h>
@@ -33,26 +34,14 @@ void local_item_list_free(local_item_list *list)
     list->count = 0;
 }
 
-static void trim(char *s)
-{
-    size_t len = strlen(s);
-    while (len > 0 && isspace((unsigned char)s[len - 1]))
-        s[--len] = '\0';
-    size_t start = 0;
-    while (s[start] && isspace((unsigned char)s[start]))
-        start++;
-    memmove(s, s + start, len - start + 1);
-}
-
 /* Classifies one raw item; returns -1 when it is empty (ignored). */
 static int add_item(local_item_list *out, char *raw)
 {
-    trim(raw);
+    raw = str_trim(raw);
     size_t len = strlen(raw);
     if (len >= 2 && raw[0] == '"' && raw[len - 1] == '"') {
         raw[len - 1] = '\0';
-        memmove(raw, raw + 1, len - 1);
-        trim(raw);
+        raw = str_trim(raw + 1);
     }
     if (raw[0] == '\0')
         return -1;

@@ -4,6 +4,7 @@
 #include "lib/config.h"
 #include "lib/config_params.h"
 #include "lib/log.h"
+#include "lib/str_trim.h"
 #include "lib/strmap.h"
 #include "lib/xalloc.h"
 
@@ -83,16 +84,6 @@ void config_free(config *cfg)
     free(cfg);
 }
 
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && isspace((unsigned char)s[n - 1]))
-        s[--n] = '\0';
-    return s;
-}
-
 static int valid_param_name(const char *s, size_t n)
 {
     if (n == 0)
@@ -109,12 +100,12 @@ static int parse_logical_line(config *cfg, char *text, int lineno, strbuf *err)
     char *eq = strchr(text, '=');
     if (eq == NULL) {
         strbuf_printf(err, "%s, line %d: missing '=' after attribute name: \"%s\"", cfg->main_cf,
-                      lineno, trim(text));
+                      lineno, str_trim(text));
         return -1;
     }
     *eq = '\0';
-    char *name = trim(text);
-    char *value = trim(eq + 1);
+    char *name = str_trim(text);
+    char *value = str_trim(eq + 1);
     if (!valid_param_name(name, strlen(name))) {
         strbuf_printf(err, "%s, line %d: bad parameter name: \"%s\"", cfg->main_cf, lineno, name);
         return -1;

@@ -4,6 +4,7 @@
  */
 #include "maps/map.h"
 #include "lib/log.h"
+#include "lib/str_trim.h"
 #include "lib/xalloc.h"
 
 #include <ctype.h>
@@ -419,11 +420,7 @@ int map_split_key_value(char *line, char **key, char **value)
         p++;
     if (*p)
         *p++ = '\0';
-    while (isspace((unsigned char)*p))
-        p++;
-    char *end = p + strlen(p);
-    while (end > p && isspace((unsigned char)end[-1]))
-        *--end = '\0';
+    p = str_trim(p);
     *value = p;
     return **key && *p ? 0 : -1;
 }

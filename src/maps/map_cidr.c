@@ -12,6 +12,7 @@
  */
 #include "lib/inet_addr.h"
 #include "lib/log.h"
+#include "lib/str_trim.h"
 #include "lib/xalloc.h"
 #include "maps/map.h"
 
@@ -60,13 +61,6 @@ static char *next_word(char **p)
     return word;
 }
 
-static void trim_end(char *s)
-{
-    size_t n = strlen(s);
-    while (n > 0 && isspace((unsigned char)s[n - 1]))
-        s[--n] = '\0';
-}
-
 /* Parses "[!]pattern" into r; logs and returns -1 when malformed. */
 static int parse_pattern(const char *file, int line, const char *word, cidr_rule *r)
 {
@@ -86,7 +80,7 @@ static void parse_line(cidr_table *t, const char *file, int line, char *text, si
 {
     char *rest = text;
     char *word = next_word(&rest);
-    trim_end(rest);
+    rest = str_trim(rest);
     if (strcmp(word, "endif") == 0) {
         if (*depth == 0) {
             log_warning("cidr map %s, line %d: ignoring ENDIF without matching IF", file, line);

@@ -6,6 +6,7 @@
  * Keys are lowercased; the first of duplicate keys wins. An element without '=', with an empty
  * key or with an empty value is an error that names the element.
  */
+#include "lib/str_trim.h"
 #include "lib/strmap.h"
 #include "lib/xalloc.h"
 #include "maps/map.h"
@@ -18,16 +19,6 @@ typedef struct inline_parse {
     strmap *table;
     strbuf *err;
 } inline_parse;
-
-/* Returns a copy of [start, end) without surrounding white space. */
-static char *trimmed_copy(const char *start, const char *end)
-{
-    while (start < end && isspace((unsigned char)*start))
-        start++;
-    while (end > start && isspace((unsigned char)end[-1]))
-        end--;
-    return xstrndup(start, (size_t)(end - start));
-}
 
 static int inline_add(const char *entry, void *ctx)
 {
@@ -46,8 +37,8 @@ static int inline_add(const char *entry, void *ctx)
         strbuf_printf(ip->err, "inline: missing '=' after key in \"%s\"", entry);
         return -1;
     }
-    char *key = trimmed_copy(start, eq);
-    char *value = trimmed_copy(eq + 1, end);
+    char *key = str_trim_copy(start, eq);
+    char *value = str_trim_copy(eq + 1, end);
     if (*key == '\0' || *value == '\0') {
         strbuf_printf(ip->err, "inline: empty %s in \"%s\"", *key ? "value" : "key", entry);
         free(key);

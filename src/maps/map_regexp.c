@@ -19,6 +19,7 @@
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "lib/log.h"
+#include "lib/str_trim.h"
 #include "lib/xalloc.h"
 #include "maps/map.h"
 
@@ -295,11 +296,7 @@ static void parse_line(rx_parse *p, char *line)
         free_rule_parts(&rule);
         return;
     }
-    while (isspace((unsigned char)*s))
-        s++;
-    char *end = s + strlen(s);
-    while (end > s && isspace((unsigned char)end[-1]))
-        *--end = '\0';
+    s = str_trim(s);
     if (is_if) {
         if (*s) {
             rx_warn(p, "garbage after IF pattern");

@@ -2,6 +2,7 @@
  * map_static.c: static:value and static:{ value with spaces }, a table that returns the same
  * value for every key (Postfix's static: type).
  */
+#include "lib/str_trim.h"
 #include "lib/xalloc.h"
 #include "maps/map.h"
 
@@ -21,12 +22,7 @@ static void *static_open(const char *name, strbuf *err)
             strbuf_printf(err, "static:%s: missing '}'", name);
             return NULL;
         }
-        const char *start = name + 1, *end = name + len - 1;
-        while (start < end && isspace((unsigned char)*start))
-            start++;
-        while (end > start && isspace((unsigned char)end[-1]))
-            end--;
-        return xstrndup(start, (size_t)(end - start));
+        return str_trim_copy(name + 1, name + len - 1);
     }
     return xstrdup(name);
 }

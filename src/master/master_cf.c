@@ -6,6 +6,7 @@
  */
 #include "master/master_cf.h"
 #include "lib/log.h"
+#include "lib/str_trim.h"
 #include "lib/xalloc.h"
 #include "master/mail_server.h"
 
@@ -205,21 +206,10 @@ static int parse_count(parser *p, const char *field, const char *text, int allow
     return 0;
 }
 
-static char *trimmed_copy(const char *s, size_t len)
-{
-    while (len > 0 && isspace((unsigned char)*s)) {
-        s++;
-        len--;
-    }
-    while (len > 0 && isspace((unsigned char)s[len - 1]))
-        len--;
-    return xstrndup(s, len);
-}
-
 static int add_override(parser *p, master_cf_entry *e, const char *text)
 {
     const char *eq = strchr(text, '=');
-    char *name = eq ? trimmed_copy(text, (size_t)(eq - text)) : NULL;
+    char *name = eq ? str_trim_copy(text, eq) : NULL;
     if (name == NULL || name[0] == '\0') {
         free(name);
         return parse_error(p, "service %s: bad -o argument \"%s\" (want name=value)", e->name,
@@ -234,7 +224,7 @@ static int add_override(parser *p, master_cf_entry *e, const char *text)
     }
     e->overrides = xrealloc(e->overrides, (e->noverrides + 1) * sizeof(*e->overrides));
     e->overrides[e->noverrides].name = name;
-    e->overrides[e->noverrides].value = trimmed_copy(eq + 1, strlen(eq + 1));
+    e->overrides[e->noverrides].value = str_trim_copy(eq + 1, eq + 1 + strlen(eq + 1));
     e->noverrides++;
     return 0;
 }

@@ -17,6 +17,7 @@
  */
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/str_trim.h"
 #include "lib/xalloc.h"
 #include "smtpd/smtpd_async.h"
 #include "smtpd/smtpd_policy_proto.h"
@@ -105,21 +106,11 @@ static int set_option(policy_service *svc, const char *name, const char *value, 
     return 0;
 }
 
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && isspace((unsigned char)s[n - 1]))
-        s[--n] = '\0';
-    return s;
-}
-
 /* "{ endpoint, name=value, ... }" or a bare endpoint. */
 static int parse_arg(policy_service *svc, const char *arg, strbuf *err)
 {
     char *copy = xstrdup(arg);
-    char *body = trim(copy);
+    char *body = str_trim(copy);
     int rc = 0;
     if (*body == '{') {
         size_t n = strlen(body);
@@ -134,7 +125,7 @@ static int parse_arg(policy_service *svc, const char *arg, strbuf *err)
     int first = 1;
     for (char *save = NULL, *item = strtok_r(body, ",", &save); item && rc == 0;
          item = strtok_r(NULL, ",", &save)) {
-        item = trim(item);
+        item = str_trim(item);
         if (*item == '\0')
             continue;
         char *eq = strchr(item, '=');
@@ -142,7 +133,7 @@ static int parse_arg(policy_service *svc, const char *arg, strbuf *err)
             svc->endpoint = xstrdup(item);
         } else if (eq) {
             *eq = '\0';
-            rc = set_option(svc, trim(item), trim(eq + 1), err);
+            rc = set_option(svc, str_trim(item), str_trim(eq + 1), err);
         } else {
             strbuf_printf(err, "check_policy_service: \"%s\" is not name=value", item);
             rc = -1;
