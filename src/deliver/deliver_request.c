@@ -294,7 +294,7 @@ void deliver_set_result(deliver_rcpt *rcpt, const char *dsn, const char *fmt, ..
     va_list ap;
     va_start(ap, fmt);
     free(rcpt->reason);
-    rcpt->reason = strbuf_vformat(4096, fmt, ap);
+    rcpt->reason = strbuf_vformat(0, fmt, ap); /* never "" for a long reason */
     va_end(ap);
 }
 
@@ -340,7 +340,7 @@ void deliver_log(const deliver_request *req, const char *to, const char *orig, c
     int cls = dsn_class(dsn);
     const char *status = cls == 2 ? "sent" : cls == 5 ? "bounced" : "deferred";
     strbuf origpart;
-    strbuf_init(&origpart, 4096);
+    strbuf_init(&origpart, 0);
     if (orig && *orig && strcmp(orig, to) != 0)
         strbuf_printf(&origpart, ", orig_to=<%s>", orig);
     log_info("%s: to=<%s>%s, relay=%s, delay=%s, delays=%s/%s/%s/%s, dsn=%s, status=%s (%s)",

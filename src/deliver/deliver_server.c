@@ -31,7 +31,7 @@ static void serve_connection(int fd, deliver_fn fn, void *ctx)
 {
     strbuf out, err;
     strbuf_init(&out, 0);
-    strbuf_init(&err, 4096);
+    strbuf_init(&err, 0);
     attr_put(&out, "protocol", DELIVER_PROTOCOL);
     attr_end(&out);
     if (attr_write_all(fd, out.data, out.len) < 0) {

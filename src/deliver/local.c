@@ -22,6 +22,7 @@
  * recipient's reply is the worst outcome (deferred over bounced over sent).
  */
 #include "cleanup/cleanup.h"
+#include "deliver/addr_parts.h"
 #include "deliver/deliver_privs.h"
 #include "deliver/deliver_server.h"
 #include "deliver/local_expand.h"
@@ -110,7 +111,7 @@ static void leaf_result(local_state *st, const char *to, const char *dsn, const 
 {
     va_list ap;
     va_start(ap, fmt);
-    char *text = strbuf_vformat(4096, fmt, ap);
+    char *text = strbuf_vformat(0, fmt, ap); /* a reason is never dropped for its length */
     va_end(ap);
     char status[DSN_MAX];
     deliver_status(dsn, status);
@@ -169,7 +170,7 @@ static void deliver_to_file(local_state *st, const char *to, const char *path, c
                             const char *delivered_to)
 {
     strbuf why;
-    strbuf_init(&why, 4096);
+    strbuf_init(&why, 0);
     char dsn[DSN_MAX] = "4.3.0";
     if (deliver_privs_enter(id->uid, id->gid, &why) < 0) {
         leaf_result(st, to, "4.3.0", "%s", why.data);
@@ -195,12 +196,8 @@ static void deliver_to_file(local_state *st, const char *to, const char *path, c
 
 static void command_environment(local_state *st, const identity *id, const char *to)
 {
-    char local[1024], domain[1024], ext[1024] = "";
-    if (mail_addr_split(to, local, sizeof(local), domain, sizeof(domain)) < 0)
-        local[0] = domain[0] = '\0';
-    const char *delims = mail_params_current()->recipient_delimiter;
-    if (delims[0])
-        mail_addr_strip_extension(local, delims, ext, sizeof(ext));
+    addr_parts parts;
+    addr_parts_split(&parts, to, mail_params_current()->recipient_delimiter);
     clearenv();
     setenv("PATH", "/usr/bin:/bin", 1);
     setenv("SHELL", "/bin/sh", 1);
@@ -210,9 +207,10 @@ static void command_environment(local_state *st, const identity *id, const char 
     setenv("SENDER", st->req->sender, 1);
     setenv("RECIPIENT", to, 1);
     setenv("ORIGINAL_RECIPIENT", st->rcpt->orig, 1);
-    setenv("LOCAL", local, 1);
-    setenv("DOMAIN", domain, 1);
-    setenv("EXTENSION", ext, 1);
+    setenv("LOCAL", parts.bare, 1);
+    setenv("DOMAIN", parts.domain, 1);
+    setenv("EXTENSION", parts.ext, 1);
+    addr_parts_free(&parts);
 }
 
 /* Runs /bin/sh -c command with the message on stdin. */
@@ -264,7 +262,7 @@ static void deliver_to_command(local_state *st, const char *to, const char *cmdl
     alarm(limit > 0 ? (unsigned)limit : 1000);
     mail_copy_opts opts = {.from_line = 1, .return_path = 1, .delivered_to = delivered_to};
     strbuf why;
-    strbuf_init(&why, 4096);
+    strbuf_init(&why, 0);
     int copy = mail_copy(st->src, st->req->sender, in[1], &opts, NULL, &why);
     int copy_errno = errno;
     close(in[1]);
@@ -312,7 +310,7 @@ static void deliver_to_command(local_state *st, const char *to, const char *cmdl
 static void deliver_to_mailbox(local_state *st, const char *to, const identity *user)
 {
     strbuf why;
-    strbuf_init(&why, 4096);
+    strbuf_init(&why, 0);
     int loop = mail_copy_loop_check(st->src, to, &why);
     if (loop != 0) {
         leaf_result(st, to, loop > 0 ? "5.4.6" : "4.3.0", "%s", why.data);
@@ -327,8 +325,8 @@ static void deliver_to_mailbox(local_state *st, const char *to, const identity *
     const char *cmdline = cfg_str("mailbox_command");
     if (cmdline[0] != '\0') {
         strbuf expanded, err;
-        strbuf_init(&expanded, 8192);
-        strbuf_init(&err, 1024);
+        strbuf_init(&expanded, 0);
+        strbuf_init(&err, 0);
         if (config_expand(config_current(), cmdline, &expanded, &err) < 0)
             strbuf_append_str(&expanded, cmdline);
         deliver_to_command(st, to, expanded.data, &id, to);
@@ -486,7 +484,7 @@ static void forward_flush(local_state *st)
         return;
     const char *delivered = st->rcpt->address;
     strbuf why;
-    strbuf_init(&why, 4096);
+    strbuf_init(&why, 0);
     int loop = mail_copy_loop_check(st->src, delivered, &why);
     if (loop != 0) {
         forward_result(st, loop > 0 ? "5.4.6" : "4.3.0", why.data);
@@ -504,8 +502,7 @@ static void forward_flush(local_state *st)
         strbuf_free(&why);
         return;
     }
-    char new_id[QUEUE_ID_MAX];
-    snprintf(new_id, sizeof(new_id), "%s", cleanup_queue_id(c));
+    char *new_id = xstrdup(cleanup_queue_id(c));
     forward_envelope(st, c);
     strbuf_reset(&why);
     strbuf_printf(&why, "Delivered-To: %s", delivered);
@@ -518,6 +515,7 @@ static void forward_flush(local_state *st)
                        rc < 0 ? "cannot forward: error reading the queue file"
                               : "cannot forward: queue file write error");
         strbuf_free(&why);
+        free(new_id);
         return;
     }
     int status = cleanup_close(c);
@@ -529,12 +527,15 @@ static void forward_flush(local_state *st)
         strbuf_printf(&why, "forwarded as %s", new_id);
         forward_result(st, "2.0.0", why.data);
     }
+    free(new_id);
     strbuf_free(&why);
 }
 
 /* ---- expansion ---- */
 
 static void deliver_address(local_state *st, const char *address, int depth, int no_alias);
+static void deliver_local_part(local_state *st, const char *to, const char *local,
+                               const char *bare, int depth, int no_alias);
 
 /* Reads a small file with the given identity. 1 read, 0 missing, -1 error (why). */
 static int read_small_file(const char *path, const identity *id, int must_own, strbuf *text,
@@ -588,7 +589,7 @@ static void expand_list(local_state *st, const char *text, const char *cls, cons
         return;
     }
     strbuf key;
-    strbuf_init(&key, 8192);
+    strbuf_init(&key, 0);
     for (size_t i = 0; i < items.count; i++) {
         const local_item *it = &items.items[i];
         strbuf_reset(&key);
@@ -618,7 +619,7 @@ static void expand_list(local_state *st, const char *text, const char *cls, cons
             }
             strbuf body, why;
             strbuf_init(&body, LOCAL_FILE_LIMIT + 1);
-            strbuf_init(&why, 4096);
+            strbuf_init(&why, 0);
             int rc = read_small_file(it->text, id, 0, &body, &why);
             if (rc <= 0)
                 leaf_result(st, to, rc == 0 ? "5.3.5" : "4.3.0", "%s",
@@ -633,12 +634,12 @@ static void expand_list(local_state *st, const char *text, const char *cls, cons
             deliver_address(st, it->text, depth + 1, 1);
             break;
         case LOCAL_ITEM_ADDRESS: {
-            char local[1024], domain[1024];
-            int own = mail_addr_split(it->text, local, sizeof(local), domain,
-                                      sizeof(domain)) == 0 &&
-                      self && strcasecmp(local, self) == 0 &&
-                      (domain[0] == '\0' || strchr(to, '@') == NULL ||
-                       strcasecmp(domain, strchr(to, '@') + 1) == 0);
+            addr_parts parts;
+            addr_parts_split(&parts, it->text, "");
+            int own = self && strcasecmp(parts.local, self) == 0 &&
+                      (parts.domain[0] == '\0' || strchr(to, '@') == NULL ||
+                       strcasecmp(parts.domain, strchr(to, '@') + 1) == 0);
+            addr_parts_free(&parts);
             deliver_address(st, it->text, depth + 1, own);
             break;
         }
@@ -656,7 +657,7 @@ static int open_aliases(local_agent *a)
     if (a->aliases)
         map_list_close(a->aliases);
     strbuf err;
-    strbuf_init(&err, 4096);
+    strbuf_init(&err, 0);
     a->aliases = map_list_open(cfg_str("alias_maps"), &err);
     if (a->aliases == NULL)
         log_warning("alias_maps: %s", err.data);
@@ -694,7 +695,7 @@ static void deliver_address(local_state *st, const char *address, int depth, int
     }
     resolved res;
     strbuf err;
-    strbuf_init(&err, 4096);
+    strbuf_init(&err, 0);
     if (resolve_address(st->agent->res, address, &res, &err) < 0) {
         leaf_result(st, address, "4.3.0", "address resolver failure: %s", err.data);
         strbuf_free(&err);
@@ -706,17 +707,22 @@ static void deliver_address(local_state *st, const char *address, int depth, int
         forward_add(st, to);
         return;
     }
-    char local[1024], domain[1024], bare[1024], ext[1024];
-    if (mail_addr_split(to, local, sizeof(local), domain, sizeof(domain)) < 0) {
-        leaf_result(st, to, "5.1.3", "bad address syntax");
-        return;
-    }
-    lowercase(local);
-    snprintf(bare, sizeof(bare), "%s", local);
-    strip_extension(bare, ext, sizeof(ext));
+    addr_parts parts; /* the whole local part, however long: no lookup sees a cut name */
+    addr_parts_split(&parts, to, "");
+    lowercase(parts.local);
+    lowercase(parts.bare);
+    strip_extension(parts.bare, parts.ext, strlen(parts.local) + 1);
+    deliver_local_part(st, to, parts.local, parts.bare, depth, no_alias);
+    addr_parts_free(&parts);
+}
 
+/* Steps 1-4 for one local recipient: local is its lowercased local part, bare the same without
+ * the extension. */
+static void deliver_local_part(local_state *st, const char *to, const char *local,
+                               const char *bare, int depth, int no_alias)
+{
     strbuf key;
-    strbuf_init(&key, 4096);
+    strbuf_init(&key, 0);
     if (!no_alias) {
         if (open_aliases(st->agent) < 0) {
             leaf_result(st, to, "4.3.0", "alias database unavailable");
@@ -759,7 +765,7 @@ static void deliver_address(local_state *st, const char *address, int depth, int
         strmap_put(st->seen, key.data, NULL);
         strbuf body, why;
         strbuf_init(&body, LOCAL_FILE_LIMIT + 1);
-        strbuf_init(&why, 4096);
+        strbuf_init(&why, 0);
         strbuf path;
         strbuf_path_init(&path);
         identity fwd = user;
@@ -810,7 +816,7 @@ static void local_deliver(deliver_request *req, void *ctx)
         local_state st = {.agent = agent, .req = req, .src = &src, .rcpt = &req->rcpts[i],
                           .worst = 2};
         st.seen = strmap_new();
-        strbuf_init(&st.reason, 4096);
+        strbuf_init(&st.reason, 0);
         dsn_set(st.dsn, sizeof(st.dsn), "2.0.0");
         deliver_address(&st, req->rcpts[i].address, 0, 0);
         forward_flush(&st);
@@ -831,7 +837,7 @@ int local_main(int argc, char **argv)
     mail_server_init(&srv, "local", argc, argv);
     local_agent agent = {0};
     strbuf err;
-    strbuf_init(&err, 4096);
+    strbuf_init(&err, 0);
     agent.res = resolver_open(&err);
     if (agent.res == NULL)
         log_fatal("address resolver: %s", err.data);

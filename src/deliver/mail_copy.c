@@ -32,7 +32,7 @@ int mail_source_open(mail_source *src, const deliver_request *req, strbuf *why)
         return -1;
     }
     strbuf err;
-    strbuf_init(&err, 4096);
+    strbuf_init(&err, 0);
     if (queue_envelope_read(src->fd, &src->env, &err) < 0) {
         strbuf_printf(why, "cannot read queue file %s: %s", path, err.data);
         strbuf_free(&err);
@@ -48,7 +48,7 @@ int mail_source_open(mail_source *src, const deliver_request *req, strbuf *why)
 int mail_source_open_or_defer(mail_source *src, deliver_request *req, const char *relay)
 {
     strbuf why;
-    strbuf_init(&why, 4096);
+    strbuf_init(&why, 0);
     int rc = mail_source_open(src, req, &why);
     if (rc < 0) {
         log_warning("%s: %s", req->queue_id, why.data);

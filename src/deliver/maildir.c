@@ -132,7 +132,7 @@ static int maildir_write(maildir_paths *p, mail_source *src, const char *sender,
     mail_copy_opts opts = {.return_path = 1, .delivered_to = delivered_to,
                            .size_limit = size_limit};
     strbuf copy_why;
-    strbuf_init(&copy_why, 4096);
+    strbuf_init(&copy_why, 0);
     int rc = mail_copy(src, sender, fd, &opts, NULL, &copy_why);
     int saved = errno;
     if (rc == MAIL_COPY_OK && fsync(fd) < 0) {

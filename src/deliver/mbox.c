@@ -219,7 +219,7 @@ int mbox_deliver(const char *path, mail_source *src, const char *sender,
                                    .return_path = 1, .delivered_to = delivered_to,
                                    .size_limit = room};
             strbuf copy_why;
-            strbuf_init(&copy_why, 4096);
+            strbuf_init(&copy_why, 0);
             int cr = mail_copy(src, sender, fd, &opts, NULL, &copy_why);
             int saved = errno;
             if (cr == MAIL_COPY_OK && fsync(fd) < 0) {

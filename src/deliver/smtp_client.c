@@ -184,7 +184,7 @@ static void try_servers(smtp_agent *agent, delivery *d, const char *nexthop, con
 {
     smtp_dest dests[SMTP_DEST_MAX];
     strbuf why;
-    strbuf_init(&why, 4096);
+    strbuf_init(&why, 0);
     int ndest = smtp_nexthop_parse(nexthop, agent->lmtp, dests, SMTP_DEST_MAX, &why);
     if (ndest < 0) {
         log_warning("%s: %s", d->req->queue_id, why.data);
@@ -281,7 +281,7 @@ static void smtp_deliver(deliver_request *req, void *ctx)
     smtp_agent *agent = ctx;
     mail_source src;
     strbuf why;
-    strbuf_init(&why, 4096);
+    strbuf_init(&why, 0);
     if (mail_source_open(&src, req, &why) < 0) {
         log_warning("%s: %s", req->queue_id, why.data);
         fail_all(req, "4.3.0", "cannot read the queue file");
@@ -301,7 +301,7 @@ static void smtp_deliver(deliver_request *req, void *ctx)
     d->final = xcalloc(req->nrcpt ? req->nrcpt : 1, sizeof(*d->final));
     d->relay = xcalloc(req->nrcpt ? req->nrcpt : 1, sizeof(*d->relay));
     d->open = req->nrcpt;
-    strbuf_init(&d->fail_why, 4096);
+    strbuf_init(&d->fail_why, 0);
     dsn_set(d->fail_dsn, sizeof(d->fail_dsn), "4.4.1");
     strbuf_append_str(&d->fail_why, "no mail server could be reached");
     const char *ret = queue_envelope_attr(&src.env, "dsn_ret");

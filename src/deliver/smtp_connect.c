@@ -124,7 +124,7 @@ static int add_mx_destination(candidate_list *cl, const smtp_dest *d, char *dsn,
     size_t before = cl->n;
     int worst = SMTP_DNS_NOTFOUND;
     strbuf host_why;
-    strbuf_init(&host_why, 1024);
+    strbuf_init(&host_why, 0);
     for (size_t i = 0; i < n && cl->n < cl->max; i++) {
         if (mx[i].host[0] == '\0')
             continue;

@@ -62,7 +62,7 @@ int smtp_dane_prepare(int level, const smtp_candidate *c, smtp_dane *out, int *e
     size_t n = 0;
     int secure = 0;
     strbuf err;
-    strbuf_init(&err, 1024);
+    strbuf_init(&err, 0);
     int status = smtp_dns_tlsa(name, found, SMTP_TLSA_MAX, &n, &secure, &err);
     if (status == SMTP_DNS_RETRY || status == SMTP_DNS_FAIL) {
         strbuf_reset(why);

@@ -282,7 +282,7 @@ static long command_timeout(const transaction *t, size_t k)
 static void fail_open_recipients(transaction *t, const char *dsn, const char *state)
 {
     strbuf why;
-    strbuf_init(&why, 4096);
+    strbuf_init(&why, 0);
     if (t->s->stream.error)
         stream_failure_text(t->s, state, &why);
     else
@@ -548,7 +548,7 @@ void smtp_session_transaction(smtp_session *s, const smtp_message *m, deliver_rc
     t.n = n;
     t.state = xcalloc(n ? n : 1, sizeof(*t.state));
     smtp_reply_init(&t.reply);
-    strbuf_init(&t.cmd, 64 * 1024);
+    strbuf_init(&t.cmd, 0); /* a command is sent whole or not at all */
     s->transactions++;
     if (!precheck(&t)) {
         size_t total = n + 2, sent = 0, received = 0;

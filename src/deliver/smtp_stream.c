@@ -230,7 +230,7 @@ int smtp_stream_put(smtp_stream *s, const char *data, size_t len, long timeout)
 int smtp_stream_printf(smtp_stream *s, long timeout, const char *fmt, ...)
 {
     strbuf tmp;
-    strbuf_init(&tmp, 64 * 1024);
+    strbuf_init(&tmp, 0);
     va_list ap;
     va_start(ap, fmt);
     int rc = strbuf_vprintf(&tmp, fmt, ap);

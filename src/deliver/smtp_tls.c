@@ -477,7 +477,7 @@ static void log_established(const smtp_session *s, SSL *ssl, const tls_verdict *
     int alg_bits = 0;
     int bits = SSL_get_cipher_bits(ssl, &alg_bits);
     strbuf line;
-    strbuf_init(&line, 4096);
+    strbuf_init(&line, 0);
     strbuf_printf(&line, "%s TLS connection established to %s: %s with cipher %s (%d/%d bits)",
                   how, s->relay, SSL_get_version(ssl), SSL_get_cipher_name(ssl), bits, alg_bits);
     describe_keys(ssl, &line);

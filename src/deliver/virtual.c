@@ -9,6 +9,7 @@
  * below virtual_minimum_uid. Running as root, the write happens with that uid/gid; as another
  * user, the agent writes as itself. Each recipient's result is logged with relay=virtual.
  */
+#include "deliver/addr_parts.h"
 #include "deliver/deliver_privs.h"
 #include "deliver/deliver_server.h"
 #include "deliver/mail_copy.h"
@@ -48,30 +49,21 @@ static int lookup_address(map_list *ml, const char *delims, const char *address,
     int found = map_list_lookup(ml, address, value);
     if (found != 0)
         return found;
-    char local[1024], domain[1024];
-    if (mail_addr_split(address, local, sizeof(local), domain, sizeof(domain)) < 0)
-        return 0;
-    if (delims[0] != '\0') {
-        char bare[sizeof(local)];
-        memcpy(bare, local, sizeof(bare)); /* same size: nothing to cut */
-        mail_addr_strip_extension(bare, delims, NULL, 0);
-        if (strcmp(bare, local) != 0) {
-            strbuf key;
-            strbuf_init(&key, 4096);
-            strbuf_printf(&key, "%s@%s", bare, domain);
-            found = map_list_lookup(ml, key.data, value);
-            strbuf_free(&key);
-            if (found != 0)
-                return found;
-        }
-    }
-    if (domain[0] == '\0')
-        return 0;
+    addr_parts parts; /* the whole local part: a long one is looked up, not skipped */
+    addr_parts_split(&parts, address, delims);
     strbuf key;
-    strbuf_init(&key, 4096);
-    strbuf_printf(&key, "@%s", domain);
-    found = map_list_lookup(ml, key.data, value);
+    strbuf_init(&key, 0);
+    if (strcmp(parts.bare, parts.local) != 0) {
+        strbuf_printf(&key, "%s@%s", parts.bare, parts.domain);
+        found = map_list_lookup(ml, key.data, value);
+    }
+    if (found == 0 && parts.domain[0] != '\0') {
+        strbuf_reset(&key);
+        strbuf_printf(&key, "@%s", parts.domain);
+        found = map_list_lookup(ml, key.data, value);
+    }
     strbuf_free(&key);
+    addr_parts_free(&parts);
     return found;
 }
 
@@ -123,8 +115,8 @@ static void deliver_one(virtual_tables *t, deliver_request *req, mail_source *sr
                         deliver_rcpt *r)
 {
     strbuf value, why;
-    strbuf_init(&value, 4096);
-    strbuf_init(&why, 4096);
+    strbuf_init(&value, 0);
+    strbuf_init(&why, 0);
     int found = lookup_address(t->mailbox, t->delimiters, r->address, &value);
     long uid = -1, gid = -1;
     if (found < 0) {
@@ -199,7 +191,7 @@ static void virtual_deliver(deliver_request *req, void *ctx)
 static map_list *open_table(const char *param)
 {
     strbuf err;
-    strbuf_init(&err, 4096);
+    strbuf_init(&err, 0);
     map_list *ml = map_list_open(cfg_str(param), &err);
     if (ml == NULL)
         log_fatal("%s: %s", param, err.data);

@@ -257,6 +257,20 @@ def test_alias_command_exit_codes(instance, open_dir):
                       what="deferred command")
 
 
+def test_long_command_failure_keeps_its_reason(instance):
+    """A reason longer than 4 KiB is kept (it was dropped whole: "status=bounced ()")."""
+    pad = "z" * 3300
+    aliases = f"longcmd: \"|printf '%1000s' | tr ' ' y; exit 1; : {pad}\"\n"
+    started(instance, local_config(instance, aliases))
+    send(instance, ["longcmd@mx.example.test"], message())
+    wait_removed(instance)
+    log = instance.maillog()
+    assert "status=bounced ()" not in log
+    # the log line is cut visibly at 4 KiB; the reason itself starts as Postfix's does
+    assert re.search(r"to=<longcmd@mx\.example\.test>, relay=local, .*dsn=5\.3\.0, "
+                     r"status=bounced \(Command died with status 1: \"printf '%1000s' ", log)
+
+
 def test_alias_database_missing_defers(instance):
     started(instance, dict(local_config(instance), alias_maps=f"hash:{instance.etc}/nosuch",
                            local_recipient_maps=""))
