@@ -461,6 +461,17 @@ static int is_header_start(const cleanup *c, const char *pending, size_t plen, c
     return header_name_length(head, n) > 0 || (c->nlines > 0 && header_is_continuation(head, n));
 }
 
+/* A header line gathered in pending goes on to cleanup_line once its last piece is in. */
+static int pending_line_done(cleanup *c, int partial)
+{
+    if (partial)
+        return 0;
+    c->pending_cut = 0;
+    int rc = cleanup_line(c, c->pending.data, c->pending.len);
+    strbuf_reset(&c->pending);
+    return rc;
+}
+
 int cleanup_line_part(cleanup *c, const char *data, size_t len, int partial)
 {
     if (!partial && !c->in_partial)
@@ -474,12 +485,7 @@ int cleanup_line_part(cleanup *c, const char *data, size_t len, int partial)
                 account_size(c, len, 0); /* the cut part still counts for the size limit */
             else
                 strbuf_append(&c->pending, data, len);
-            if (partial)
-                return 0;
-            c->pending_cut = 0;
-            int rc = cleanup_line(c, c->pending.data, c->pending.len);
-            strbuf_reset(&c->pending);
-            return rc;
+            return pending_line_done(c, partial);
         }
         if (is_header_start(c, c->pending.data, c->pending.len, data, len)) {
             /* A header line longer than header_size_limit: keep its head, drop the rest. */
@@ -487,12 +493,7 @@ int cleanup_line_part(cleanup *c, const char *data, size_t len, int partial)
             strbuf_append(&c->pending, data, room);
             account_size(c, len - room, 0);
             c->pending_cut = 1;
-            if (partial)
-                return 0;
-            c->pending_cut = 0;
-            int rc = cleanup_line(c, c->pending.data, c->pending.len);
-            strbuf_reset(&c->pending);
-            return rc;
+            return pending_line_done(c, partial);
         }
         /* Longer than any header may be and no header: the body starts with this line. */
         start_content(c);
