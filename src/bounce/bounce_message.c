@@ -331,12 +331,18 @@ static void write_intro(writer *w, const queue_envelope *env, const bounce_notic
     emit(w, "                   The mail system");
 }
 
+/* A MIME part's boundary line and its Content-Description and Content-Type fields. */
+static void begin_part(writer *w, const char *boundary, const char *description, const char *type)
+{
+    emitf(w, "--%s", boundary);
+    emitf(w, "Content-Description: %s", description);
+    emitf(w, "Content-Type: %s", type);
+}
+
 static void write_text_part(writer *w, const queue_envelope *env, const bounce_notice *n,
                             const char *boundary)
 {
-    emitf(w, "--%s", boundary);
-    emit(w, "Content-Description: Notification");
-    emit(w, "Content-Type: text/plain; charset=us-ascii");
+    begin_part(w, boundary, "Notification", "text/plain; charset=us-ascii");
     emit(w, "");
     write_intro(w, env, n);
     strbuf sb;
@@ -460,9 +466,7 @@ static void write_rcpt_fields(writer *w, const queue_envelope *env, const bounce
 static void write_status_part(writer *w, const queue_envelope *env, const bounce_notice *n,
                               const char *boundary)
 {
-    emitf(w, "--%s", boundary);
-    emit(w, "Content-Description: Delivery report");
-    emit(w, "Content-Type: message/delivery-status");
+    begin_part(w, boundary, "Delivery report", "message/delivery-status");
     emit(w, "");
     write_message_fields(w, env);
     for (size_t i = 0; i < n->nrcpt; i++)
@@ -506,10 +510,11 @@ static void write_original_part(writer *w, int fd, const queue_envelope *env,
                                 const bounce_notice *n, const char *boundary)
 {
     int undelivered = n->kind != BOUNCE_SUCCESS;
-    emitf(w, "--%s", boundary);
-    emitf(w, "Content-Description: %s%s", undelivered ? "Undelivered " : "",
-          n->headers_only ? "Message Headers" : "Message");
-    emitf(w, "Content-Type: %s", n->headers_only ? "text/rfc822-headers" : "message/rfc822");
+    const char *description =
+        n->headers_only ? (undelivered ? "Undelivered Message Headers" : "Message Headers")
+                        : (undelivered ? "Undelivered Message" : "Message");
+    begin_part(w, boundary, description,
+               n->headers_only ? "text/rfc822-headers" : "message/rfc822");
     emit(w, "Content-Transfer-Encoding: 8bit");
     emit(w, "");
     if (env->content_offset <= 0) {
