@@ -1,5 +1,7 @@
 /* mail_trigger.c: wakes a trigger service under the queue directory (see mail_trigger.h). */
 #include "global/mail_trigger.h"
+#include "lib/fixed_str.h"
+#include "lib/strbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,11 +17,10 @@ static int trigger_socket(const char *path, int type, char code)
     struct sockaddr_un sun;
     memset(&sun, 0, sizeof(sun));
     sun.sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof(sun.sun_path)) {
+    if (fixed_copy(sun.sun_path, sizeof(sun.sun_path), path) < 0) {
         errno = ENAMETOOLONG;
         return -1;
     }
-    strcpy(sun.sun_path, path);
     int fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
@@ -38,14 +39,9 @@ static int trigger_socket(const char *path, int type, char code)
     return rc;
 }
 
-int mail_trigger(const char *queue_dir, const char *path, char code)
+/* Wakes the FIFO or socket at full. */
+static int trigger_path(const char *full, char code)
 {
-    char full[4096];
-    int n = snprintf(full, sizeof(full), "%s/%s", queue_dir, path);
-    if (n < 0 || (size_t)n >= sizeof(full)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
     struct stat st;
     if (stat(full, &st) < 0)
         return -1;
@@ -67,4 +63,16 @@ int mail_trigger(const char *queue_dir, const char *path, char code)
     }
     errno = EINVAL;
     return -1;
+}
+
+int mail_trigger(const char *queue_dir, const char *path, char code)
+{
+    strbuf buf;
+    strbuf_path_init(&buf);
+    int rc =
+        strbuf_path_printf(&buf, "%s/%s", queue_dir, path) < 0 ? -1 : trigger_path(buf.data, code);
+    int saved = errno;
+    strbuf_free(&buf);
+    errno = saved;
+    return rc;
 }

@@ -23,6 +23,7 @@
 #include "global/mail_addr.h"
 #include "global/mail_params.h"
 #include "lib/config.h"
+#include "lib/fixed_str.h"
 #include "lib/xalloc.h"
 #include "maps/map.h"
 #include "maps/match_list.h"
@@ -241,14 +242,16 @@ static int canonical_address(const char *address, resolved *out, strbuf *err)
         domain[--dlen] = '\0';
     int has_at = strrchr(address, '@') != NULL;
     if (!has_at && mail_params_current()->append_at_myorigin) {
-        snprintf(domain, sizeof(domain), "%s", mail_params_current()->myorigin);
+        if (fixed_copy(domain, sizeof(domain), mail_params_current()->myorigin) < 0) {
+            strbuf_printf(err, "myorigin is longer than %zu bytes", sizeof(domain) - 1);
+            return -1;
+        }
         dlen = strlen(domain);
     }
     for (size_t i = 0; i < dlen; i++)
         domain[i] = (char)tolower((unsigned char)domain[i]);
-    int n = dlen ? snprintf(out->address, sizeof(out->address), "%s@%s", local, domain)
-                 : snprintf(out->address, sizeof(out->address), "%s", local);
-    if (n < 0 || (size_t)n >= sizeof(out->address)) {
+    if ((dlen ? fixed_printf(out->address, sizeof(out->address), "%s@%s", local, domain)
+              : fixed_copy(out->address, sizeof(out->address), local)) < 0) {
         strbuf_printf(err, "address too long");
         return -1;
     }
@@ -262,8 +265,24 @@ static const char *address_domain(const char *address)
     return at ? at + 1 : "";
 }
 
-/* Splits "transport:nexthop" into out; an empty part leaves out's field unchanged. */
-static void apply_transport_value(const char *value, resolved *out)
+/* Copies text[0..len) into a field of size bytes; -1 with a message naming what when it does not
+ * fit (the mail is deferred with that reason, never sent on with a cut transport or nexthop). */
+static int set_field(char *field, size_t size, const char *text, size_t len, const char *what,
+                     const char *source, strbuf *err)
+{
+    if (len >= size) {
+        strbuf_printf(err, "%s: %s \"%.40s...\" is longer than %zu bytes", source, what, text,
+                      size - 1);
+        return -1;
+    }
+    memcpy(field, text, len);
+    field[len] = '\0';
+    return 0;
+}
+
+/* Splits "transport:nexthop" (from source: a parameter or transport_maps) into out; an empty
+ * part leaves out's field unchanged. -1 with a message when a part is too long. */
+static int apply_transport_value(const char *value, resolved *out, const char *source, strbuf *err)
 {
     while (isspace((unsigned char)*value))
         value++;
@@ -271,52 +290,65 @@ static void apply_transport_value(const char *value, resolved *out)
     size_t tlen = colon ? (size_t)(colon - value) : strlen(value);
     while (tlen > 0 && isspace((unsigned char)value[tlen - 1]))
         tlen--;
-    if (tlen > 0 && tlen < sizeof(out->transport)) {
-        memcpy(out->transport, value, tlen);
-        out->transport[tlen] = '\0';
-    }
-    if (colon && colon[1] != '\0') {
-        const char *hop = colon + 1;
-        size_t hlen = strlen(hop);
-        while (hlen > 0 && isspace((unsigned char)hop[hlen - 1]))
-            hlen--;
-        if (hlen > 0 && hlen < sizeof(out->nexthop)) {
-            memcpy(out->nexthop, hop, hlen);
-            out->nexthop[hlen] = '\0';
-        }
-    }
+    if (tlen > 0 && set_field(out->transport, sizeof(out->transport), value, tlen, "transport name",
+                              source, err) < 0)
+        return -1;
+    if (colon == NULL || colon[1] == '\0')
+        return 0;
+    const char *hop = colon + 1;
+    size_t hlen = strlen(hop);
+    while (hlen > 0 && isspace((unsigned char)hop[hlen - 1]))
+        hlen--;
+    if (hlen > 0 &&
+        set_field(out->nexthop, sizeof(out->nexthop), hop, hlen, "nexthop", source, err) < 0)
+        return -1;
+    return 0;
 }
 
-/* Step 3: the transport and nexthop that the class gives. */
-static void class_transport(resolved *out, const char *domain)
+/* The parameter whose transport:nexthop the class takes (NULL: virtual alias, which is an
+ * error transport of its own). */
+static const char *class_param(addr_class cls)
 {
-    const char *param = NULL, *default_hop = domain;
-    switch (out->cls) {
+    switch (cls) {
     case ADDR_CLASS_LOCAL:
-        param = "local_transport";
-        default_hop = mail_params_current()->myhostname;
-        break;
-    case ADDR_CLASS_VIRTUAL_ALIAS:
-        snprintf(out->transport, sizeof(out->transport), "error");
-        snprintf(out->nexthop, sizeof(out->nexthop), "5.1.1 User unknown in virtual alias table");
-        return;
+        return "local_transport";
     case ADDR_CLASS_VIRTUAL_MAILBOX:
-        param = "virtual_transport";
-        break;
+        return "virtual_transport";
     case ADDR_CLASS_RELAY:
-        param = "relay_transport";
-        break;
+        return "relay_transport";
     case ADDR_CLASS_DEFAULT:
-        param = "default_transport";
+        return "default_transport";
+    case ADDR_CLASS_VIRTUAL_ALIAS:
         break;
     }
-    if ((out->cls == ADDR_CLASS_RELAY || out->cls == ADDR_CLASS_DEFAULT) &&
-        cfg_str("relayhost")[0] != '\0')
-        default_hop = cfg_str("relayhost");
-    snprintf(out->transport, sizeof(out->transport), "%s",
-             out->cls == ADDR_CLASS_LOCAL ? "local" : "smtp");
-    snprintf(out->nexthop, sizeof(out->nexthop), "%s", default_hop);
-    apply_transport_value(cfg_str(param), out);
+    return NULL;
+}
+
+/* Step 3: the transport and nexthop that the class gives. -1 with a message when the
+ * configuration gives a transport or nexthop too long for the fields. */
+static int class_transport(resolved *out, const char *domain, strbuf *err)
+{
+    static const char alias_error[] = "5.1.1 User unknown in virtual alias table";
+    _Static_assert(sizeof(alias_error) <= sizeof(out->nexthop), "virtual alias error text fits");
+    const char *param = class_param(out->cls), *hop = domain, *hop_source = "domain";
+    if (param == NULL) {
+        memcpy(out->transport, "error", sizeof("error"));
+        memcpy(out->nexthop, alias_error, sizeof(alias_error));
+        return 0;
+    }
+    if (out->cls == ADDR_CLASS_LOCAL) {
+        hop = mail_params_current()->myhostname;
+        hop_source = "myhostname";
+    } else if (out->cls != ADDR_CLASS_VIRTUAL_MAILBOX && cfg_str("relayhost")[0] != '\0') {
+        hop = cfg_str("relayhost");
+        hop_source = "relayhost";
+    }
+    const char *transport = out->cls == ADDR_CLASS_LOCAL ? "local" : "smtp";
+    memcpy(out->transport, transport, strlen(transport) + 1);
+    if (set_field(out->nexthop, sizeof(out->nexthop), hop, strlen(hop), "nexthop", hop_source,
+                  err) < 0)
+        return -1;
+    return apply_transport_value(cfg_str(param), out, param, err);
 }
 
 /* Step 4: transport_maps. 0 ok (out changed or not), -1 temporary failure. */
@@ -358,8 +390,8 @@ static int apply_transport_maps(resolver *r, resolved *out, strbuf *err)
     strbuf_free(&key);
     if (found == 0)
         found = table_lookup(r, LIST_TRANSPORT_MAPS, "*", &value, err);
-    if (found > 0)
-        apply_transport_value(value.data, out);
+    if (found > 0 && apply_transport_value(value.data, out, "transport_maps", err) < 0)
+        found = -1;
     strbuf_free(&value);
     return found < 0 ? -1 : 0;
 }
@@ -400,7 +432,8 @@ int resolve_address(resolver *r, const char *address, resolved *out, strbuf *err
     } else {
         out->cls = ADDR_CLASS_DEFAULT;
     }
-    class_transport(out, domain);
+    if (class_transport(out, domain, err) < 0)
+        return -1;
     if (out->cls == ADDR_CLASS_VIRTUAL_ALIAS)
         return 0;
     return apply_transport_maps(r, out, err);
@@ -411,10 +444,10 @@ int resolve_address(resolver *r, const char *address, resolved *out, strbuf *err
 static int address_known_in(resolver *r, int i, const char *address, int try_local_part,
                             strbuf *err)
 {
-    char local[1024], domain[1024], bare[1024];
+    char local[sizeof(((resolved *)0)->address)], domain[sizeof(local)], bare[sizeof(local)];
     if (mail_addr_split(address, local, sizeof(local), domain, sizeof(domain)) < 0)
-        return 0;
-    snprintf(bare, sizeof(bare), "%s", local);
+        return 0; /* cannot happen: address is a resolved one, which fits these arrays */
+    memcpy(bare, local, sizeof(bare));
     const char *delims = mail_params_current()->recipient_delimiter;
     if (delims[0] != '\0')
         mail_addr_strip_extension(bare, delims, NULL, 0);

@@ -3,6 +3,7 @@
  * sockets, FIFOs), taking them over across a reload, deciding when to watch an endpoint,
  * throttling after failures and periodic wake-ups (see master.h).
  */
+#include "lib/fixed_str.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "master/mail_server.h"
@@ -73,11 +74,10 @@ static int open_unix(const char *path, int type, mode_t mode, int *fd_out, strbu
     struct sockaddr_un sun;
     memset(&sun, 0, sizeof(sun));
     sun.sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof(sun.sun_path)) {
-        strbuf_printf(err, "socket path too long: %s", path);
+    if (fixed_copy(sun.sun_path, sizeof(sun.sun_path), path) < 0) {
+        strbuf_printf(err, "socket path longer than %zu bytes: %s", sizeof(sun.sun_path) - 1, path);
         return -1;
     }
-    strcpy(sun.sun_path, path);
     struct stat st;
     if (lstat(path, &st) == 0 && unlink(path) < 0) {
         strbuf_printf(err, "remove %s: %s", path, strerror(errno));

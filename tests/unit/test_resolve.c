@@ -192,6 +192,39 @@ TEST(empty_local_recipient_maps_accepts_all)
     done_config(cfg);
 }
 
+/* A value too long for the resolved fields is a clear error (the mail is deferred with it),
+ * never a cut nexthop or a silently ignored transport. */
+TEST(over_long_transport_and_nexthop_are_errors_not_cuts)
+{
+    char hop[700], name[100], text[2000];
+    memset(hop, 'h', sizeof(hop) - 1);
+    hop[sizeof(hop) - 1] = '\0';
+    memset(name, 't', sizeof(name) - 1);
+    name[sizeof(name) - 1] = '\0';
+    snprintf(text, sizeof(text),
+             "transport_maps = inline:{ long.example=smtp:%s, name.example=%s:x }\n", hop, name);
+    config *cfg = use_config(text);
+    strbuf err;
+    strbuf_init(&err, 0);
+    resolver *r = resolver_open(&err);
+    char b[2200];
+    resolve_text(r, "a@long.example", b, sizeof(b));
+    CHECK(strncmp(b, "error: transport_maps: nexthop \"hhhh", 35) == 0);
+    CHECK(strstr(b, "is longer than 511 bytes") != NULL);
+    resolve_text(r, "a@name.example", b, sizeof(b));
+    CHECK(strncmp(b, "error: transport_maps: transport name \"tttt", 43) == 0);
+    resolver_close(r);
+    done_config(cfg);
+    snprintf(text, sizeof(text), "relay_domains = relay.test\nrelayhost = [%s]\n", hop);
+    cfg = use_config(text);
+    r = resolver_open(&err);
+    resolve_text(r, "a@relay.test", b, sizeof(b));
+    CHECK(strncmp(b, "error: relayhost: nexthop \"[hhh", 31) == 0);
+    resolver_close(r);
+    strbuf_free(&err);
+    done_config(cfg);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/postern-unit-resolve-XXXXXX");
@@ -202,6 +235,7 @@ int main(void)
     RUN(transport_maps_search_order);
     RUN(recipient_known);
     RUN(empty_local_recipient_maps_accepts_all);
+    RUN(over_long_transport_and_nexthop_are_errors_not_cuts);
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
     if (system(cmd) != 0)
