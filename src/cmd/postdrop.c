@@ -20,6 +20,7 @@
  * 77 not authorized.
  */
 #include "cmd/commands.h"
+#include "global/mail_conf.h"
 #include "global/name_list.h"
 
 #include "global/mail_trigger.h"
@@ -303,14 +304,7 @@ int postdrop_main(int argc, char **argv)
         return EX_USAGE;
     }
     const char *dir = choose_config_dir(requested_dir);
-    strbuf err;
-    strbuf_init(&err, 0);
-    config *cfg = config_load(dir, &err);
-    if (cfg == NULL)
-        log_fatal_status(EX_CONFIG, "%s", err.data ? err.data : "cannot load main.cf");
-    strbuf_free(&err);
-    config_set_current(cfg);
-    log_configure();
+    config *cfg = mail_conf_start(dir, EX_CONFIG);
 
     struct passwd *pw = getpwuid(getuid());
     const char *user = pw && pw->pw_name ? pw->pw_name : "";

@@ -15,6 +15,7 @@
  * Exit status: 0, 64 usage, 69 mail system down / queue unreadable, 77 not authorized.
  */
 #include "cmd/commands.h"
+#include "global/mail_conf.h"
 #include "global/name_list.h"
 
 #include "global/mail_trigger.h"
@@ -220,14 +221,7 @@ int postqueue_main(int argc, char **argv)
     }
     if (mode == 0 || optind < argc)
         usage();
-    strbuf err;
-    strbuf_init(&err, 0);
-    config *cfg = config_load(config_dir, &err);
-    if (cfg == NULL)
-        log_fatal_status(EX_CONFIG, "%s", err.data ? err.data : "cannot load main.cf");
-    strbuf_free(&err);
-    config_set_current(cfg);
-    log_configure();
+    config *cfg = mail_conf_start(config_dir, EX_CONFIG);
     int status;
     switch (mode) {
     case 'p':

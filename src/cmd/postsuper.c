@@ -24,6 +24,7 @@
  */
 #include "cmd/commands.h"
 
+#include "global/mail_conf.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
@@ -620,14 +621,7 @@ int postsuper_main(int argc, char **argv)
     for (int i = optind; i < argc; i++)
         if (find_queue(argv[i]) == NULL)
             log_fatal("invalid directory name: %s", argv[i]);
-    strbuf err;
-    strbuf_init(&err, 0);
-    config *cfg = config_load(config_dir, &err);
-    if (cfg == NULL)
-        log_fatal("%s", err.data ? err.data : "cannot load main.cf");
-    strbuf_free(&err);
-    config_set_current(cfg);
-    log_configure();
+    config *cfg = mail_conf_start(config_dir, EXIT_FAILURE);
     s.queue_dir = cfg_str("queue_directory");
     require_privileges(s.queue_dir);
     umask(022);

@@ -20,6 +20,7 @@
  * 77 not authorized.
  */
 #include "cmd/commands.h"
+#include "global/mail_conf.h"
 #include "global/name_list.h"
 
 #include "global/mail_trigger.h"
@@ -674,14 +675,7 @@ int sendmail_main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     parse_options(&opts, argc, argv);
 
-    strbuf err;
-    strbuf_init(&err, 0);
-    config *cfg = config_load(opts.config_dir, &err);
-    if (cfg == NULL)
-        log_fatal_status(EX_CONFIG, "%s", err.data ? err.data : "cannot load main.cf");
-    strbuf_free(&err);
-    config_set_current(cfg);
-    log_configure();
+    config *cfg = mail_conf_start(opts.config_dir, EX_CONFIG);
 
     switch (opts.mode) {
     case 's':
