@@ -12,8 +12,9 @@
 void smtp_reply_init(smtp_reply *r)
 {
     memset(r, 0, sizeof(*r));
-    strbuf_init(&r->text, SMTP_REPLY_TEXT_MAX);
-    strbuf_init(&r->lines, (size_t)SMTP_REPLY_LINES_MAX * (SMTP_REPLY_LINE_MAX + 1));
+    r->line_limit = SMTP_REPLY_LINE_MAX;
+    strbuf_init(&r->text, 0); /* bounded by the rule in smtp_reply.h */
+    strbuf_init(&r->lines, 0); /* SMTP_REPLY_LINES_MAX lines of at most line_limit bytes */
 }
 
 void smtp_reply_reset(smtp_reply *r)
@@ -31,18 +32,20 @@ void smtp_reply_free(smtp_reply *r)
     strbuf_free(&r->lines);
 }
 
-/* Appends as much of data as fits under the text limit. */
-static void append_bounded(strbuf *sb, const char *data, size_t len)
+/* Adds a whole line to the joined text while the text is shorter than line_limit (Postfix
+ * stores multi-line text the same way, against a server that talks without end). */
+static void append_text(smtp_reply *r, const char *line, size_t len)
 {
-    size_t room = sb->limit > sb->len ? sb->limit - sb->len : 0;
-    strbuf_append(sb, data, len < room ? len : room);
+    if (r->text.len >= r->line_limit)
+        return;
+    if (r->text.len)
+        strbuf_append_char(&r->text, ' ');
+    strbuf_append(&r->text, line, len);
 }
 
 static void mark_malformed(smtp_reply *r, const char *line, size_t len)
 {
-    if (r->text.len)
-        append_bounded(&r->text, " ", 1);
-    append_bounded(&r->text, line, len);
+    append_text(r, line, len);
     r->code = 0;
     r->complete = 1;
 }
@@ -55,20 +58,21 @@ int smtp_reply_add_line(smtp_reply *r, const char *line, size_t len)
         mark_malformed(r, "(too many reply lines)", 22);
         return -1;
     }
-    if (len > SMTP_REPLY_LINE_MAX)
-        len = SMTP_REPLY_LINE_MAX;
+    if (len > r->line_limit) /* the reader has logged it */
+        len = r->line_limit;
     if (len < 3 || !isdigit((unsigned char)line[0]) || !isdigit((unsigned char)line[1]) ||
         !isdigit((unsigned char)line[2]) || (len > 3 && line[3] != ' ' && line[3] != '-') ||
         line[0] < '1' || line[0] > '5') {
         mark_malformed(r, line, len);
         return -1;
     }
-    if (r->text.len)
-        append_bounded(&r->text, " ", 1);
-    append_bounded(&r->text, line, len);
+    append_text(r, line, len);
     size_t skip = len > 3 ? 4 : 3;
-    strbuf_append(&r->lines, line + skip, len - skip);
-    strbuf_append_char(&r->lines, '\n');
+    if (strbuf_append(&r->lines, line + skip, len - skip) < 0 ||
+        strbuf_append_char(&r->lines, '\n') < 0) {
+        mark_malformed(r, "(reply too large)", 17);
+        return -1;
+    }
     r->code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
     if (len > 3 && line[3] == '-')
         return 0;

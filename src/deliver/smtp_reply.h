@@ -3,8 +3,11 @@
  *
  * A reply is one or more lines "DDD-text" ending with "DDD text" (or a bare "DDD"). The parser is
  * fed one line at a time (without its line end) and keeps the raw lines joined with a space, as
- * Postfix logs them ("250-a 250 b"), up to SMTP_REPLY_TEXT_MAX bytes; more text is dropped, more
- * than SMTP_REPLY_LINES_MAX lines or a line without a three-digit code makes the reply malformed
+ * Postfix logs them ("250-a 250 b"). Lengths follow Postfix's smtp client: a line longer than
+ * line_limit (line_length_limit) keeps its first line_limit bytes (the reader logs "response
+ * longer than N"), and a line is added to the joined text only while that text is shorter than
+ * line_limit, so the text holds whole lines and at most 2 * line_limit + 1 bytes. More than
+ * SMTP_REPLY_LINES_MAX lines or a line without a three-digit code makes the reply malformed
  * (code 0). The code of the last line counts.
  *
  * smtp_reply_dsn() gives the enhanced status code: the one the server sent (RFC 3463) with the
@@ -18,14 +21,14 @@
 
 #include <stddef.h>
 
-#define SMTP_REPLY_LINE_MAX 2048  /* longer reply lines are truncated while reading */
+#define SMTP_REPLY_LINE_MAX 2048  /* line_length_limit's default: the line_limit of a new reply */
 #define SMTP_REPLY_LINES_MAX 1000 /* a longer reply is malformed */
-#define SMTP_REPLY_TEXT_MAX 8192  /* joined text kept for logs */
 
 typedef struct smtp_reply {
     int code;     /* 100..599 when complete; 0 when malformed */
     int complete; /* the last line arrived (or the reply is malformed) */
     int nlines;
+    size_t line_limit; /* longest line kept, see above (SMTP_REPLY_LINE_MAX after init) */
     strbuf text;  /* raw lines joined with ' ' */
     strbuf lines; /* text after "DDD-" of every line, each ended by '\n' (EHLO keywords) */
 } smtp_reply;

@@ -173,6 +173,9 @@ void smtp_session_open(smtp_session *s, int fd, const smtp_candidate *c, int lmt
     smtp_stream_init(&s->stream, fd);
     smtp_candidate_name(c, 0, s->host_addr, sizeof(s->host_addr));
     smtp_candidate_name(c, 1, s->relay, sizeof(s->relay));
+    long line_limit = cfg_int("line_length_limit");
+    s->stream.line_limit = line_limit > 0 ? (size_t)line_limit : SMTP_REPLY_LINE_MAX;
+    s->stream.peer = s->host_addr;
     s->lmtp = lmtp;
     s->created = mail_time_steady();
 }

@@ -1,5 +1,6 @@
 /* smtp_stream.c: deadline-bounded line I/O for the SMTP client (see smtp_stream.h). */
 #include "deliver/smtp_stream.h"
+#include "lib/log.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -143,19 +144,26 @@ int smtp_stream_read_line(smtp_stream *s, strbuf *line, size_t max, long timeout
         return -1;
     long long deadline = now_ms() + (timeout > 0 ? timeout : 1) * 1000LL;
     strbuf_reset(line);
+    size_t seen = 0; /* bytes of the line before its newline, CR included */
     for (;;) {
         char *start = s->rbuf + s->rstart;
         size_t avail = s->rend - s->rstart;
         char *nl = memchr(start, '\n', avail);
         size_t take = nl ? (size_t)(nl - start) : avail;
-        size_t room = max > line->len ? max - line->len : 0;
+        /* keep one byte more than max: a CR there is the line end, anything else a long line */
+        size_t room = max + 1 > line->len ? max + 1 - line->len : 0;
         strbuf_append(line, start, take < room ? take : room);
+        seen += take;
         s->rstart += take;
         if (nl) {
             s->rstart++; /* the newline */
-            if (line->len > 0 && line->data[line->len - 1] == '\r')
+            if (line->len > 0 && line->data[line->len - 1] == '\r' && line->len == seen) {
                 strbuf_truncate(line, line->len - 1);
-            return 0;
+                seen--;
+            }
+            if (line->len > max)
+                strbuf_truncate(line, max);
+            return seen > max;
         }
         s->rstart = s->rend = 0;
         if (fill(s, deadline) < 0)
@@ -163,17 +171,36 @@ int smtp_stream_read_line(smtp_stream *s, strbuf *line, size_t max, long timeout
     }
 }
 
+/* Postfix's warning for a reply line past line_length_limit, its start made printable. */
+static void warn_long_line(const smtp_stream *s, size_t limit, const strbuf *line)
+{
+    char start[31];
+    size_t n = line->len < 30 ? line->len : 30;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)line->data[i];
+        start[i] = c < 0x20 || c >= 0x7f ? '?' : (char)c;
+    }
+    start[n] = '\0';
+    log_warning("%s: response longer than %zu: %s...", s->peer ? s->peer : "server", limit,
+                start);
+}
+
 int smtp_stream_read_reply(smtp_stream *s, smtp_reply *r, long timeout)
 {
+    size_t limit = s->line_limit ? s->line_limit : SMTP_REPLY_LINE_MAX;
     strbuf line;
-    strbuf_init(&line, SMTP_REPLY_LINE_MAX + 1);
+    strbuf_init(&line, limit + 2);
     smtp_reply_reset(r);
+    r->line_limit = limit;
     int rc = 0;
     while (!r->complete) {
-        if (smtp_stream_read_line(s, &line, SMTP_REPLY_LINE_MAX, timeout) < 0) {
+        int got = smtp_stream_read_line(s, &line, limit, timeout);
+        if (got < 0) {
             rc = -1;
             break;
         }
+        if (got == 1)
+            warn_long_line(s, limit, &line);
         smtp_reply_add_line(r, line.data, line.len);
     }
     strbuf_free(&line);

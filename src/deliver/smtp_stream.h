@@ -2,7 +2,9 @@
  * smtp_stream.h: line I/O on a client connection, with a deadline for every operation.
  *
  * Reads are buffered; smtp_stream_read_line() returns one line without its CRLF (or bare LF),
- * keeping at most max bytes and dropping the rest of a longer line. Writes are collected with
+ * keeping at most max bytes and dropping the rest of a longer line (it says so: 1).
+ * smtp_stream_read_reply() reads lines of at most line_limit bytes and logs a longer one as
+ * Postfix's smtp client does ("PEER: response longer than N: first 30 bytes..."). Writes are collected with
  * smtp_stream_put() and sent by smtp_stream_flush(). Each read or flush call waits at most
  * timeout seconds in total; after any failure the stream stays failed and stream->error says why
  * (SMTP_STREAM_EOF, _TIMEOUT, _IO with errno in stream->err_no).
@@ -37,6 +39,8 @@ typedef struct smtp_stream {
     strbuf wbuf;
     int error;
     int err_no;
+    size_t line_limit; /* line_length_limit for reply lines; 0 = SMTP_REPLY_LINE_MAX */
+    const char *peer;  /* "host[addr]" for warnings, or NULL */
 } smtp_stream;
 
 void smtp_stream_init(smtp_stream *s, int fd);
@@ -47,6 +51,7 @@ void smtp_stream_set_tls(smtp_stream *s, struct ssl_st *ssl);
 /* Bytes read but not yet consumed (plaintext a server pipelined after its STARTTLS reply must
  * be thrown away, never read as if it came inside TLS). */
 size_t smtp_stream_discard_input(smtp_stream *s);
+/* 0, 1 when the line was longer than max (only max bytes kept), or -1 on a stream error. */
 int smtp_stream_read_line(smtp_stream *s, strbuf *line, size_t max, long timeout);
 /* Reads a complete reply (possibly multi-line) into r (reset first). 0, or -1 on a stream error;
  * a malformed reply is not a stream error (r->code == 0). */

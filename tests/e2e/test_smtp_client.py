@@ -216,6 +216,34 @@ def test_550_bounces(instance, sink):
            "<nobody@remote.test>: User unknown (in reply to RCPT TO command))" in log
 
 
+def test_reply_line_longer_than_line_length_limit_is_logged(instance, sink):
+    """As Postfix: the first line_length_limit bytes are kept and the cut is logged."""
+    s = sink(rcpt_reply="450-4.2.0 " + "a" * 3000 + "\r\n450 4.2.0 busy")
+    routed_instance(instance, f"[127.0.0.1]:{s.port}")
+    send(instance, "x@remote.test")
+    wait_log(instance, "status=deferred")
+    log = instance.maillog()
+    assert "warning: 127.0.0.1[127.0.0.1]: response longer than 2048: 450-4.2.0 " \
+           + "a" * 20 + "..." in log
+    kept = "450-4.2.0 " + "a" * (2048 - 10)
+    assert f"dsn=4.2.0, status=deferred (host 127.0.0.1[127.0.0.1] said: {kept} " \
+           "(in reply to RCPT TO command))" in log
+
+
+def test_long_multiline_reply_keeps_a_reason(instance, sink):
+    """Lines are kept whole while the text is under line_length_limit; the reason is never
+    dropped (three 1500-byte lines made it empty: "status=deferred ()")."""
+    line = "450-4.2.0 " + "b" * 1490
+    s = sink(rcpt_reply="\r\n".join([line, line, line, "450 4.2.0 end"]))
+    routed_instance(instance, f"[127.0.0.1]:{s.port}")
+    send(instance, "x@remote.test")
+    wait_log(instance, "status=deferred")
+    log = instance.maillog()
+    assert "status=deferred ()" not in log
+    assert f"dsn=4.2.0, status=deferred (host 127.0.0.1[127.0.0.1] said: {line} {line}" in log
+    assert "response longer than" not in log
+
+
 def test_mixed_recipients_one_transaction(instance, sink):
     s = sink(rcpt_reply=lambda c: "550 5.1.1 no such user" if "bad@" in c else "250 2.1.5 Ok")
     routed_instance(instance, f"[127.0.0.1]:{s.port}")

@@ -5,10 +5,13 @@
 #include "deliver/smtp_nexthop.h"
 #include "deliver/smtp_reply.h"
 #include "deliver/smtp_session.h"
+#include "deliver/smtp_stream.h"
 #include "unit.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 /* ---- nexthop ---- */
 
@@ -167,9 +170,60 @@ TEST(reply_malformed)
     line[sizeof(line) - 1] = '\0';
     for (int i = 0; i < 20; i++)
         CHECK_INT(feed(&r, line), 0);
-    CHECK(r.text.len <= SMTP_REPLY_TEXT_MAX);
+    /* as Postfix: the first line_limit bytes of the first line, no more lines once the text
+     * reached line_limit */
+    CHECK_INT(r.text.len, SMTP_REPLY_LINE_MAX);
+    CHECK(memcmp(r.text.data, line, SMTP_REPLY_LINE_MAX) == 0);
     CHECK_INT(feed(&r, "250 end"), 1);
+    CHECK_INT(r.code, 250);
+
+    /* short lines are joined whole until the text reaches the limit */
+    smtp_reply_reset(&r);
+    r.line_limit = 20;
+    CHECK_INT(feed(&r, "250-0123456789"), 0);
+    CHECK_INT(feed(&r, "250-abcdefghijklmnop"), 0);
+    CHECK_INT(feed(&r, "250 dropped"), 1);
+    CHECK_STR(r.text.data, "250-0123456789 250-abcdefghijklmnop");
     smtp_reply_free(&r);
+}
+
+/* A reply line longer than the limit is reported as such (it was cut without a word). */
+TEST(stream_reports_long_reply_lines)
+{
+    int sv[2];
+    CHECK_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    char big[3100];
+    memset(big, 'x', sizeof(big));
+    memcpy(big, "250-", 4);
+    memcpy(big + 3000, "\r\n", 2); /* a 3000-byte line */
+    size_t n = 3002;
+    const char *rest = "250-exact\r\n250 ok\r\n";
+    CHECK(write(sv[1], big, n) == (ssize_t)n);
+    CHECK(write(sv[1], rest, strlen(rest)) == (ssize_t)strlen(rest));
+    smtp_stream st;
+    smtp_stream_init(&st, sv[0]);
+    strbuf line;
+    strbuf_init(&line, 0);
+    CHECK_INT(smtp_stream_read_line(&st, &line, 2048, 5), 1);
+    CHECK_INT(line.len, 2048);
+    CHECK_INT(smtp_stream_read_line(&st, &line, 9, 5), 0); /* exactly max bytes, then CRLF */
+    CHECK_STR(line.data, "250-exact");
+    CHECK_INT(smtp_stream_read_line(&st, &line, 2048, 5), 0);
+    CHECK_STR(line.data, "250 ok");
+
+    /* a whole reply: the long line keeps line_limit bytes, the reply stays well-formed */
+    CHECK(write(sv[1], big, n) == (ssize_t)n);
+    CHECK(write(sv[1], rest, strlen(rest)) == (ssize_t)strlen(rest));
+    st.line_limit = 100;
+    smtp_reply r;
+    smtp_reply_init(&r);
+    CHECK_INT(smtp_stream_read_reply(&st, &r, 5), 0);
+    CHECK_INT(r.code, 250);
+    CHECK_INT(r.text.len, 100);
+    strbuf_free(&line);
+    smtp_reply_free(&r);
+    smtp_stream_close(&st);
+    close(sv[1]);
 }
 
 TEST(ehlo_keywords)
@@ -457,6 +511,7 @@ int main(void)
     RUN(nexthop_lmtp_forms);
     RUN(nexthop_rejects_garbage);
     RUN(reply_single_and_multiline);
+    RUN(stream_reports_long_reply_lines);
     RUN(reply_malformed);
     RUN(ehlo_keywords);
     RUN(body_dot_stuffing_and_crlf);
