@@ -237,6 +237,10 @@ int mail_copy(mail_source *src, const char *sender, int out_fd, const mail_copy_
             copy_out(&c, "\n", 1);
         if (c.result == MAIL_COPY_OK)
             copy_flush(&c);
+        if (c.result == MAIL_COPY_OK && opts->sync && fsync(out_fd) < 0) {
+            c.result = MAIL_COPY_WRITE_ERROR;
+            c.err_no = errno;
+        }
     }
     strbuf_free(&c.buf);
     if (written)

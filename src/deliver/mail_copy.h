@@ -29,6 +29,7 @@ typedef struct mail_copy_opts {
     int return_path;          /* "Return-Path: <sender>" */
     const char *delivered_to; /* "Delivered-To: rcpt", NULL for none */
     long long size_limit;     /* bytes this copy may write; 0 = no limit */
+    int sync;                 /* fsync out_fd once written; a failure is a write error */
 } mail_copy_opts;
 
 /* mail_copy() results. */

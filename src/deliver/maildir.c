@@ -130,17 +130,11 @@ static int maildir_write(maildir_paths *p, mail_source *src, const char *sender,
         return -1;
     }
     mail_copy_opts opts = {.return_path = 1, .delivered_to = delivered_to,
-                           .size_limit = size_limit};
+                           .size_limit = size_limit, .sync = 1};
     strbuf copy_why;
     strbuf_init(&copy_why, 0);
     int rc = mail_copy(src, sender, fd, &opts, NULL, &copy_why);
     int saved = errno;
-    if (rc == MAIL_COPY_OK && fsync(fd) < 0) {
-        rc = MAIL_COPY_WRITE_ERROR;
-        saved = errno;
-        strbuf_reset(&copy_why);
-        strbuf_printf(&copy_why, "%s", strerror(saved));
-    }
     if (close(fd) < 0 && rc == MAIL_COPY_OK) {
         rc = MAIL_COPY_WRITE_ERROR;
         saved = errno;

@@ -217,16 +217,11 @@ int mbox_deliver(const char *path, mail_source *src, const char *sender,
         if (rc == 0) {
             mail_copy_opts opts = {.from_line = 1, .quote_from = 1, .blank_line = 1,
                                    .return_path = 1, .delivered_to = delivered_to,
-                                   .size_limit = room};
+                                   .size_limit = room, .sync = 1};
             strbuf copy_why;
             strbuf_init(&copy_why, 0);
             int cr = mail_copy(src, sender, fd, &opts, NULL, &copy_why);
             int saved = errno;
-            if (cr == MAIL_COPY_OK && fsync(fd) < 0) {
-                cr = MAIL_COPY_WRITE_ERROR;
-                saved = errno;
-                strbuf_printf(&copy_why, "%s", strerror(saved));
-            }
             if (cr != MAIL_COPY_OK) {
                 if (ftruncate(fd, old_size) < 0)
                     log_warning("cannot truncate %s after a failed delivery: %s", path,
