@@ -110,13 +110,14 @@ static pid_t running_master(config *cfg, int *fd_out)
     return (pid_t)pid;
 }
 
-/* Compiles the smtpd restriction lists as smtpd will: unknown and unimplemented restriction
- * names are fatal here, not at RCPT time. */
-static int restrictions_valid(void)
+/* Compiles main.cf's smtpd restriction lists as smtpd will (the audit does this and each
+ * service's -o overrides when master.cf loads): unknown and unimplemented restriction names are
+ * fatal here, not at RCPT time. */
+static int restrictions_valid(config *cfg)
 {
     strbuf err;
     strbuf_init(&err, 0);
-    int ok = smtpd_checker_validate(&err) == 0;
+    int ok = smtpd_checker_validate(cfg, &err) == 0;
     if (!ok)
         say(SAY_FATAL, "%s", err.data);
     strbuf_free(&err);
@@ -143,14 +144,14 @@ static size_t say_audit(config *cfg, const master_cf *mcf, int warnings)
 /* Loads master.cf to see that it is valid and audits the configuration; prints the errors. */
 static int master_cf_valid(config *cfg)
 {
-    if (!restrictions_valid())
-        return 0;
     strbuf err;
     strbuf_init(&err, 0);
     master_cf *mcf = master_cf_load(cfg, &err);
     int ok = mcf != NULL;
     if (mcf == NULL)
         say(SAY_FATAL, "%s", err.data);
+    if (mcf == NULL)
+        restrictions_valid(cfg);
     else
         ok = say_audit(cfg, mcf, 0) == 0;
     master_cf_free(mcf);
@@ -289,13 +290,14 @@ static int check_queue_subdir(const char *queue_dir, const char *name, uid_t own
 
 static int cmd_check(config *cfg)
 {
-    int errors = restrictions_valid() ? 0 : 1;
+    int errors = 0;
     strbuf err;
     strbuf_init(&err, 0);
     master_cf *mcf = master_cf_load(cfg, &err);
     if (mcf == NULL) {
         say(SAY_ERROR, "%s", err.data);
         errors++;
+        errors += restrictions_valid(cfg) ? 0 : 1;
     } else {
         errors += say_audit(cfg, mcf, 1) > 0;
         master_cf_free(mcf);

@@ -30,6 +30,7 @@ struct config {
     strmap *computed;  /* computed defaults: name -> char* */
     strmap *cache;     /* expanded values: name -> char* */
     strmap *active;    /* names being expanded (loop detection) */
+    int strict;        /* config_expand_strict under way: an undefined name is an error */
     unsigned long version; /* bumped by every override: cached typed settings re-read */
 };
 
@@ -298,8 +299,31 @@ int config_is_set(const config *cfg, const char *name)
 
 int config_line(const config *cfg, const char *name)
 {
+    if (strmap_has(cfg->overrides, name))
+        return 0;
     struct entry *e = strmap_get(cfg->entries, name);
     return e ? e->line : 0;
+}
+
+config *config_copy(const config *cfg)
+{
+    config *c = config_defaults(cfg->dir);
+    const char **names = strmap_sorted_keys(cfg->entries);
+    for (size_t i = 0; names[i]; i++) {
+        const struct entry *e = strmap_get(cfg->entries, names[i]);
+        struct entry *copy = xmalloc(sizeof(*copy));
+        copy->value = xstrdup(e->value);
+        copy->line = e->line;
+        strmap_put(c->entries, names[i], copy);
+    }
+    free(names);
+    names = strmap_sorted_keys(cfg->overrides);
+    for (size_t i = 0; names[i]; i++)
+        strmap_put(c->overrides, names[i], xstrdup(strmap_get(cfg->overrides, names[i])));
+    free(names);
+    free(c->main_cf);
+    c->main_cf = xstrdup(cfg->main_cf);
+    return c;
 }
 
 const char **config_set_names(const config *cfg)
@@ -312,7 +336,7 @@ static int expand_text(config *cfg, const char *text, strbuf *out, int depth, st
 /* Expands one parameter by name into out, detecting loops. */
 static int expand_name(config *cfg, const char *name, strbuf *out, int depth, strbuf *err)
 {
-    const char *cached = strmap_get(cfg->cache, name);
+    const char *cached = cfg->strict ? NULL : strmap_get(cfg->cache, name);
     if (cached)
         return strbuf_append_str(out, cached) < 0 ? -1 : 0;
     if (strmap_has(cfg->active, name) || depth > EXPAND_MAX_DEPTH) {
@@ -321,6 +345,11 @@ static int expand_name(config *cfg, const char *name, strbuf *out, int depth, st
         return -1;
     }
     const char *raw = config_get_raw(cfg, name);
+    if (raw == NULL && cfg->strict) {
+        if (err->len == 0)
+            strbuf_printf(err, "undefined parameter %s", name);
+        return -1;
+    }
     if (raw == NULL)
         return 0; /* undefined: expands to nothing, as in Postfix */
     const param_def *p = param_lookup(name);
@@ -373,7 +402,10 @@ static int expand_braced(config *cfg, const char *inner, size_t len, strbuf *out
     } else {
         strbuf val;
         strbuf_init(&val, CONFIG_VALUE_LIMIT);
+        int strict = cfg->strict; /* ${name?text}: an undefined name is a test, not a mistake */
+        cfg->strict = 0;
         rc = expand_name(cfg, name, &val, depth, err);
+        cfg->strict = strict;
         int nonempty = val.len > 0;
         strbuf_free(&val);
         const char *alt = inner + n + 1;
@@ -445,6 +477,18 @@ static int expand_text(config *cfg, const char *text, strbuf *out, int depth, st
 int config_expand(config *cfg, const char *text, strbuf *out, strbuf *err)
 {
     return expand_text(cfg, text, out, 0, err);
+}
+
+int config_expand_strict(config *cfg, const char *text, strbuf *out, strbuf *err)
+{
+    cfg->strict = 1;
+    int rc = expand_text(cfg, text, out, 0, err);
+    cfg->strict = 0;
+    if (rc < 0) {
+        strmap_free(cfg->active, NULL);
+        cfg->active = strmap_new();
+    }
+    return rc;
 }
 
 const char *config_get(config *cfg, const char *name)

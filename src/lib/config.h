@@ -53,13 +53,20 @@ const char *config_get_raw(config *cfg, const char *name);
 const char *config_get_default(config *cfg, const char *name);
 /* Non-zero when main.cf (or an override) sets name. */
 int config_is_set(const config *cfg, const char *name);
-/* main.cf line of name's entry, 0 when not set there. */
+/* main.cf line of name's entry, 0 when not set there or overridden (-o). */
 int config_line(const config *cfg, const char *name);
+/* A new configuration with cfg's main.cf entries and overrides (a service's -o applied to a
+ * copy, for postfix check); config_free() it. */
+config *config_copy(const config *cfg);
 /* Sorted names that main.cf sets; free() the array only. */
 const char **config_set_names(const config *cfg);
 
 /* Expands arbitrary text against cfg. Returns 0, or -1 with err set (loop, bad syntax). */
 int config_expand(config *cfg, const char *text, strbuf *out, strbuf *err);
+
+/* As config_expand, but a $name that is neither a known parameter nor set anywhere is an error
+ * ("undefined parameter NAME") instead of nothing; ${name?text} and ${name:text} test names. */
+int config_expand_strict(config *cfg, const char *text, strbuf *out, strbuf *err);
 
 /* Typed accessors; a malformed value logs a warning and falls back to the default. */
 long config_get_int(config *cfg, const char *name);

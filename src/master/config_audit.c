@@ -7,6 +7,7 @@
 #include "lib/strmap.h"
 #include "lib/xalloc.h"
 #include "maps/map.h"
+#include "smtpd/smtpd_check.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -67,6 +68,25 @@ static void add_item(auditor *a, int refuse, const char *what, const char *fmt, 
     out->items[out->count].refused = refuse && !a->warn_only;
     out->items[out->count].text = strbuf_detach(&text);
     out->refusals += refuse && !a->warn_only;
+    out->count++;
+}
+
+/* Adds a configuration error: refused whatever postern_unimplemented_action says. */
+static void add_error(auditor *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void add_error(auditor *a, const char *fmt, ...)
+{
+    strbuf text;
+    strbuf_init(&text, 0);
+    va_list ap;
+    va_start(ap, fmt);
+    strbuf_vprintf(&text, fmt, ap);
+    va_end(ap);
+    config_audit *out = a->out;
+    out->items = xrealloc(out->items, (out->count + 1) * sizeof(*out->items));
+    out->items[out->count].refused = 1;
+    out->items[out->count].text = strbuf_detach(&text);
+    out->refusals++;
     out->count++;
 }
 
@@ -224,6 +244,33 @@ static void audit_skipped_service(auditor *a, const master_cf_entry *e)
     add_item(a, refuse, what, "%s, line %d: service %s", a->mcf->path, e->line, e->name);
 }
 
+/* The smtpd restriction lists as main.cf alone makes them (services without -o). */
+static void audit_restrictions(auditor *a)
+{
+    strbuf err;
+    strbuf_init(&err, 0);
+    if (smtpd_checker_validate(a->cfg, &err) < 0)
+        add_error(a, "%s", err.data);
+    strbuf_free(&err);
+}
+
+/* An smtpd service with -o overrides: its lists compiled as that smtpd will compile them, on a
+ * copy of the configuration with the overrides applied. */
+static void audit_smtpd_service(auditor *a, const master_cf_entry *e)
+{
+    if (strcmp(e->program, "smtpd") != 0 || e->noverrides == 0)
+        return;
+    config *cfg = config_copy(a->cfg);
+    for (size_t k = 0; k < e->noverrides; k++)
+        config_override(cfg, e->overrides[k].name, e->overrides[k].value);
+    strbuf err;
+    strbuf_init(&err, 0);
+    if (smtpd_checker_validate(cfg, &err) < 0)
+        add_error(a, "%s, line %d: service %s: %s", a->mcf->path, e->line, e->name, err.data);
+    strbuf_free(&err);
+    config_free(cfg);
+}
+
 static void audit_master_cf(auditor *a)
 {
     collect_transports(a);
@@ -235,6 +282,7 @@ static void audit_master_cf(auditor *a)
         }
         for (size_t k = 0; k < e->noverrides; k++)
             audit_setting(a, a->mcf->path, e->line, e->overrides[k].name, e->overrides[k].value);
+        audit_smtpd_service(a, e);
     }
 }
 
@@ -258,8 +306,10 @@ void config_audit_run(config *cfg, const master_cf *mcf, config_audit *out)
     a.named_by = strmap_new();
     audit_action(&a);
     audit_main_cf(&a);
-    if (mcf)
+    if (mcf) {
+        audit_restrictions(&a);
         audit_master_cf(&a);
+    }
     strmap_free(a.warned, NULL);
     strmap_free(a.named_by, NULL);
 }

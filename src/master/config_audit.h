@@ -14,6 +14,11 @@
  *     it (tlsmgr, scache, flush, ...), refused when it listens on an inet port (postscreen,
  *     tlsproxy, qmqpd), is the queue manager (oqmgr), or is a transport that a parameter names
  *     (virtual_transport = dovecot with a pipe service called dovecot).
+ *   - with master.cf given, the smtpd restriction lists (smtpd_check.h), once as main.cf makes
+ *     them and once for each smtpd service with -o overrides, on a copy of the configuration
+ *     with that service's overrides applied: an unknown restriction, a missing argument or a
+ *     list that names an undefined parameter is an error (refused even with the action below)
+ *     naming main.cf's or master.cf's file and line;
  * With postern_unimplemented_action = warn every refusal becomes a warning (the services stay
  * skipped). Messages name the file and line:
  *   "/etc/postern/main.cf, line 7: content_filter = amavis:[127.0.0.1]:10024: not implemented

@@ -85,37 +85,50 @@ struct smtpd_check {
 /* Internal result: the restriction pushed a nested list; go on inside it. */
 #define CHECK_PUSHED 50
 
-static int code_param(const char *name, int fallback)
+static int code_param(config *cfg, const char *name, int fallback)
 {
-    long v = cfg_int(name);
+    long v = config_get_int(cfg, name);
     return v >= 400 && v <= 599 ? (int)v : fallback;
 }
 
 /* "FILE, line N: " for a parameter set in main.cf, else nothing (a -o override or default). */
-static void where_prefix(const char *param, strbuf *out)
+static void where_prefix(config *cfg, const char *param, strbuf *out)
 {
-    config *cfg = config_current();
-    int line = cfg ? config_line(cfg, param) : 0;
+    int line = config_line(cfg, param);
     if (line > 0)
         strbuf_printf(out, "%s, line %d: ", config_main_cf(cfg), line);
 }
 
-static int compile_lists(smtpd_checker *ck, strbuf *err)
+/* One restriction list: its value expanded strictly (a list that names a parameter nobody
+ * defined would silently lose the restrictions meant to be there) and compiled. */
+static restriction_list *compile_param(smtpd_checker *ck, config *cfg, const char *param,
+                                       strbuf *why)
+{
+    strbuf value;
+    strbuf_init(&value, 0);
+    restriction_list *list = NULL;
+    if (config_expand_strict(cfg, config_get_raw(cfg, param), &value, why) == 0)
+        list = restriction_list_compile(&ck->set, param, value.data, why);
+    strbuf_free(&value);
+    return list;
+}
+
+static int compile_lists(smtpd_checker *ck, config *cfg, strbuf *err)
 {
     strbuf why;
     strbuf_init(&why, 0);
-    if (restrict_set_init(&ck->set, cfg_str("smtpd_restriction_classes"), ck->env, &why) < 0) {
-        where_prefix("smtpd_restriction_classes", err);
+    if (restrict_set_init(&ck->set, cfg, config_get(cfg, "smtpd_restriction_classes"), ck->env,
+                          &why) < 0) {
+        where_prefix(cfg, "smtpd_restriction_classes", err);
         strbuf_append_str(err, why.data);
         strbuf_free(&why);
         return -1;
     }
     for (int i = 0; i < LIST_COUNT; i++) {
         strbuf_reset(&why);
-        ck->lists[i] = restriction_list_compile(&ck->set, list_params[i].param,
-                                                cfg_str(list_params[i].param), &why);
+        ck->lists[i] = compile_param(ck, cfg, list_params[i].param, &why);
         if (ck->lists[i] == NULL) {
-            where_prefix(list_params[i].param, err);
+            where_prefix(cfg, list_params[i].param, err);
             strbuf_printf(err, "%s: %s", list_params[i].param, why.data);
             strbuf_free(&why);
             return -1;
@@ -123,7 +136,7 @@ static int compile_lists(smtpd_checker *ck, strbuf *err)
     }
     strbuf_free(&why);
     if (ck->lists[LIST_RELAY]->n == 0 && ck->lists[LIST_RECIPIENT]->n == 0) {
-        where_prefix("smtpd_relay_restrictions", err);
+        where_prefix(cfg, "smtpd_relay_restrictions", err);
         strbuf_append_str(err, "smtpd_relay_restrictions and smtpd_recipient_restrictions are "
                                "both empty: at least one of them must restrict relaying");
         return -1;
@@ -131,30 +144,32 @@ static int compile_lists(smtpd_checker *ck, strbuf *err)
     return 0;
 }
 
-static void read_settings(smtpd_checker *ck)
+static void read_settings(smtpd_checker *ck, config *cfg)
 {
-    ck->delay_reject = cfg_bool("smtpd_delay_reject");
-    ck->reject_unlisted_recipient = cfg_bool("smtpd_reject_unlisted_recipient");
-    ck->reject_unlisted_sender = cfg_bool("smtpd_reject_unlisted_sender");
-    ck->access_reject_code = code_param("access_map_reject_code", 554);
-    ck->access_defer_code = code_param("access_map_defer_code", 450);
-    ck->reject_code = code_param("reject_code", 554);
-    ck->defer_code = code_param("defer_code", 450);
-    ck->relay_code = code_param("relay_domains_reject_code", 554);
-    ck->non_fqdn_code = code_param("non_fqdn_reject_code", 504);
-    ck->invalid_helo_code = code_param("invalid_hostname_reject_code", 501);
-    ck->unknown_local_code = code_param("unknown_local_recipient_reject_code", 550);
-    ck->unknown_virtual_mailbox_code = code_param("unknown_virtual_mailbox_reject_code", 550);
-    ck->unknown_virtual_alias_code = code_param("unknown_virtual_alias_reject_code", 550);
-    ck->null_key = xstrdup(cfg_str("smtpd_null_access_lookup_key"));
+    ck->delay_reject = config_get_bool(cfg, "smtpd_delay_reject");
+    ck->reject_unlisted_recipient = config_get_bool(cfg, "smtpd_reject_unlisted_recipient");
+    ck->reject_unlisted_sender = config_get_bool(cfg, "smtpd_reject_unlisted_sender");
+    ck->access_reject_code = code_param(cfg, "access_map_reject_code", 554);
+    ck->access_defer_code = code_param(cfg, "access_map_defer_code", 450);
+    ck->reject_code = code_param(cfg, "reject_code", 554);
+    ck->defer_code = code_param(cfg, "defer_code", 450);
+    ck->relay_code = code_param(cfg, "relay_domains_reject_code", 554);
+    ck->non_fqdn_code = code_param(cfg, "non_fqdn_reject_code", 504);
+    ck->invalid_helo_code = code_param(cfg, "invalid_hostname_reject_code", 501);
+    ck->unknown_local_code = code_param(cfg, "unknown_local_recipient_reject_code", 550);
+    ck->unknown_virtual_mailbox_code =
+        code_param(cfg, "unknown_virtual_mailbox_reject_code", 550);
+    ck->unknown_virtual_alias_code = code_param(cfg, "unknown_virtual_alias_reject_code", 550);
+    ck->null_key = xstrdup(config_get(cfg, "smtpd_null_access_lookup_key"));
 }
 
 smtpd_checker *smtpd_checker_open(smtpd_async_env *env, strbuf *err)
 {
     smtpd_checker *ck = xcalloc(1, sizeof(*ck));
     ck->env = env;
-    read_settings(ck);
-    if (compile_lists(ck, err) < 0) {
+    config *cfg = config_current();
+    read_settings(ck, cfg);
+    if (compile_lists(ck, cfg, err) < 0) {
         smtpd_checker_close(ck);
         return NULL;
     }
@@ -162,21 +177,21 @@ smtpd_checker *smtpd_checker_open(smtpd_async_env *env, strbuf *err)
     strbuf_init(&why, 0);
     ck->resolver = resolver_open(&why);
     if (ck->resolver != NULL)
-        ck->mynetworks = net_list_open(cfg_str("mynetworks"), &why);
+        ck->mynetworks = net_list_open(config_get(cfg, "mynetworks"), &why);
     if (ck->resolver == NULL || ck->mynetworks == NULL) {
         strbuf_append_str(err, why.data);
         strbuf_free(&why);
         smtpd_checker_close(ck);
         return NULL;
     }
-    const char *login_maps = cfg_str("smtpd_sender_login_maps");
+    const char *login_maps = config_get(cfg, "smtpd_sender_login_maps");
     if (*login_maps && (ck->sender_login_maps = map_list_open(login_maps, &why)) == NULL) {
         strbuf_printf(err, "smtpd_sender_login_maps: %s", why.data);
         strbuf_free(&why);
         smtpd_checker_close(ck);
         return NULL;
     }
-    const char *certs = cfg_str("relay_clientcerts");
+    const char *certs = config_get(cfg, "relay_clientcerts");
     if (*certs && (ck->relay_clientcerts = map_list_open(certs, &why)) == NULL) {
         strbuf_printf(err, "relay_clientcerts: %s", why.data);
         strbuf_free(&why);
@@ -203,11 +218,11 @@ void smtpd_checker_close(smtpd_checker *ck)
     free(ck);
 }
 
-int smtpd_checker_validate(strbuf *err)
+int smtpd_checker_validate(config *cfg, strbuf *err)
 {
     smtpd_checker *ck = xcalloc(1, sizeof(*ck));
-    read_settings(ck);
-    int rc = compile_lists(ck, err);
+    read_settings(ck, cfg);
+    int rc = compile_lists(ck, cfg, err);
     smtpd_checker_close(ck);
     return rc;
 }

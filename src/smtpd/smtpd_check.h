@@ -32,6 +32,7 @@
 #ifndef POSTERN_SMTPD_CHECK_H
 #define POSTERN_SMTPD_CHECK_H
 
+#include "lib/config.h"
 #include "lib/strbuf.h"
 
 typedef struct smtpd_checker smtpd_checker;
@@ -84,9 +85,10 @@ typedef enum {
  * validate only (postfix check). NULL with "FILE, line N: param: reason" in err. */
 smtpd_checker *smtpd_checker_open(struct smtpd_async_env *env, strbuf *err);
 void smtpd_checker_close(smtpd_checker *ck);
-/* Validates the current configuration's restrictions (postfix check/start/reload): 0, or -1
- * with "FILE, line N: param: reason" in err. */
-int smtpd_checker_validate(strbuf *err);
+/* Validates cfg's restrictions as smtpd would compile them (postfix check/start/reload, once
+ * for main.cf and once per smtpd service with its -o overrides applied to a copy): 0, or -1
+ * with "FILE, line N: param: reason" in err (no file and line for a -o value). */
+int smtpd_checker_validate(config *cfg, strbuf *err);
 
 /* 1 when addr is in $mynetworks (0 also when the list could not be read). */
 int smtpd_check_mynetworks(smtpd_checker *ck, const char *addr);

@@ -87,10 +87,11 @@ static const char *const unimplemented_names[] = {
     "sleep",
 };
 
-int restrict_set_init(restrict_set *set, const char *class_names_value, void *async_env,
-                      strbuf *err)
+int restrict_set_init(restrict_set *set, config *cfg, const char *class_names_value,
+                      void *async_env, strbuf *err)
 {
     memset(set, 0, sizeof(*set));
+    set->cfg = cfg;
     set->tables = strmap_new();
     set->classes = strmap_new();
     set->class_names = strmap_new();
@@ -290,7 +291,23 @@ static int bind_class(restrict_set *set, const char *w, restriction *r, int dept
     }
     restriction_list *sub = strmap_get(set->classes, w);
     if (sub == NULL) {
-        sub = compile_depth(set, w, cfg_str(w), depth + 1, err);
+        const char *raw = config_get_raw(set->cfg, w);
+        if (raw == NULL) {
+            strbuf_printf(err, "restriction class \"%s\" needs a definition", w);
+            return -1;
+        }
+        strbuf value;
+        strbuf_init(&value, 0);
+        strbuf why;
+        strbuf_init(&why, 0);
+        if (config_expand_strict(set->cfg, raw, &value, &why) < 0) {
+            strbuf_printf(err, "restriction class \"%s\": %s", w, why.data);
+            sub = NULL;
+        } else {
+            sub = compile_depth(set, w, value.data, depth + 1, err);
+        }
+        strbuf_free(&value);
+        strbuf_free(&why);
         if (sub == NULL)
             return -1;
         strmap_put(set->classes, w, sub);

@@ -20,6 +20,7 @@
 #ifndef POSTERN_SMTPD_RESTRICT_H
 #define POSTERN_SMTPD_RESTRICT_H
 
+#include "lib/config.h"
 #include "lib/strbuf.h"
 #include "lib/strmap.h"
 #include "maps/map.h"
@@ -90,15 +91,18 @@ struct restriction_list {
 
 /* What a compilation needs: the open tables, the restriction classes, the kinds' shared state. */
 typedef struct restrict_set {
+    config *cfg;      /* where restriction classes are defined */
     strmap *tables;   /* spec -> restrict_table* */
     strmap *classes;  /* class name -> restriction_list* (compiled on first mention) */
     strmap *class_names; /* names listed in smtpd_restriction_classes */
     void *async_env;  /* handed to the kinds' compile (smtpd_async.h) */
 } restrict_set;
 
-/* class_names_value: smtpd_restriction_classes. Returns -1 with err set on a bad value. */
-int restrict_set_init(restrict_set *set, const char *class_names_value, void *async_env,
-                      strbuf *err);
+/* class_names_value: smtpd_restriction_classes, their definitions read from cfg (an undefined
+ * class, or one whose value names an undefined $parameter, is an error when first named).
+ * Returns -1 with err set on a bad value. */
+int restrict_set_init(restrict_set *set, config *cfg, const char *class_names_value,
+                      void *async_env, strbuf *err);
 void restrict_set_free(restrict_set *set);
 
 /* Compiles value. param names the parameter for messages ("" for an access-table result).

@@ -121,3 +121,66 @@ def test_unauth_pipelining(smtpd):
     c.sock.sendall(b"DATA\r\nSubject: early\r\n")
     assert c.reply() == ("503 5.5.0 <DATA>: Data command rejected: Improper use of SMTP "
                          "command pipelining")
+
+
+def submission_master_cf(instance, sub_port, *overrides):
+    """The instance's master.cf plus a second smtpd service with -o overrides; its line."""
+    base = instance.master_cf_text()
+    line = len(base.splitlines()) + 1
+    opts = "".join(f"\n  -o {o}" for o in overrides)
+    instance.write_master_cf(base + f"127.0.0.1:{sub_port} inet n - n - - smtpd{opts}\n")
+    return line
+
+
+def test_postfix_check_compiles_each_services_overrides(instance):
+    """Each smtpd service's lists are compiled with its own -o overrides applied: a bad word
+    in a master.cf override, or a list that names a parameter nobody defined, is refused by
+    check, start and reload with master.cf's file and line, not found by the first client."""
+    from conftest import free_port
+    sub_port = free_port()
+    master_cf = instance.etc / "master.cf"
+    cases = [
+        (("smtpd_recipient_restrictions=permit_sasl_authenticated,reject_bogus",),
+         'service 127.0.0.1:{port}: smtpd_recipient_restrictions: unknown restriction '
+         '"reject_bogus"'),
+        (("smtpd_client_restrictions=$mua_client_restrictions",),
+         "service 127.0.0.1:{port}: smtpd_client_restrictions: undefined parameter "
+         "mua_client_restrictions"),
+        (("smtpd_restriction_classes=mua_client_restrictions",
+          "smtpd_client_restrictions=mua_client_restrictions"),
+         "service 127.0.0.1:{port}: smtpd_client_restrictions: restriction class "
+         '"mua_client_restrictions" needs a definition'),
+    ]
+    for overrides, why in cases:
+        line = submission_master_cf(instance, sub_port, *overrides)
+        want = f"{master_cf}, line {line}: " + why.format(port=sub_port)
+        for verb in ("check", "start"):
+            p = instance.cmd("postfix", verb)
+            assert p.returncode != 0, (verb, overrides, p.stderr)
+            assert want in p.stderr, (verb, overrides, p.stderr)
+    assert instance.cmd("postfix", "status").returncode != 0
+
+    # Defined in main.cf, the same override is fine.
+    instance.write_main_cf({"mua_client_restrictions": "permit_sasl_authenticated, reject"})
+    submission_master_cf(instance, sub_port, "smtpd_client_restrictions=$mua_client_restrictions")
+    p = instance.cmd("postfix", "check")
+    assert p.returncode == 0, p.stderr
+    instance.start()
+    try:
+        # A reload with a bad override is refused by the command and by the master.
+        line = submission_master_cf(instance, sub_port,
+                                    "smtpd_recipient_restrictions=permit_mynetworks,reject_bogus")
+        want = (f"{master_cf}, line {line}: service 127.0.0.1:{sub_port}: "
+                'smtpd_recipient_restrictions: unknown restriction "reject_bogus"')
+        p = instance.cmd("postfix", "reload")
+        assert p.returncode != 0 and want in p.stderr, p.stderr
+        pid = int((instance.queue / "pid" / "master.pid").read_text().split()[0])
+        import os
+        import signal
+        os.kill(pid, signal.SIGHUP)
+        instance.wait_for(lambda: "keeping old configuration" in instance.maillog(),
+                          what="reload refused")
+        assert want in instance.maillog()
+        assert instance.cmd("postfix", "status").returncode == 0
+    finally:
+        instance.stop()

@@ -107,6 +107,38 @@ TEST(override_wins_and_invalidates_cache)
     strbuf_free(&err);
 }
 
+TEST(copy_strict_expansion_and_override_lines)
+{
+    strbuf err, out;
+    strbuf_init(&err, 0);
+    strbuf_init(&out, 0);
+    config *cfg = load_text("myhostname = one.example\nlist = $undefined_x, permit\n", &err);
+    CHECK(cfg != NULL);
+    if (cfg) {
+        config *copy = config_copy(cfg);
+        config_override(copy, "myhostname", "two.example");
+        CHECK_STR(config_get(cfg, "myhostname"), "one.example");
+        CHECK_STR(config_get(copy, "myhostname"), "two.example");
+        CHECK_INT(config_line(cfg, "myhostname"), 1);
+        CHECK_INT(config_line(copy, "myhostname"), 0); /* the value is no longer line 1's */
+        CHECK_INT(config_line(copy, "list"), 2);
+        /* The cached lenient value does not hide the undefined name from a strict expansion. */
+        CHECK_STR(config_get(cfg, "list"), ", permit");
+        CHECK_INT(config_expand_strict(cfg, "$list", &out, &err), -1);
+        CHECK_STR(err.data, "undefined parameter undefined_x");
+        strbuf_reset(&out);
+        strbuf_reset(&err);
+        CHECK_INT(config_expand_strict(cfg, "${undefined_x?a}${undefined_x:b} $myhostname", &out,
+                                       &err),
+                  0);
+        CHECK_STR(out.data, "b one.example");
+        config_free(copy);
+    }
+    config_free(cfg);
+    strbuf_free(&out);
+    strbuf_free(&err);
+}
+
 TEST(errors_name_file_and_line)
 {
     strbuf err;
@@ -151,6 +183,7 @@ int main(void)
     RUN(parse_comments_and_continuations);
     RUN(expansion_forms);
     RUN(override_wins_and_invalidates_cache);
+    RUN(copy_strict_expansion_and_override_lines);
     RUN(errors_name_file_and_line);
     RUN(time_and_bool_parsing);
     char cmd[300];

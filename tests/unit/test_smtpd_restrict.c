@@ -28,7 +28,7 @@ TEST(long_list_keeps_every_word)
         strbuf_append_str(&v, i % 2 ? "permit_mynetworks, " : "reject_non_fqdn_sender ");
     strbuf_append_str(&v, "reject_unauth_destination");
     restrict_set set;
-    CHECK_INT(restrict_set_init(&set, "", NULL, &err), 0);
+    CHECK_INT(restrict_set_init(&set, cfg, "", NULL, &err), 0);
     restriction_list *l = compile(&set, v.data, &err);
     CHECK(l != NULL);
     if (l) {
@@ -47,7 +47,7 @@ TEST(names_are_refused_at_compile_time)
     strbuf err;
     strbuf_init(&err, 0);
     restrict_set set;
-    restrict_set_init(&set, "", NULL, &err);
+    restrict_set_init(&set, cfg, "", NULL, &err);
     CHECK(compile(&set, "permit_mynetworks no_such_thing", &err) == NULL);
     CHECK_STR(err.data, "unknown restriction \"no_such_thing\"");
     CHECK(compile(&set, "reject_unverified_recipient", &err) == NULL);
@@ -66,7 +66,7 @@ TEST(tables_are_opened_once_and_shared)
     strbuf err;
     strbuf_init(&err, 0);
     restrict_set set;
-    restrict_set_init(&set, "", NULL, &err);
+    restrict_set_init(&set, cfg, "", NULL, &err);
     restriction_list *l = compile(&set,
                                   "warn_if_reject check_sender_access inline:{ a=REJECT }, "
                                   "check_recipient_access inline:{ a=REJECT }, DEFER",
@@ -94,7 +94,7 @@ TEST(restriction_classes)
     config_override(cfg, "loop1", "loop2");
     config_override(cfg, "loop2", "loop1");
     restrict_set set;
-    CHECK_INT(restrict_set_init(&set, "strict, loop1 loop2", NULL, &err), 0);
+    CHECK_INT(restrict_set_init(&set, cfg, "strict, loop1 loop2", NULL, &err), 0);
     restriction_list *l = compile(&set, "strict, strict", &err);
     CHECK(l != NULL);
     if (l) {
@@ -108,7 +108,7 @@ TEST(restriction_classes)
     restrict_set_free(&set);
     restrict_set tmp;
     strbuf_reset(&err);
-    CHECK_INT(restrict_set_init(&tmp, "permit", NULL, &err), -1);
+    CHECK_INT(restrict_set_init(&tmp, cfg, "permit", NULL, &err), -1);
     restrict_set_free(&tmp);
     strbuf_free(&err);
 }
@@ -117,16 +117,33 @@ TEST(validate_names_file_and_line)
 {
     strbuf err;
     strbuf_init(&err, 0);
-    CHECK_INT(smtpd_checker_validate(&err), 0);
+    CHECK_INT(smtpd_checker_validate(cfg, &err), 0);
     config_override(cfg, "smtpd_relay_restrictions", "");
     config_override(cfg, "smtpd_recipient_restrictions", "");
     strbuf_reset(&err);
-    CHECK_INT(smtpd_checker_validate(&err), -1);
+    CHECK_INT(smtpd_checker_validate(cfg, &err), -1);
     CHECK(strstr(err.data, "both empty") != NULL);
     config_override(cfg, "smtpd_recipient_restrictions", "permit_mynetworks, bogus");
     strbuf_reset(&err);
-    CHECK_INT(smtpd_checker_validate(&err), -1);
+    CHECK_INT(smtpd_checker_validate(cfg, &err), -1);
     CHECK_STR(err.data, "smtpd_recipient_restrictions: unknown restriction \"bogus\"");
+    config_override(cfg, "smtpd_recipient_restrictions", "permit_mynetworks, reject");
+    /* A list naming a parameter nobody defined would lose its restrictions: refused. */
+    config_override(cfg, "smtpd_client_restrictions", "$nobody_defined_this");
+    strbuf_reset(&err);
+    CHECK_INT(smtpd_checker_validate(cfg, &err), -1);
+    CHECK_STR(err.data, "smtpd_client_restrictions: undefined parameter nobody_defined_this");
+    config_override(cfg, "smtpd_client_restrictions", "${nobody_defined_this:permit}");
+    strbuf_reset(&err);
+    CHECK_INT(smtpd_checker_validate(cfg, &err), 0);
+    config_override(cfg, "smtpd_restriction_classes", "undefined_class");
+    config_override(cfg, "smtpd_client_restrictions", "undefined_class");
+    strbuf_reset(&err);
+    CHECK_INT(smtpd_checker_validate(cfg, &err), -1);
+    CHECK_STR(err.data, "smtpd_client_restrictions: restriction class \"undefined_class\" "
+                        "needs a definition");
+    config_override(cfg, "smtpd_restriction_classes", "");
+    config_override(cfg, "smtpd_client_restrictions", "");
     strbuf_free(&err);
 }
 
@@ -142,7 +159,7 @@ TEST(validate_reports_main_cf_line)
     CHECK(c2 != NULL);
     config_set_current(c2);
     strbuf_reset(&err);
-    CHECK_INT(smtpd_checker_validate(&err), -1);
+    CHECK_INT(smtpd_checker_validate(c2, &err), -1);
     CHECK_STR(err.data, "/etc/x/main.cf, line 3: smtpd_helo_restrictions: restriction "
                         "\"reject_unverified_sender\" is not implemented by Postern; refusing to "
                         "run without it");
