@@ -14,6 +14,7 @@
 #include "global/mail_date.h"
 #include "global/mail_params.h"
 #include "lib/config.h"
+#include "lib/fixed_str.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "master/master_cf.h"
@@ -136,7 +137,8 @@ static int sync_active_dirs(qmgr *q, char **ids, size_t n)
             log_warning("cannot fsync %s: %s", path, strerror(errno));
             return -1;
         }
-        snprintf(last, sizeof(last), "%s", path);
+        if (fixed_copy(last, sizeof(last), path) < 0) /* cannot happen: same size as path */
+            last[0] = '\0';
     }
     return 0;
 }
@@ -145,8 +147,11 @@ static int sync_active_dirs(qmgr *q, char **ids, size_t n)
  * be durable before deliveries are recorded in the files), then starts each. */
 static void scan_queue(qmgr *q, const char *queue_name, int due_only)
 {
-    char dir[4200];
-    snprintf(dir, sizeof(dir), "%s/%s", q->queue_dir, queue_name);
+    char dir[QUEUE_DIR_MAX + 64]; /* queue_dir is at most QUEUE_DIR_MAX (mail_params_check) */
+    if (fixed_printf(dir, sizeof(dir), "%s/%s", q->queue_dir, queue_name) < 0) {
+        log_warning("cannot scan %s/%s: %s", q->queue_dir, queue_name, strerror(errno));
+        return;
+    }
     found_ids found = {NULL, 0, 0};
     walk_queue(q, &found, dir, 0, due_only, time(NULL));
     size_t moved = 0;
@@ -263,8 +268,11 @@ static void trigger_accept(event_loop *loop, int fd, unsigned events, void *ctx)
 /* Puts files a crashed queue manager left in active/ back into incoming/. */
 static void recover_active(qmgr *q)
 {
-    char dir[4200];
-    snprintf(dir, sizeof(dir), "%s/active", q->queue_dir);
+    char dir[QUEUE_DIR_MAX + 64]; /* queue_dir is at most QUEUE_DIR_MAX (mail_params_check) */
+    if (fixed_printf(dir, sizeof(dir), "%s/active", q->queue_dir) < 0) {
+        log_warning("cannot recover %s/active: %s", q->queue_dir, strerror(errno));
+        return;
+    }
     DIR *d = opendir(dir);
     if (d == NULL)
         return;

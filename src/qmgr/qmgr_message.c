@@ -23,6 +23,7 @@
 #include "global/mail_params.h"
 #include "lib/attr.h"
 #include "lib/config.h"
+#include "lib/fixed_str.h"
 #include "lib/log.h"
 #include "lib/strmap.h"
 #include "lib/xalloc.h"
@@ -145,7 +146,7 @@ static void result_set(qmgr_rcpt_result *res, qmgr_rcpt_outcome outcome, const c
 {
     result_clear(res);
     res->outcome = outcome;
-    snprintf(res->dsn, sizeof(res->dsn), "%s", dsn);
+    dsn_set(res->dsn, sizeof(res->dsn), dsn);
     res->reason = xstrdup(v->reason ? v->reason : "");
     res->when = time(NULL);
     if (v->diag && v->diag[0]) {
@@ -186,7 +187,7 @@ void qmgr_message_result_log(qmgr *q, qmgr_message *msg, size_t rcpt, const char
                              const char *reason)
 {
     char status[DSN_MAX];
-    snprintf(status, sizeof(status), "%s", dsn);
+    dsn_set(status, sizeof(status), dsn);
     if (status[0] == '5' && mail_params_current()->soft_bounce)
         status[0] = '4';
     log_outcome(msg, rcpt, status, reason);
@@ -323,6 +324,7 @@ static void message_schedule(qmgr *q, qmgr_message *msg)
             qmgr_message_result_log(q, msg, i, "4.3.0", "address resolver failure");
             continue;
         }
+        _Static_assert(sizeof(((qmgr_job *)0)->nexthop) >= sizeof(res.nexthop), "nexthop fits");
         qmgr_transport *t = qmgr_transport_get(q, res.transport);
         strbuf_reset(&key);
         strbuf_printf(&key, "%s\n%s", res.transport, res.nexthop);
@@ -331,7 +333,7 @@ static void message_schedule(qmgr *q, qmgr_message *msg)
             job = xcalloc(1, sizeof(*job));
             job->msg = msg;
             job->transport = t;
-            snprintf(job->nexthop, sizeof(job->nexthop), "%s", res.nexthop);
+            memcpy(job->nexthop, res.nexthop, sizeof(res.nexthop));
             job->rcpts = xcalloc((size_t)qmgr_transport_recipient_limit(t), sizeof(size_t));
             strmap_put(open_jobs, key.data, job);
             *tail = job;
@@ -368,7 +370,8 @@ int qmgr_message_activate(qmgr *q, const char *id)
         return -1;
     }
     qmgr_message *msg = xcalloc(1, sizeof(*msg));
-    snprintf(msg->id, sizeof(msg->id), "%s", id);
+    if (fixed_copy(msg->id, sizeof(msg->id), id) < 0) /* the scan passes only queue_id_valid ids */
+        log_fatal("%s: queue id longer than %zu bytes", id, sizeof(msg->id) - 1);
     msg->fd = fd;
     strbuf_reset(&err);
     if (queue_envelope_read(fd, &msg->env, &err) < 0) {

@@ -60,7 +60,8 @@ static int notify(qmgr *q, qmgr_message *msg, bounce_kind kind, const bounce_rcp
                   strbuf *err)
 {
     char new_id[QUEUE_ID_MAX];
-    snprintf(msg->env.id, sizeof(msg->env.id), "%s", msg->id);
+    _Static_assert(sizeof(msg->env.id) == sizeof(msg->id), "queue ids have one size");
+    memcpy(msg->env.id, msg->id, sizeof(msg->id));
     int rc = bounce_notify(msg->fd, &msg->env, kind, rcpts, n, new_id, sizeof(new_id), err);
     if (rc == 0 && new_id[0])
         qmgr_request_scan(q, 1, 0, 0); /* deliver the notice soon */

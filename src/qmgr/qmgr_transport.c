@@ -62,7 +62,7 @@ typedef struct qmgr_conn {
 
 struct qmgr_dest {
     qmgr_transport *t;
-    char nexthop[512];
+    char *nexthop;
     qmgr_job *head, *tail; /* jobs waiting for a connection */
     int busy;              /* jobs in flight */
     qmgr_window window;
@@ -74,7 +74,7 @@ struct qmgr_dest {
 };
 
 struct qmgr_transport {
-    char name[64];
+    char *name;
     int limit;               /* agents (connections) for all destinations together */
     int dest_limit;          /* <transport>_destination_concurrency_limit */
     int initial_concurrency; /* <transport>_initial_destination_concurrency */
@@ -108,6 +108,17 @@ static long param_long(const char *name, long fallback)
     return end != v && *end == '\0' && n > 0 ? n : fallback;
 }
 
+/* <transport><suffix> ("smtp_destination_concurrency_limit"), or fallback. */
+static long transport_param_long(const char *transport, const char *suffix, long fallback)
+{
+    strbuf name;
+    strbuf_init(&name, 0);
+    strbuf_printf(&name, "%s%s", transport, suffix);
+    long n = param_long(name.data, fallback);
+    strbuf_free(&name);
+    return n;
+}
+
 static int master_maxproc(qmgr *q, const char *name)
 {
     const master_cf *mcf = q->master_cf;
@@ -126,19 +137,19 @@ qmgr_transport *qmgr_transport_get(qmgr *q, const char *name)
         if (strcmp(t->name, name) == 0)
             return t;
     qmgr_transport *t = xcalloc(1, sizeof(*t));
-    snprintf(t->name, sizeof(t->name), "%s", name);
+    t->name = xstrdup(name);
     t->q = q;
-    char param[128];
-    snprintf(param, sizeof(param), "%s_destination_concurrency_limit", name);
-    long conc = param_long(param, param_long("default_destination_concurrency_limit", 20));
+    long conc = transport_param_long(name, "_destination_concurrency_limit",
+                                     param_long("default_destination_concurrency_limit", 20));
     int maxproc = master_maxproc(q, name);
     t->limit = maxproc > 0 ? maxproc : 1;
     t->dest_limit = (int)(conc < 100000 ? conc : 100000);
-    snprintf(param, sizeof(param), "%s_initial_destination_concurrency", name);
-    long initial = param_long(param, param_long("initial_destination_concurrency", 5));
+    long initial = transport_param_long(name, "_initial_destination_concurrency",
+                                        param_long("initial_destination_concurrency", 5));
     t->initial_concurrency = (int)(initial < 100000 ? initial : 100000);
-    snprintf(param, sizeof(param), "%s_destination_recipient_limit", name);
-    t->rcpt_limit = (int)param_long(param, param_long("default_destination_recipient_limit", 50));
+    t->rcpt_limit =
+        (int)transport_param_long(name, "_destination_recipient_limit",
+                                  param_long("default_destination_recipient_limit", 50));
     if (t->rcpt_limit > DELIVER_RCPT_MAX)
         t->rcpt_limit = DELIVER_RCPT_MAX;
     t->next = q->transports;
@@ -165,14 +176,15 @@ static void job_finish_all(qmgr *q, qmgr_job *job, const char *dsn, const char *
 static void split_dsn_text(const char *nexthop, const char *def_dsn, char dsn[DSN_MAX],
                            const char **text)
 {
-    snprintf(dsn, DSN_MAX, "%s", def_dsn);
+    dsn_set(dsn, DSN_MAX, def_dsn);
     *text = nexthop;
     const char *sp = strchr(nexthop, ' ');
-    if (sp && (size_t)(sp - nexthop) < DSN_MAX) {
+    if (sp && (size_t)(sp - nexthop) < DSN_MAX) { /* a longer first word is no status code */
         char cand[DSN_MAX];
-        snprintf(cand, sizeof(cand), "%.*s", (int)(sp - nexthop), nexthop);
+        memcpy(cand, nexthop, (size_t)(sp - nexthop));
+        cand[sp - nexthop] = '\0';
         if (dsn_class(cand) == def_dsn[0] - '0') {
-            snprintf(dsn, DSN_MAX, "%s", cand);
+            dsn_set(dsn, DSN_MAX, cand);
             *text = sp + 1;
         }
     }
@@ -194,7 +206,7 @@ static qmgr_dest *dest_get(qmgr_transport *t, const char *nexthop)
             return d;
     qmgr_dest *d = xcalloc(1, sizeof(*d));
     d->t = t;
-    snprintf(d->nexthop, sizeof(d->nexthop), "%s", nexthop);
+    d->nexthop = xstrdup(nexthop);
     qmgr_window_init(&d->window, t->initial_concurrency, t->dest_limit);
     d->next = t->dests;
     t->dests = d;
@@ -236,6 +248,7 @@ static void dest_free(qmgr_dest *d)
     if (d->resume_timer)
         event_timer_cancel(d->t->q->loop, d->resume_timer);
     free(d->suspend_reason);
+    free(d->nexthop);
     free(d);
 }
 
@@ -271,7 +284,7 @@ static void dest_suspend(qmgr_dest *d, const char *dsn, const char *reason)
     long pause = mail_params_current()->minimal_backoff_time;
     if (pause <= 0)
         pause = 1;
-    snprintf(d->suspend_dsn, sizeof(d->suspend_dsn), "%s", dsn);
+    dsn_set(d->suspend_dsn, sizeof(d->suspend_dsn), dsn);
     free(d->suspend_reason);
     d->suspend_reason = xstrdup(reason && reason[0] ? reason : "destination unreachable");
     qmgr_window_failure(&d->window);
@@ -690,6 +703,7 @@ void qmgr_transport_free_all(qmgr *q)
         }
         if (t->retry_timer)
             event_timer_cancel(q->loop, t->retry_timer);
+        free(t->name);
         free(t);
     }
 }

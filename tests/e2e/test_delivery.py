@@ -170,6 +170,21 @@ def test_unavailable_transport_defers(instance):
                      r"status=deferred \(mail transport unavailable\)", instance.maillog())
 
 
+def test_over_long_transport_maps_nexthop_is_an_error_not_a_cut(instance):
+    """A transport_maps nexthop longer than the resolver keeps (511 bytes) is not cut or
+    ignored: the recipient gets a temporary failure and the log names the reason."""
+    hop = "h" * 600
+    started(instance, {"transport_maps": "inline:{ virtual.test=smtp:[%s] }" % hop})
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+        send(instance, ["user@virtual.test"], message())
+    code, text = refused.value.recipients["user@virtual.test"]
+    assert code == 451 and text.startswith(b"4.3.0"), (code, text)
+    instance.wait_for(lambda: "transport_maps: nexthop \"[hhhh" in instance.maillog(),
+                      what="the reason in the log")
+    assert "is longer than 511 bytes" in instance.maillog()
+    assert hop[:512] not in instance.maillog()  # the whole value is never echoed
+
+
 # ---- local delivery ----
 
 def local_user():
