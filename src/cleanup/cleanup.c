@@ -539,7 +539,7 @@ int cleanup_close_prepare(cleanup *c)
     } else {
         strbuf err;
         strbuf_init(&err, 0);
-        snprintf(c->id, sizeof(c->id), "%s", queue_writer_id(c->qw));
+        memcpy(c->id, queue_writer_id(c->qw), sizeof(c->id)); /* both QUEUE_ID_MAX */
         if (queue_writer_commit_prepare(c->qw, &err) < 0) {
             log_warning("%s: %s", c->id, err.data);
             status = CLEANUP_STAT_WRITE;

@@ -48,11 +48,11 @@ static void load_settings(smtpd_server *srv)
 {
     srv->peername_lookup = cfg_bool("smtpd_peername_lookup");
     srv->dns_servers = xstrdup(cfg_str("smtpd_dns_resolver_address"));
-    snprintf(srv->myhostname, sizeof(srv->myhostname), "%s", cfg_str("myhostname"));
-    snprintf(srv->banner, sizeof(srv->banner), "%s", cfg_str("smtpd_banner"));
-    snprintf(srv->mail_name, sizeof(srv->mail_name), "%s", cfg_str("mail_name"));
-    snprintf(srv->queue_directory, sizeof(srv->queue_directory), "%s",
-             cfg_str("queue_directory"));
+    /* Lengths were checked with the restriction lists (smtpd_checker_validate): no cap here. */
+    srv->myhostname = xstrdup(cfg_str("myhostname"));
+    srv->banner = xstrdup(cfg_str("smtpd_banner"));
+    srv->mail_name = xstrdup(cfg_str("mail_name"));
+    srv->queue_directory = xstrdup(cfg_str("queue_directory"));
     long long line_limit = positive_or(cfg_int("line_length_limit"), 2048);
     srv->line_limit = (size_t)(line_limit < 512 ? 512 : line_limit > 1 << 20 ? 1 << 20 : line_limit);
     srv->message_size_limit = cfg_size("message_size_limit");
@@ -94,6 +94,10 @@ static void free_settings(smtpd_server *srv)
     strmap_free(srv->connections_per_addr, NULL);
     smtpd_checker_close(srv->checker);
     free(srv->dns_servers);
+    free(srv->myhostname);
+    free(srv->banner);
+    free(srv->mail_name);
+    free(srv->queue_directory);
     smtpd_tls_unload(srv);
     smtpd_sasl_unload(srv);
     free(srv->local_addrs);

@@ -21,6 +21,7 @@
 #include "lib/strmap.h"
 #include "maps/match_list.h"
 #include "master/mail_server.h"
+#include "queue/queue_file.h"
 #include "queue/queue_sync.h"
 #include "smtpd/smtpd_async.h"
 #include "smtpd/smtpd_check.h"
@@ -28,9 +29,12 @@
 #include "smtpd/smtpd_data.h"
 #include "smtpd/smtpd_proto_parse.h"
 #include "smtpd/smtpd_sasl.h"
+#include "smtpd/smtpd_sasl_decode.h"
 #include "smtpd/smtpd_tls.h"
 
 #include <openssl/ssl.h>
+
+#include <netinet/in.h>
 
 #include <stddef.h>
 #include <time.h>
@@ -50,6 +54,13 @@
 /* Empty queue files the worker threads keep ready, so a new transaction costs a rename, not a
  * create that may wait for a journal commit. */
 #define SMTPD_SPARE_FILES 32
+/* Bytes for a numeric client or server address: inet_ntop() text, or "unknown". */
+#define SMTPD_ADDR_TEXT_MAX 64
+_Static_assert(SMTPD_ADDR_TEXT_MAX >= INET6_ADDRSTRLEN, "an IPv6 address text must fit");
+/* "name[addr]": a client name of DNS_NAME_MAX bytes and an address text. */
+/* smtpd_sasl_local_domain: a domain name of DNS_NAME_MAX bytes and its NUL. */
+#define SMTPD_SASL_DOMAIN_MAX (DNS_NAME_MAX + 1)
+#define SMTPD_NAMADDR_MAX (DNS_NAME_MAX + SMTPD_ADDR_TEXT_MAX + 2)
 
 typedef struct smtpd_server {
     mail_server *ms; /* NULL in stand-alone mode */
@@ -60,10 +71,7 @@ typedef struct smtpd_server {
     char *dns_servers;         /* smtpd_dns_resolver_address ("" = /etc/resolv.conf) */
     int standalone;
     /* Configuration, read once at start. */
-    char myhostname[256];
-    char banner[512];
-    char mail_name[64];
-    char queue_directory[1024];
+    char *myhostname, *banner, *mail_name, *queue_directory;
     size_t line_limit;
     long long message_size_limit;
     long long queue_minfree;
@@ -83,7 +91,7 @@ typedef struct smtpd_server {
     int stopping;  /* SIGHUP: finish the open sessions, accept no more */
     int busy_reported;
     struct smtpd_session *sessions; /* list of every open session, for shutdown */
-    char (*local_addrs)[64];        /* this host's interface addresses */
+    char (*local_addrs)[SMTPD_ADDR_TEXT_MAX];        /* this host's interface addresses */
     size_t nlocal_addrs;
     queue_sync *sync;  /* commits' fsyncs off the event loop; NULL: commit in line */
     /* TLS (smtpd_tls.c). */
@@ -93,7 +101,7 @@ typedef struct smtpd_server {
     long starttls_timeout_ms; /* smtpd_starttls_timeout: a handshake's time limit */
     /* SMTP AUTH (smtpd_sasl.c). */
     int sasl_enable, sasl_plain_ok, sasl_tls_plain_ok, sasl_broken_clients, sasl_auth_header;
-    char sasl_local_domain[256];
+    char sasl_local_domain[SMTPD_SASL_DOMAIN_MAX]; /* longer is refused at start */
     match_list *sasl_exceptions;
     long auth_rate_limit;
     long long rate_unit_ms, sasl_failure_delay_ms;
@@ -115,8 +123,8 @@ struct smtpd_session;
 typedef struct smtpd_commit {
     cleanup *cleanup;
     struct smtpd_session *session; /* NULL once the session is gone */
-    char id[64];
-    char namaddr[DNS_NAME_MAX + 70];
+    char id[QUEUE_ID_MAX];
+    char namaddr[SMTPD_NAMADDR_MAX];
     const char *protocol;
     char sender[SMTPD_ADDR_MAX + 1];
 } smtpd_commit;
@@ -126,11 +134,11 @@ typedef struct smtpd_session {
     struct smtpd_session *next, *prev;
     int in_fd, out_fd;
     /* Client. */
-    char addr[64];
+    char addr[SMTPD_ADDR_TEXT_MAX];
     char name[DNS_NAME_MAX + 1]; /* verified name, "localhost" or "unknown" (smtpd_peer.h) */
     char reverse_name[DNS_NAME_MAX + 1]; /* from the PTR record ("" until looked up) */
     int name_status, reverse_status; /* SMTPD_PEER_*, 0 until looked up */
-    char namaddr[DNS_NAME_MAX + 70]; /* "name[addr]" */
+    char namaddr[SMTPD_NAMADDR_MAX]; /* "name[addr]" */
     struct smtpd_peer_lookup *peer_lookup; /* client name lookup under way */
     int name_pending;  /* the greeting waits for the client name */
     int want_name;     /* look the client name up before the greeting */
@@ -155,17 +163,17 @@ typedef struct smtpd_session {
     int tls_pending;     /* STARTTLS accepted: start the handshake once the 220 is out */
     unsigned tls_want;   /* EVENT_READ/EVENT_WRITE OpenSSL waits for */
     int greeted;         /* the 220 greeting was sent (wrapper mode greets after TLS) */
-    char local_addr[64]; /* the server address the client connected to */
+    char local_addr[SMTPD_ADDR_TEXT_MAX]; /* the server address the client connected to */
     char ccert_fingerprint[100]; /* SHA-256 of the client certificate, "" when none */
     int ccert_verified;
     /* SMTP AUTH (smtpd_sasl.c). */
     int sasl_state;          /* 334 dialog under way */
     int sasl_busy;           /* the backend checks the credentials */
-    char sasl_mech[24];
+    char sasl_mech[SASL_MECH_MAX + 1];
     char *sasl_login_user;   /* LOGIN: the name, until the password arrives */
-    char sasl_tried_user[520];
+    char sasl_tried_user[SASL_NAME_MAX + 1 + SMTPD_SASL_DOMAIN_MAX]; /* "user@domain" */
     char *sasl_username;     /* set once authenticated */
-    char sasl_method[24];
+    char sasl_method[SASL_MECH_MAX + 1];
     void *sasl_req;          /* the backend's handle while sasl_busy */
     int auth_failures;
     event_timer_id sasl_timer; /* the delayed 535 */
@@ -186,7 +194,7 @@ typedef struct smtpd_session {
     int bare_lf_mode;       /* effective for this client (exclusions applied) */
     int error_count;
     int counts[SMTPD_CMD_COUNT][2]; /* [cmd][0] accepted, [1] total */
-    char where[24];        /* "CONNECT", "EHLO", "DATA", "END-OF-MESSAGE", ... */
+    const char *where;     /* static: "CONNECT", "EHLO", "DATA", "END-OF-MESSAGE", ... */
     /* Control. */
     int closing;           /* close once the output is written */
     int quit;              /* closed by QUIT (no "lost connection" log) */

@@ -237,7 +237,7 @@ int smtpd_check_mynetworks(smtpd_checker *ck, const char *addr)
 /* "<name>: Xxx rejected" for a class, with the name in its external form. */
 static void reply_subject(int cls, const smtpd_check_args *a, strbuf *out)
 {
-    char quoted[SMTPD_ADDR_MAX * 2 + 8];
+    char quoted[SMTPD_QUOTED_MAX];
     switch (cls) {
     case SMTPD_CLASS_CLIENT:
         strbuf_printf(out, "<%s[%s]>: Client host rejected", a->client_name, a->client_addr);
@@ -289,7 +289,7 @@ static smtpd_check_result config_error(strbuf *reply)
 
 static smtpd_check_result lookup_failure(strbuf *reply, const char *what)
 {
-    char quoted[SMTPD_ADDR_MAX * 2 + 8];
+    char quoted[SMTPD_QUOTED_MAX];
     smtpd_quote_address(what ? what : "", quoted, sizeof(quoted));
     strbuf_reset(reply);
     strbuf_printf(reply, "451 4.3.0 <%s>: Temporary lookup failure", quoted);
@@ -339,7 +339,7 @@ static smtpd_check_result check_unauth_destination(smtpd_checker *ck, const smtp
         return auth ? SMTPD_CHECK_OK : SMTPD_CHECK_DUNNO;
     if (auth)
         return SMTPD_CHECK_DUNNO;
-    char quoted[SMTPD_ADDR_MAX * 2 + 8];
+    char quoted[SMTPD_QUOTED_MAX];
     smtpd_quote_address(a->recipient, quoted, sizeof(quoted));
     strbuf_reset(reply);
     strbuf_printf(reply, "%d %c.7.1 <%s>: Relay access denied", code, '0' + code / 100, quoted);

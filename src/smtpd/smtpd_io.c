@@ -79,21 +79,26 @@ int smtpd_io_is_local_address(const smtpd_server *srv, const char *addr)
     return 0;
 }
 
-/* Numeric peer address; IPv4-mapped IPv6 addresses are shown as IPv4, as Postfix does. */
-static void peer_address(const struct sockaddr_storage *ss, char *out, size_t outlen)
+/* Numeric peer address; IPv4-mapped IPv6 addresses are shown as IPv4, as Postfix does. Any
+ * inet_ntop() text fits out (SMTPD_ADDR_TEXT_MAX bytes, see smtpd.h). */
+static void peer_address(const struct sockaddr_storage *ss, char out[SMTPD_ADDR_TEXT_MAX])
 {
-    snprintf(out, outlen, "unknown");
+    char buf[INET6_ADDRSTRLEN];
+    const char *text = "unknown";
     if (ss->ss_family == AF_INET) {
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out, (socklen_t)outlen);
+        text = inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, buf, sizeof(buf));
     } else if (ss->ss_family == AF_INET6) {
         const struct in6_addr *a6 = &((const struct sockaddr_in6 *)ss)->sin6_addr;
         if (IN6_IS_ADDR_V4MAPPED(a6))
-            inet_ntop(AF_INET, &a6->s6_addr[12], out, (socklen_t)outlen);
+            text = inet_ntop(AF_INET, &a6->s6_addr[12], buf, sizeof(buf));
         else
-            inet_ntop(AF_INET6, a6, out, (socklen_t)outlen);
+            text = inet_ntop(AF_INET6, a6, buf, sizeof(buf));
     } else if (ss->ss_family == AF_UNIX) {
-        snprintf(out, outlen, "127.0.0.1"); /* a local socket is as local as loopback */
+        text = "127.0.0.1"; /* a local socket is as local as loopback */
     }
+    if (text == NULL)
+        text = "unknown";
+    memcpy(out, text, strlen(text) + 1); /* at most INET6_ADDRSTRLEN bytes */
 }
 
 /* ---- sessions in the event loop ---- */
@@ -466,7 +471,7 @@ static void start_session(smtpd_server *srv, int fd, const char *addr)
     struct sockaddr_storage local;
     socklen_t llen = sizeof(local);
     if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0)
-        peer_address(&local, s->local_addr, sizeof(s->local_addr));
+        peer_address(&local, s->local_addr);
     session_link(srv, s);
     s->last_io_ms = event_now_ms();
     if (event_add(srv->loop, fd, EVENT_READ, on_client, s) < 0) {
@@ -500,8 +505,8 @@ static void on_accept(event_loop *loop, int fd, unsigned events, void *ctx)
             close(cfd);
             continue;
         }
-        char addr[64];
-        peer_address(&ss, addr, sizeof(addr));
+        char addr[SMTPD_ADDR_TEXT_MAX];
+        peer_address(&ss, addr);
         start_session(srv, cfd, addr);
     }
 }
@@ -599,9 +604,13 @@ int smtpd_io_run(smtpd_server *srv)
     else
         event_add(srv->loop, queue_sync_event_fd(srv->sync), EVENT_READ, on_sync, srv);
     if (srv->sync) {
-        char incoming[sizeof(srv->queue_directory) + 16];
-        snprintf(incoming, sizeof(incoming), "%s/incoming", srv->queue_directory);
-        queue_sync_spares(srv->sync, incoming, SMTPD_SPARE_FILES);
+        strbuf incoming;
+        strbuf_path_init(&incoming);
+        if (strbuf_path_printf(&incoming, "%s/incoming", srv->queue_directory) < 0 ||
+            queue_sync_spares(srv->sync, incoming.data, SMTPD_SPARE_FILES) < 0)
+            log_warning("queue_directory too long to keep spare queue files: %s",
+                        srv->queue_directory);
+        strbuf_free(&incoming);
         if (queue_sync_recycle(srv->sync, srv->queue_directory) < 0)
             log_warning("queue_directory too long to recycle queue files: %s",
                         srv->queue_directory);

@@ -2,12 +2,14 @@
  * smtpd_peer.c: client name lookup with forward confirmation (see smtpd_peer.h).
  */
 #include "smtpd/smtpd_peer.h"
+#include "lib/fixed_str.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "smtpd/smtpd_check.h"
 #include "smtpd/smtpd_proto_parse.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +18,7 @@
 struct smtpd_peer_lookup {
     event_loop *loop;
     dns_resolver *dns;
-    char addr[64];
+    char addr[INET6_ADDRSTRLEN];
     dns_query *query;
     event_timer_id timer;
     smtpd_peer_result res;
@@ -54,7 +56,7 @@ static void lookup(smtpd_peer_lookup *p, const char *name, dns_type t, dns_done_
 
 static void set_unknown(smtpd_peer_result *r, int name_status, int reverse_status)
 {
-    snprintf(r->name, sizeof(r->name), "unknown");
+    strcpy(r->name, "unknown"); /* a literal: the compiler checks that it fits */
     r->name_status = name_status;
     r->reverse_status = reverse_status;
 }
@@ -78,7 +80,7 @@ static void on_forward(void *ctx, dns_status st, const dns_answer *ans, const ch
     if (st == DNS_OK) {
         for (size_t i = 0; i < ans->n; i++)
             if (same_address(ans->rr[i].text, p->addr)) {
-                snprintf(r->name, sizeof(r->name), "%s", r->reverse_name);
+                memcpy(r->name, r->reverse_name, sizeof(r->name)); /* same size */
                 r->name_status = SMTPD_PEER_OK;
                 p->timer = event_timer_add(p->loop, 0, deliver_later, p);
                 return;
@@ -100,19 +102,20 @@ static void on_reverse(void *ctx, dns_status st, const dns_answer *ans, const ch
     smtpd_peer_result *r = &p->res;
     p->query = NULL;
     const char *name = st == DNS_OK ? ans->rr[0].text : NULL;
-    if (name && (!smtpd_helo_is_valid(name) || strchr(name, '.') == NULL)) {
+    if (name && (!smtpd_helo_is_valid(name) || strchr(name, '.') == NULL ||
+                 fixed_copy(r->reverse_name, sizeof(r->reverse_name), name) < 0)) {
         log_warning("%s: malformed or unqualified hostname in PTR record: %.100s", p->addr,
                     name);
         name = NULL;
         st = DNS_INVALID;
     }
     if (name == NULL) {
+        strcpy(r->reverse_name, "unknown"); /* fixed_copy() above may have emptied it */
         int code = st == DNS_TEMPFAIL ? SMTPD_PEER_TEMP : SMTPD_PEER_PERM;
         set_unknown(r, code, code);
         p->timer = event_timer_add(p->loop, 0, deliver_later, p);
         return;
     }
-    snprintf(r->reverse_name, sizeof(r->reverse_name), "%s", name);
     r->reverse_status = SMTPD_PEER_OK;
     dns_type t = strchr(p->addr, ':') ? DNS_TYPE_AAAA : DNS_TYPE_A;
     lookup(p, r->reverse_name, t, on_forward);
@@ -126,10 +129,10 @@ smtpd_peer_lookup *smtpd_peer_lookup_start(event_loop *loop, dns_resolver *dns, 
     p->dns = dns;
     p->done = done;
     p->ctx = ctx;
-    snprintf(p->addr, sizeof(p->addr), "%s", addr);
-    snprintf(p->res.reverse_name, sizeof(p->res.reverse_name), "unknown");
+    strcpy(p->res.reverse_name, "unknown");
     char rev[128];
-    if (dns_reverse_name(addr, NULL, rev, sizeof(rev)) < 0) {
+    if (fixed_copy(p->addr, sizeof(p->addr), addr) < 0 ||
+        dns_reverse_name(addr, NULL, rev, sizeof(rev)) < 0) {
         set_unknown(&p->res, SMTPD_PEER_PERM, SMTPD_PEER_PERM);
         p->timer = event_timer_add(loop, 0, deliver_later, p);
         return p;

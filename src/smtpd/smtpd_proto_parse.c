@@ -93,6 +93,11 @@ const char *smtpd_command_name(smtpd_cmd cmd)
     return cmd >= 0 && cmd < SMTPD_CMD_COUNT ? command_table[cmd].name : "unknown";
 }
 
+const char *smtpd_command_state(smtpd_cmd cmd)
+{
+    return cmd > SMTPD_CMD_UNKNOWN && cmd < SMTPD_CMD_COUNT ? command_table[cmd].verb : "UNKNOWN";
+}
+
 void smtpd_command_verb(const char *line, char *out, size_t outlen)
 {
     const char *p = skip_blanks(line);

@@ -23,6 +23,9 @@
 
 /* Longest address Postern accepts in MAIL FROM/RCPT TO (internal form, without brackets). */
 #define SMTPD_ADDR_MAX 1000
+/* Bytes for the external form of such an address with its NUL (smtpd_quote_address): every
+ * local-part byte escaped, two quotes. */
+#define SMTPD_QUOTED_MAX (2 * SMTPD_ADDR_MAX + 3)
 
 /* Results of smtpd_line_next(). */
 typedef enum {
@@ -67,6 +70,9 @@ typedef enum {
 smtpd_cmd smtpd_command_lookup(const char *line, const char **args);
 /* "helo", "ehlo", ... as Postfix names them in "disconnect from" lines; "unknown". */
 const char *smtpd_command_name(smtpd_cmd cmd);
+/* "HELO", "STARTTLS", ... as Postfix names the session state in "lost connection after X"
+ * lines; "UNKNOWN". A static string. */
+const char *smtpd_command_state(smtpd_cmd cmd);
 /* The verb as the client spelled it, uppercased, for "after VERB" log text. */
 void smtpd_command_verb(const char *line, char *out, size_t outlen);
 /* Non-zero when the first word looks like a message header ("Subject:") or is a command that

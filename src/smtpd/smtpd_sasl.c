@@ -3,6 +3,7 @@
  */
 #include "smtpd/smtpd_sasl.h"
 #include "lib/config.h"
+#include "lib/fixed_str.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "smtpd/smtpd.h"
@@ -108,7 +109,7 @@ void smtpd_sasl_load(smtpd_server *srv)
                           ? cfg_str("smtpd_sasl_local_domain")
                           : "";
     if (strlen(dom) >= sizeof(srv->sasl_local_domain))
-        log_fatal("smtpd_sasl_local_domain too long");
+        log_fatal("parameter smtpd_sasl_local_domain: longer than %d bytes", DNS_NAME_MAX);
     memcpy(srv->sasl_local_domain, dom, strlen(dom) + 1);
     const char *exc = cfg_str("smtpd_sasl_exceptions_networks");
     if (*exc) {
@@ -238,7 +239,7 @@ static void check_done(void *ctx, sasl_result result, const char *user, const ch
     if (result == SASL_RESULT_OK) {
         const char *name = *user ? user : s->sasl_tried_user;
         s->sasl_username = xstrdup(name);
-        snprintf(s->sasl_method, sizeof(s->sasl_method), "%s", s->sasl_mech);
+        memcpy(s->sasl_method, s->sasl_mech, sizeof(s->sasl_method)); /* same size */
         s->sasl_busy = 0;
         finish(s, "235 2.7.0 Authentication successful", 1);
         smtpd_io_resume(s);
@@ -266,18 +267,29 @@ static void check_done(void *ctx, sasl_result result, const char *user, const ch
     smtpd_io_resume(s);
 }
 
+static void abort_dialog(smtpd_session *s, const char *text)
+{
+    end_dialog(s);
+    finish(s, text, 0);
+}
+
 /* Credentials complete: hand them to the backend. */
 static void start_check(smtpd_session *s, const char *user, char *password)
 {
     smtpd_server *srv = s->server;
-    char full[SASL_NAME_MAX + 258];
-    if (srv->sasl_local_domain[0] && strchr(user, '@') == NULL)
-        snprintf(full, sizeof(full), "%s@%s", user, srv->sasl_local_domain);
-    else
-        snprintf(full, sizeof(full), "%s", user);
-    snprintf(s->sasl_tried_user, sizeof(s->sasl_tried_user), "%s", full);
+    /* user is at most SASL_NAME_MAX bytes (decoding refuses more) and the domain less than
+     * sizeof(srv->sasl_local_domain): s->sasl_tried_user holds "user@domain" (smtpd.h). */
+    int rc = srv->sasl_local_domain[0] && strchr(user, '@') == NULL
+                 ? fixed_printf(s->sasl_tried_user, sizeof(s->sasl_tried_user), "%s@%s", user,
+                                srv->sasl_local_domain)
+                 : fixed_copy(s->sasl_tried_user, sizeof(s->sasl_tried_user), user);
+    if (rc < 0) {
+        OPENSSL_cleanse(password, strlen(password));
+        abort_dialog(s, "535 5.7.8 Error: authentication failed: user name too long");
+        return;
+    }
     sasl_credentials cred = {
-        .user = full,
+        .user = s->sasl_tried_user,
         .password = password,
         .client_addr = s->addr,
         .local_addr = s->local_addr,
@@ -300,12 +312,6 @@ static void start_check(smtpd_session *s, const char *user, char *password)
         s->sasl_busy = 1;
     }
     strbuf_free(&err);
-}
-
-static void abort_dialog(smtpd_session *s, const char *text)
-{
-    end_dialog(s);
-    finish(s, text, 0);
 }
 
 /* Decodes one base64 response into buf (NUL-terminated). -1 with the reply queued. */

@@ -18,6 +18,7 @@
  */
 #include "smtpd/smtpd.h"
 #include "global/mail_addr.h"
+#include "lib/fixed_str.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "queue/queue_dir.h"
@@ -37,7 +38,9 @@
 
 /* ---- small helpers ---- */
 
-/* Copies client text for a log line, with non-printable bytes shown as '?'. */
+/* Copies client text for a log line, with non-printable bytes shown as '?'. It keeps the first
+ * outlen - 1 bytes on purpose: the callers log a fixed prefix of a line they refuse, as Postfix
+ * does ("non-SMTP command from %s: %.100s", "request longer than %d: %.30s..."). */
 static void printable_copy(char *out, size_t outlen, const char *in, size_t inlen)
 {
     size_t n = 0;
@@ -49,9 +52,10 @@ static void printable_copy(char *out, size_t outlen, const char *in, size_t inle
         out[n] = '\0';
 }
 
+/* where is a static string: a literal or smtpd_command_state(). */
 static void set_where(smtpd_session *s, const char *where)
 {
-    snprintf(s->where, sizeof(s->where), "%s", where);
+    s->where = where;
 }
 
 /* Postfix's protocol names: SMTP or ESMTP, plus S under TLS and A once authenticated. */
@@ -89,29 +93,35 @@ static const char *queue_id_or_noqueue(const smtpd_session *s)
     return s->cleanup ? cleanup_queue_id(s->cleanup) : "NOQUEUE";
 }
 
+/* " key=<address>" in its external form. */
+static void append_address(strbuf *out, const char *key, const char *addr)
+{
+    char q[SMTPD_QUOTED_MAX];
+    smtpd_quote_address(addr, q, sizeof(q)); /* fits: addr is at most SMTPD_ADDR_MAX bytes */
+    strbuf_printf(out, " %s=<%s>", key, q);
+}
+
 /* "NOQUEUE: reject: RCPT from host[addr]: 554 ...; from=<a> to=<b> proto=ESMTP helo=<h>" */
 static void log_reject(smtpd_session *s, const char *stage, const char *text, const char *sender,
                        const char *rcpt)
 {
-    char from[SMTPD_ADDR_MAX * 2 + 16] = "", to[SMTPD_ADDR_MAX * 2 + 16] = "";
-    char helo[300] = "";
-    if (sender) {
-        char q[SMTPD_ADDR_MAX * 2 + 1];
-        smtpd_quote_address(sender, q, sizeof(q));
-        snprintf(from, sizeof(from), " from=<%s>", q);
+    strbuf line;
+    strbuf_init(&line, 0);
+    strbuf_printf(&line, "%s: reject: %s from %s: %s;", queue_id_or_noqueue(s), stage,
+                  s->namaddr, text);
+    if (sender)
+        append_address(&line, "from", sender);
+    if (rcpt)
+        append_address(&line, "to", rcpt);
+    strbuf_printf(&line, " proto=%s", protocol_name(s));
+    if (s->helo) { /* the whole name, as Postfix logs it; unprintable bytes as '?' */
+        strbuf_append_str(&line, " helo=<");
+        for (const char *p = s->helo; *p; p++)
+            strbuf_append_char(&line, *p >= 32 && *p < 127 ? *p : '?');
+        strbuf_append_char(&line, '>');
     }
-    if (rcpt) {
-        char q[SMTPD_ADDR_MAX * 2 + 1];
-        smtpd_quote_address(rcpt, q, sizeof(q));
-        snprintf(to, sizeof(to), " to=<%s>", q);
-    }
-    if (s->helo) {
-        char h[256];
-        printable_copy(h, sizeof(h), s->helo, strlen(s->helo));
-        snprintf(helo, sizeof(helo), " helo=<%s>", h);
-    }
-    log_info("%s: reject: %s from %s: %s;%s%s proto=%s%s", queue_id_or_noqueue(s), stage,
-             s->namaddr, text, from, to, protocol_name(s), helo);
+    log_info("%s", line.data);
+    strbuf_free(&line);
 }
 
 static void fill_check_args(const smtpd_session *s, smtpd_check_args *a, const char *sender,
@@ -178,22 +188,32 @@ static void mail_reset(smtpd_session *s)
 
 /* ---- session life ---- */
 
+/* name and reverse come from smtpd_peer.c (DNS_NAME_MAX + 1 arrays, as s->name) or are
+ * literals; s->namaddr is sized for "name[addr]" of the longest (see smtpd.h). */
+static void set_client_name(smtpd_session *s, const char *name, const char *reverse)
+{
+    if (fixed_copy(s->name, sizeof(s->name), name) < 0 ||
+        fixed_copy(s->reverse_name, sizeof(s->reverse_name), reverse) < 0 ||
+        fixed_printf(s->namaddr, sizeof(s->namaddr), "%s[%s]", s->name, s->addr) < 0)
+        log_fatal("client name longer than %d bytes: %.100s", DNS_NAME_MAX, name);
+}
+
 smtpd_session *smtpd_session_new(smtpd_server *srv, int in_fd, int out_fd, const char *addr)
 {
     smtpd_session *s = xcalloc(1, sizeof(*s));
     s->server = srv;
     s->in_fd = in_fd;
     s->out_fd = out_fd;
-    snprintf(s->addr, sizeof(s->addr), "%s", addr);
+    if (fixed_copy(s->addr, sizeof(s->addr), addr) < 0) /* smtpd_io.c's peer_address() */
+        log_fatal("client address longer than %d bytes: %.100s", SMTPD_ADDR_TEXT_MAX - 1, addr);
     s->local_client = smtpd_io_is_local_address(srv, addr);
     /* 127.0.0.1 and ::1 are "localhost" (as every /etc/hosts says) without a lookup, so a
      * machine without a working resolver never delays its local clients; other clients are
      * "unknown" until smtpd_peer.c finds a verified name before the greeting. */
     int loopback = strcmp(addr, "127.0.0.1") == 0 || strcmp(addr, "::1") == 0;
-    snprintf(s->name, sizeof(s->name), "%s", loopback ? "localhost" : "unknown");
     s->name_status = s->reverse_status = loopback ? SMTPD_PEER_OK : SMTPD_PEER_PERM;
     s->want_name = !loopback && !srv->standalone && srv->peername_lookup;
-    snprintf(s->namaddr, sizeof(s->namaddr), "%s[%s]", s->name, s->addr);
+    set_client_name(s, loopback ? "localhost" : "unknown", "");
     s->in_cap = SMTPD_COMMAND_READ_SIZE + srv->line_limit + 2;
     s->in = xmalloc(s->in_cap);
     s->cmd = xmalloc(srv->line_limit + 1);
@@ -253,11 +273,9 @@ static void peer_done(void *ctx, const smtpd_peer_result *res)
     smtpd_session *s = ctx;
     s->peer_lookup = NULL;
     s->name_pending = 0;
-    snprintf(s->name, sizeof(s->name), "%s", res->name);
-    snprintf(s->reverse_name, sizeof(s->reverse_name), "%s", res->reverse_name);
+    set_client_name(s, res->name, res->reverse_name);
     s->name_status = res->name_status;
     s->reverse_status = res->reverse_status;
-    snprintf(s->namaddr, sizeof(s->namaddr), "%s[%s]", s->name, s->addr);
     smtpd_io_next(s, smtpd_session_start(s));
 }
 
@@ -318,10 +336,20 @@ void smtpd_session_lost(smtpd_session *s, int timed_out)
     s->closing = 1;
 }
 
+/* " name=ok" or " name=ok/total", as Postfix's "disconnect from" line. */
+static void append_count(strbuf *line, const char *name, int ok, int total)
+{
+    if (ok == total)
+        strbuf_printf(line, " %s=%d", name, ok);
+    else
+        strbuf_printf(line, " %s=%d/%d", name, ok, total);
+}
+
 static void log_disconnect(smtpd_session *s)
 {
-    char line[512];
-    size_t n = (size_t)snprintf(line, sizeof(line), "disconnect from %s", s->namaddr);
+    strbuf line;
+    strbuf_init(&line, 0);
+    strbuf_printf(&line, "disconnect from %s", s->namaddr);
     int ok = 0, total = 0;
     for (int i = 1; i <= SMTPD_CMD_COUNT; i++) {
         int c = i == SMTPD_CMD_COUNT ? SMTPD_CMD_UNKNOWN : i; /* "unknown" goes last */
@@ -329,22 +357,11 @@ static void log_disconnect(smtpd_session *s)
             continue;
         ok += s->counts[c][0];
         total += s->counts[c][1];
-        if (n >= sizeof(line))
-            continue;
-        if (s->counts[c][0] == s->counts[c][1])
-            n += (size_t)snprintf(line + n, sizeof(line) - n, " %s=%d", smtpd_command_name(c),
-                                  s->counts[c][0]);
-        else
-            n += (size_t)snprintf(line + n, sizeof(line) - n, " %s=%d/%d",
-                                  smtpd_command_name(c), s->counts[c][0], s->counts[c][1]);
+        append_count(&line, smtpd_command_name(c), s->counts[c][0], s->counts[c][1]);
     }
-    if (n < sizeof(line)) {
-        if (ok == total)
-            snprintf(line + n, sizeof(line) - n, " commands=%d", ok);
-        else
-            snprintf(line + n, sizeof(line) - n, " commands=%d/%d", ok, total);
-    }
-    log_info("%s", line);
+    append_count(&line, "commands", ok, total);
+    log_info("%s", line.data);
+    strbuf_free(&line);
 }
 
 void smtpd_session_free(smtpd_session *s)
@@ -615,7 +632,7 @@ static void data_line(void *ctx, const char *line, size_t len, int partial)
 static int write_received(smtpd_session *s)
 {
     smtpd_server *srv = s->server;
-    char rcpt[SMTPD_ADDR_MAX * 2 + 1];
+    char rcpt[SMTPD_QUOTED_MAX];
     smtpd_quote_address(s->first_rcpt, rcpt, sizeof(rcpt));
     smtpd_received_info ri = {
         .helo = s->helo,
@@ -698,7 +715,7 @@ static void end_of_data_reply(smtpd_session *s, const char *id, int status, cons
 
 /* Hands the queue file's fsyncs to the worker threads. Returns COMMIT_PENDING, or the final
  * status when the commit ended here (a failure, or a request the pool could not take). */
-static int commit_start(smtpd_session *s, const char *id)
+static int commit_start(smtpd_session *s, const char id[QUEUE_ID_MAX])
 {
     cleanup *c = s->cleanup;
     s->cleanup = NULL;
@@ -709,7 +726,7 @@ static int commit_start(smtpd_session *s, const char *id)
     pc->cleanup = c;
     pc->session = s;
     pc->protocol = protocol_name(s);
-    snprintf(pc->id, sizeof(pc->id), "%s", id);
+    memcpy(pc->id, id, sizeof(pc->id));               /* same sizes */
     memcpy(pc->namaddr, s->namaddr, sizeof(pc->namaddr));
     memcpy(pc->sender, s->sender, sizeof(pc->sender));
     if (queue_sync_submit(s->server->sync, cleanup_sync_fd(c), cleanup_sync_dir(c), pc) == 0) {
@@ -759,8 +776,9 @@ static void finish_data(smtpd_session *s)
         mail_reset(s);
         return;
     }
-    char id[64];
-    snprintf(id, sizeof(id), "%s", cleanup_queue_id(s->cleanup));
+    char id[QUEUE_ID_MAX];
+    if (fixed_copy(id, sizeof(id), cleanup_queue_id(s->cleanup)) < 0) /* queue_file.h's bound */
+        log_fatal("queue id longer than %d bytes", QUEUE_ID_MAX - 1);
     int status;
     if (s->data_failed) { /* never commit a message that lost lines on the way */
         cleanup_abort(s->cleanup);
@@ -814,7 +832,7 @@ static int cmd_vrfy(smtpd_session *s, const char *args)
                                              "VRFY", NULL, addr);
     if (rc != 0)
         return rc;
-    char quoted[SMTPD_ADDR_MAX * 2 + 1];
+    char quoted[SMTPD_QUOTED_MAX];
     smtpd_quote_address(addr, quoted, sizeof(quoted));
     smtpd_reply(s, "252 2.0.0 %s", quoted);
     return 0;
@@ -897,11 +915,7 @@ static void execute(smtpd_session *s, const smtpd_line *line)
         set_where(s, "UNKNOWN");
         return;
     }
-    char where[8];
-    snprintf(where, sizeof(where), "%s", smtpd_command_name(cmd));
-    for (char *p = where; *p; p++)
-        *p = (char)toupper((unsigned char)*p);
-    set_where(s, where);
+    set_where(s, smtpd_command_state(cmd));
     int rc;
     if (srv->tls_level == SMTPD_TLS_ENCRYPT && !s->tls_active && !srv->standalone &&
         !allowed_before_tls(cmd)) {
