@@ -5,6 +5,7 @@
 #include "maps/map.h"
 #include "lib/log.h"
 #include "lib/str_trim.h"
+#include "lib/strmap.h"
 #include "lib/xalloc.h"
 
 #include <ctype.h>
@@ -408,6 +409,19 @@ int map_source_next(map_source *src, strbuf *err)
         src->have_peek = 0;
     }
     return status < 0 ? -1 : 1;
+}
+
+int map_strmap_lookup(void *handle, const char *key, strbuf *result)
+{
+    const char *value = strmap_get(handle, key);
+    if (value == NULL)
+        return 0;
+    return strbuf_append_str(result, value) < 0 ? -1 : 1;
+}
+
+void map_strmap_close(void *handle)
+{
+    strmap_free(handle, free);
 }
 
 int map_split_key_value(char *line, char **key, char **value)

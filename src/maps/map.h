@@ -112,6 +112,10 @@ int map_split_key_value(char *line, char **key, char **value);
 /* Lowercases s in place (ASCII only, as Postfix's lowercase()). */
 void map_lowercase(char *s);
 
+/* lookup and close for a table held in memory as a strmap of strings (inline:, texthash:). */
+int map_strmap_lookup(void *handle, const char *key, strbuf *result);
+void map_strmap_close(void *handle);
+
 /* LMDB table building (map_lmdb.c), used by postmap and newaliases. */
 typedef struct map_lmdb_builder map_lmdb_builder;
 /* Dupe handling for map_lmdb_builder_put: first entry wins with a warning (Postfix's default),

@@ -72,17 +72,4 @@ static void *inline_open(const char *name, strbuf *err)
     return ip.table;
 }
 
-static int inline_lookup(void *handle, const char *key, strbuf *result)
-{
-    const char *value = strmap_get(handle, key);
-    if (value == NULL)
-        return 0;
-    return strbuf_append_str(result, value) < 0 ? -1 : 1;
-}
-
-static void inline_close(void *handle)
-{
-    strmap_free(handle, free);
-}
-
-const map_ops map_inline_ops = {"inline", inline_open, inline_lookup, inline_close};
+const map_ops map_inline_ops = {"inline", inline_open, map_strmap_lookup, map_strmap_close};

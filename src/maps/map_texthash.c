@@ -45,17 +45,4 @@ static void *texthash_open(const char *name, strbuf *err)
     return table;
 }
 
-static int texthash_lookup(void *handle, const char *key, strbuf *result)
-{
-    const char *value = strmap_get(handle, key);
-    if (value == NULL)
-        return 0;
-    return strbuf_append_str(result, value) < 0 ? -1 : 1;
-}
-
-static void texthash_close(void *handle)
-{
-    strmap_free(handle, free);
-}
-
-const map_ops map_texthash_ops = {"texthash", texthash_open, texthash_lookup, texthash_close};
+const map_ops map_texthash_ops = {"texthash", texthash_open, map_strmap_lookup, map_strmap_close};
