@@ -47,28 +47,37 @@ static int in_list(const char *const *list, const char *word)
     return 0;
 }
 
+/* Appends "fmt..." or, with what, "fmt...: what; then" to the audit; refused items count as
+ * refusals. */
+static void push_item(auditor *a, int refused, const char *what, const char *then,
+                      const char *fmt, va_list ap)
+{
+    strbuf text;
+    strbuf_init(&text, 0);
+    strbuf_vprintf(&text, fmt, ap);
+    if (what)
+        strbuf_printf(&text, ": %s; %s", what, then);
+    config_audit *out = a->out;
+    out->items = xrealloc(out->items, (out->count + 1) * sizeof(*out->items));
+    out->items[out->count].refused = refused;
+    out->items[out->count].text = strbuf_detach(&text);
+    out->refusals += refused != 0;
+    out->count++;
+}
+
 /* Adds "WHERE: WHAT; consequence". refuse says whether Postern must not run without it. */
 static void add_item(auditor *a, int refuse, const char *what, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 static void add_item(auditor *a, int refuse, const char *what, const char *fmt, ...)
 {
-    strbuf text;
-    strbuf_init(&text, 0);
-    va_list ap;
-    va_start(ap, fmt);
-    strbuf_vprintf(&text, fmt, ap);
-    va_end(ap);
     const char *then = !refuse        ? "no effect on mail flow"
                        : a->warn_only ? "running without it (postern_unimplemented_action = warn)"
                                       : "refusing to run without it";
-    strbuf_printf(&text, ": %s; %s", what, then);
-    config_audit *out = a->out;
-    out->items = xrealloc(out->items, (out->count + 1) * sizeof(*out->items));
-    out->items[out->count].refused = refuse && !a->warn_only;
-    out->items[out->count].text = strbuf_detach(&text);
-    out->refusals += refuse && !a->warn_only;
-    out->count++;
+    va_list ap;
+    va_start(ap, fmt);
+    push_item(a, refuse && !a->warn_only, what, then, fmt, ap);
+    va_end(ap);
 }
 
 /* Adds a configuration error: refused whatever postern_unimplemented_action says. */
@@ -76,18 +85,10 @@ static void add_error(auditor *a, const char *fmt, ...) __attribute__((format(pr
 
 static void add_error(auditor *a, const char *fmt, ...)
 {
-    strbuf text;
-    strbuf_init(&text, 0);
     va_list ap;
     va_start(ap, fmt);
-    strbuf_vprintf(&text, fmt, ap);
+    push_item(a, 1, NULL, NULL, fmt, ap);
     va_end(ap);
-    config_audit *out = a->out;
-    out->items = xrealloc(out->items, (out->count + 1) * sizeof(*out->items));
-    out->items[out->count].refused = 1;
-    out->items[out->count].text = strbuf_detach(&text);
-    out->refusals++;
-    out->count++;
 }
 
 /* The verdict for name = raw; a value that only reaches Postfix's default through $names
