@@ -277,10 +277,8 @@ static int finish_headers(smtp_body_writer *w)
         char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
         int continuation = len > 0 && (p[0] == ' ' || p[0] == '\t');
-        if (!continuation) {
-            char name[32];
-            snprintf(name, sizeof(name), "%.*s", (int)(len < 31 ? len : 31), p);
-            in_cte = convert && header_value(name, "Content-Transfer-Encoding") != NULL;
+        if (!continuation) { /* the name is read in place: a cut copy hid "Name   :" */
+            in_cte = convert && header_value(p, "Content-Transfer-Encoding") != NULL;
             if (in_cte && emit(w, "Content-Transfer-Encoding: quoted-printable", 43, 1) < 0)
                 return -1;
         }

@@ -24,6 +24,7 @@
 #include "deliver/smtp_session.h"
 #include "deliver/smtp_tls.h"
 #include "lib/config.h"
+#include "lib/fixed_str.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 
@@ -66,7 +67,9 @@ static const char *remember_relay(delivery *d, const char *relay)
 {
     if (d->nrelays == sizeof(d->relays) / sizeof(d->relays[0]))
         d->nrelays--; /* reuse the last slot; only reached with absurd candidate counts */
-    snprintf(d->relays[d->nrelays], SMTP_NAME_MAX, "%s", relay);
+    /* relay is a session's or candidate's name, made for SMTP_NAME_MAX bytes */
+    if (fixed_copy(d->relays[d->nrelays], SMTP_NAME_MAX, relay) < 0)
+        log_warning("relay name too long: %s", relay);
     return d->relays[d->nrelays++];
 }
 
@@ -127,14 +130,18 @@ typedef struct session_target {
     const char *sender;
 } session_target;
 
-/* "domain", "[host]" or "[host]:port" (port only when not the default). */
-static void dest_key(const smtp_agent *agent, const smtp_dest *d, char *buf, size_t len)
+/* "domain", "[host]" or "[host]:port" (port only when not the default), into a buffer of
+ * SMTP_DEST_KEY_MAX bytes: a host of SMTP_HOST_MAX - 1 bytes, brackets and ":65535" fit. */
+#define SMTP_DEST_KEY_MAX (SMTP_HOST_MAX + 16)
+static void dest_key(const smtp_agent *agent, const smtp_dest *d, char buf[SMTP_DEST_KEY_MAX])
 {
     unsigned def = agent->lmtp ? 24 : 25;
-    if (d->mx_lookup)
-        snprintf(buf, len, d->port == def ? "%s" : "%s:%u", d->host, d->port);
-    else
-        snprintf(buf, len, d->port == def ? "[%s]" : "[%s]:%u", d->host, d->port);
+    int rc = d->mx_lookup ? fixed_printf(buf, SMTP_DEST_KEY_MAX, "%s:%u", d->host, d->port)
+                          : fixed_printf(buf, SMTP_DEST_KEY_MAX, "[%s]:%u", d->host, d->port);
+    if (rc < 0)
+        log_warning("destination key too long: %s", d->host);
+    else if (d->port == def)
+        buf[strrchr(buf, ':') - buf] = '\0'; /* the default port is not written */
 }
 
 /* Connects to one server and brings the session up to MAIL FROM: greeting, EHLO, STARTTLS per
@@ -221,8 +228,8 @@ static void try_servers(smtp_agent *agent, delivery *d, const char *nexthop, con
         char dsn[DSN_MAX];
         strbuf_reset(&why);
         int connected = 0;
-        char dkey[SMTP_HOST_MAX + 16];
-        dest_key(agent, &dests[c->dest], dkey, sizeof(dkey));
+        char dkey[SMTP_DEST_KEY_MAX];
+        dest_key(agent, &dests[c->dest], dkey);
         session_target t = {c, &policies[c->dest], dests[c->dest].host, dkey, d->req->sender};
         smtp_session *s = open_session(agent, &t, dsn, sizeof(dsn), &why, &connected);
         if (s == NULL && !connected) {
@@ -257,14 +264,12 @@ static int scan_8bit(const char *data, size_t len, int partial, void *ctx)
 }
 
 /* The nexthop, or the first recipient's domain when the queue manager gave none. */
-static void choose_nexthop(const deliver_request *req, char *buf, size_t len)
+static const char *choose_nexthop(const deliver_request *req)
 {
-    if (req->nexthop && req->nexthop[0]) {
-        snprintf(buf, len, "%s", req->nexthop);
-        return;
-    }
+    if (req->nexthop && req->nexthop[0])
+        return req->nexthop;
     const char *at = req->nrcpt ? strrchr(req->rcpts[0].address, '@') : NULL;
-    snprintf(buf, len, "%s", at ? at + 1 : "");
+    return at ? at + 1 : "";
 }
 
 static void fail_all(deliver_request *req, const char *dsn, const char *why)
@@ -312,10 +317,11 @@ static void smtp_deliver(deliver_request *req, void *ctx)
                             .envid = queue_envelope_attr(&src.env, "envelope_id"),
                             .dsn_ret = ret ? atoi(ret) : 0};
 
-    char nexthop[1024];
-    choose_nexthop(req, nexthop, sizeof(nexthop));
-    char key[1100];
-    snprintf(key, sizeof(key), "%s:%s", agent->lmtp ? "lmtp" : "smtp", nexthop);
+    const char *nexthop = choose_nexthop(req); /* whole: a cut one named another destination */
+    strbuf cache_key;
+    strbuf_init(&cache_key, 0);
+    strbuf_printf(&cache_key, "%s:%s", agent->lmtp ? "lmtp" : "smtp", nexthop);
+    const char *key = cache_key.data;
 
     smtp_session *cached = smtp_cache_take(&agent->cache, key);
     if (cached != NULL) {
@@ -343,6 +349,7 @@ static void smtp_deliver(deliver_request *req, void *ctx)
     free(d->relay);
     free(d);
     mail_source_close(&src);
+    strbuf_free(&cache_key);
     strbuf_free(&why);
 }
 
@@ -377,6 +384,11 @@ int smtp_main(int argc, char **argv)
     agent.lmtp = strcmp(base, "lmtp") == 0;
     mail_server srv;
     mail_server_init_with(&srv, agent.lmtp ? "lmtp" : "smtp", argc, argv, open_secrets, &agent);
+    /* it names LMTP socket peers and goes out in HELO: a host name, never longer (see
+     * smtp_candidate_name) */
+    if (strlen(cfg_str("myhostname")) >= SMTP_HOST_MAX)
+        log_fatal("myhostname is longer than a host name can be (%d bytes): %s", SMTP_HOST_MAX - 1,
+                  cfg_str("myhostname"));
     int rc = deliver_server_run(&srv, smtp_deliver, &agent);
     smtp_cache_close_all(&agent.cache);
     smtp_tls_engine_free(agent.tls);

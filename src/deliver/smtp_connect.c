@@ -3,6 +3,8 @@
 #include "deliver/smtp_connect.h"
 #include "deliver/smtp_dns.h"
 #include "lib/config.h"
+#include "lib/fixed_str.h"
+#include "lib/log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,9 +29,13 @@ static void add_candidate(candidate_list *cl, const char *host, const inet_addre
 {
     if (cl->n == cl->max)
         return;
-    smtp_candidate *c = &cl->items[cl->n++];
+    smtp_candidate *c = &cl->items[cl->n];
     memset(c, 0, sizeof(*c));
-    snprintf(c->host, sizeof(c->host), "%s", host);
+    if (fixed_copy(c->host, sizeof(c->host), host) < 0) { /* host is an smtp_dest or smtp_mx name */
+        log_warning("%s: host name too long", host);
+        return;
+    }
+    cl->n++;
     c->addr = *addr;
     c->port = port;
     c->dnssec = dnssec;
@@ -159,7 +165,8 @@ int smtp_candidates(const smtp_dest *dests, size_t ndest, smtp_candidate *out, s
         if (d->is_unix) {
             smtp_candidate *c = &cl.items[cl.n++];
             memset(c, 0, sizeof(*c));
-            snprintf(c->host, sizeof(c->host), "%s", d->host);
+            _Static_assert(sizeof(c->host) == sizeof(d->host), "a destination fits a candidate");
+            memcpy(c->host, d->host, strlen(d->host) + 1);
             c->is_unix = 1;
             c->dest = i;
             continue;
@@ -179,16 +186,19 @@ int smtp_candidates(const smtp_dest *dests, size_t ndest, smtp_candidate *out, s
 
 void smtp_candidate_name(const smtp_candidate *c, int with_port, char *buf, size_t len)
 {
+    int rc;
     if (c->is_unix) { /* Postfix names a socket peer by this host's name: "host[path]" */
-        snprintf(buf, len, "%s[%s]", cfg_str("myhostname"), c->host);
-        return;
+        rc = fixed_printf(buf, len, "%s[%s]", cfg_str("myhostname"), c->host);
+    } else {
+        char text[INET_ADDR_TEXT_MAX];
+        inet_addr_format(&c->addr, text, sizeof(text));
+        rc = with_port ? fixed_printf(buf, len, "%s[%s]:%u", c->host, text, c->port)
+                       : fixed_printf(buf, len, "%s[%s]", c->host, text);
     }
-    char text[INET_ADDR_TEXT_MAX];
-    inet_addr_format(&c->addr, text, sizeof(text));
-    if (with_port)
-        snprintf(buf, len, "%s[%s]:%u", c->host, text, c->port);
-    else
-        snprintf(buf, len, "%s[%s]", c->host, text);
+    /* SMTP_NAME_MAX holds any host, address and port, and smtp_main refuses a myhostname
+     * longer than a host name: only a caller's short buffer gets here */
+    if (rc < 0 && fixed_copy(buf, len, "unknown") < 0)
+        log_warning("smtp_candidate_name: %zu-byte buffer", len);
 }
 
 /* Waits for a non-blocking connect to finish. 0 or an errno value. */

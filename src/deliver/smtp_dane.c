@@ -3,6 +3,7 @@
 #include "deliver/smtp_dane.h"
 #include "deliver/smtp_tls_policy.h"
 #include "lib/config.h"
+#include "lib/fixed_str.h"
 #include "lib/log.h"
 
 #include <stdio.h>
@@ -56,8 +57,10 @@ int smtp_dane_prepare(int level, const smtp_candidate *c, smtp_dane *out, int *e
     if (!c->mx_dnssec && !insecure_mx_dane(level))
         return without_dane(level, "its MX records are not DNSSEC-validated", c->host, effective,
                             dsn, dsnlen, why);
-    char name[SMTP_HOST_MAX + 32];
-    snprintf(name, sizeof(name), "_%u._tcp.%s", c->port, c->host);
+    char name[SMTP_HOST_MAX + 32]; /* "_65535._tcp." and a host of SMTP_HOST_MAX - 1 bytes */
+    if (fixed_printf(name, sizeof(name), "_%u._tcp.%s", c->port, c->host) < 0)
+        return without_dane(level, "its TLSA name is too long", c->host, effective, dsn, dsnlen,
+                            why);
     smtp_tlsa *found = out->records;
     size_t n = 0;
     int secure = 0;

@@ -1,6 +1,7 @@
 /* smtp_dns.c: MX and address lookups for the SMTP client (see smtp_dns.h). */
 #include "deliver/smtp_dns.h"
 #include "lib/config.h"
+#include "lib/fixed_str.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 
@@ -85,11 +86,10 @@ static int collect_mx(const unsigned char *msg, size_t len, const unsigned char 
     mx->pref = (int)get16(rdata);
     char name[NS_MAXDNAME];
     int used = dn_expand(msg, msg + len, rdata + 2, name, sizeof(name));
-    if (used < 0 || (size_t)used > rdlen - 2 || strlen(name) >= sizeof(mx->host)) {
+    if (used < 0 || (size_t)used > rdlen - 2 || fixed_copy(mx->host, sizeof(mx->host), name) < 0) {
         c->bad = 1;
         return 1;
     }
-    snprintf(mx->host, sizeof(mx->host), "%s", name);
     c->n++;
     return 0;
 }
@@ -188,11 +188,10 @@ static void apply_resolver_address(struct __res_state *st)
     unsigned port = 53;
     const char *colon = strrchr(spec, ':');
     size_t hlen = colon ? (size_t)(colon - spec) : strlen(spec);
-    if (hlen >= sizeof(host)) {
+    if (fixed_printf(host, sizeof(host), "%.*s", (int)hlen, spec) < 0) {
         log_warning("smtp_dns_resolver_address: bad value \"%s\"", spec);
         return;
     }
-    snprintf(host, sizeof(host), "%.*s", (int)hlen, spec);
     if (colon) {
         char *end;
         unsigned long v = strtoul(colon + 1, &end, 10);

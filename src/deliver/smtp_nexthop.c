@@ -1,5 +1,6 @@
 /* smtp_nexthop.c: parsing the smtp/lmtp destination syntax (see smtp_nexthop.h). */
 #include "deliver/smtp_nexthop.h"
+#include "lib/fixed_str.h"
 
 #include <ctype.h>
 #include <netdb.h>
@@ -46,11 +47,10 @@ static int parse_one(const char *text, int lmtp, smtp_dest *d, strbuf *err)
     d->port = lmtp ? 24 : 25;
     if (lmtp && strncasecmp(text, "unix:", 5) == 0) {
         const char *path = text + 5;
-        if (*path == '\0' || strlen(path) >= 108) {
+        if (*path == '\0' || strlen(path) >= 108 || fixed_copy(d->host, sizeof(d->host), path) < 0) {
             strbuf_printf(err, "bad LMTP socket path in destination \"%s\"", text);
             return -1;
         }
-        snprintf(d->host, sizeof(d->host), "%s", path);
         d->is_unix = 1;
         return 0;
     }
@@ -62,11 +62,10 @@ static int parse_one(const char *text, int lmtp, smtp_dest *d, strbuf *err)
     if (bracketed) {
         const char *close = strchr(text, ']');
         if (close == NULL || (close[1] != '\0' && close[1] != ':') ||
-            (size_t)(close - text - 1) >= sizeof(host)) {
+            fixed_printf(host, sizeof(host), "%.*s", (int)(close - text - 1), text + 1) < 0) {
             strbuf_printf(err, "malformed destination \"%s\"", text);
             return -1;
         }
-        snprintf(host, sizeof(host), "%.*s", (int)(close - text - 1), text + 1);
         if (close[1] == ':')
             port_text = close + 2;
         if (strncasecmp(host, "ipv6:", 5) == 0)
@@ -74,11 +73,10 @@ static int parse_one(const char *text, int lmtp, smtp_dest *d, strbuf *err)
     } else {
         const char *colon = strchr(text, ':');
         size_t hlen = colon ? (size_t)(colon - text) : strlen(text);
-        if (hlen >= sizeof(host)) {
-            strbuf_printf(err, "destination name too long: \"%.64s...\"", text);
+        if (fixed_printf(host, sizeof(host), "%.*s", (int)hlen, text) < 0) {
+            strbuf_printf(err, "destination name too long: \"%s\"", text);
             return -1;
         }
-        snprintf(host, sizeof(host), "%.*s", (int)hlen, text);
         if (colon)
             port_text = colon + 1;
     }
@@ -93,7 +91,8 @@ static int parse_one(const char *text, int lmtp, smtp_dest *d, strbuf *err)
             return -1;
         }
     }
-    snprintf(d->host, sizeof(d->host), "%s", host);
+    _Static_assert(sizeof(d->host) == sizeof(host), "a parsed host fits the destination");
+    memcpy(d->host, host, strlen(host) + 1);
     d->mx_lookup = !bracketed && !lmtp;
     return 0;
 }
@@ -113,11 +112,10 @@ int smtp_nexthop_parse(const char *nexthop, int lmtp, smtp_dest *out, size_t max
             return -1;
         }
         char one[SMTP_HOST_MAX + 64];
-        if (len >= sizeof(one)) {
-            strbuf_printf(err, "destination too long in \"%.64s...\"", nexthop);
+        if (fixed_printf(one, sizeof(one), "%.*s", (int)len, p) < 0) {
+            strbuf_printf(err, "destination too long in \"%s\"", nexthop);
             return -1;
         }
-        snprintf(one, sizeof(one), "%.*s", (int)len, p);
         if (parse_one(one, lmtp, &out[n], err) < 0)
             return -1;
         n++;

@@ -371,6 +371,23 @@ TEST(body_downgrade_soft_breaks)
     strbuf_free(&out);
 }
 
+/* A header name followed by white space before its colon is still recognised (a 31-byte copy
+ * of the line hid it, so the body was converted under an "8bit" header). */
+TEST(body_downgrade_spaced_header_name)
+{
+    const char *lines[] = {"MIME-Version: 1.0",
+                           "Content-Transfer-Encoding        : 8bit",
+                           "",
+                           "caf\xc3\xa9"};
+    strbuf out;
+    strbuf_init(&out, 0);
+    encode(lines, 4, 1, 998, &out);
+    CHECK_STR(out.data, "MIME-Version: 1.0\r\n"
+                        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+                        "caf=C3=A9\r\n");
+    strbuf_free(&out);
+}
+
 TEST(body_downgrade_multipart)
 {
     const char *lines[] = {"MIME-Version: 1.0",
@@ -520,6 +537,7 @@ int main(void)
     RUN(body_8bit_detection);
     RUN(body_downgrade_single_part);
     RUN(body_downgrade_soft_breaks);
+    RUN(body_downgrade_spaced_header_name);
     RUN(body_downgrade_multipart);
     RUN(body_no_mime_is_sent_as_is);
     RUN(xtext_and_quoting);
