@@ -137,17 +137,10 @@ static int build_entry(const char *name, const char *value, int lineno, void *ct
 
 int alias_file_build(const char *source, const char *db_path, strbuf *err)
 {
-    FILE *fp = fopen(source, "re");
-    if (fp == NULL) {
-        strbuf_printf(err, "open %s: %s", source, strerror(errno));
-        return -1;
-    }
     struct stat st;
-    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
-        strbuf_printf(err, "open %s: not a regular file", source);
-        fclose(fp);
+    FILE *fp = map_open_regular(source, &st, err);
+    if (fp == NULL)
         return -1;
-    }
     alias_build ab = {map_lmdb_builder_open(db_path, 0, err), source, err};
     if (ab.builder == NULL) {
         fclose(fp);

@@ -286,19 +286,27 @@ void map_list_close(map_list *ml)
 
 /* Source files: logical lines. */
 
-int map_source_open(map_source *src, const char *path, size_t max_size, strbuf *err)
+FILE *map_open_regular(const char *path, struct stat *st, strbuf *err)
 {
     FILE *fp = fopen(path, "re");
     if (fp == NULL) {
         strbuf_printf(err, "open %s: %s", path, strerror(errno));
-        return -1;
+        return NULL;
     }
-    struct stat st;
-    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fileno(fp), st) != 0 || !S_ISREG(st->st_mode)) {
         strbuf_printf(err, "open %s: not a regular file", path);
         fclose(fp);
-        return -1;
+        return NULL;
     }
+    return fp;
+}
+
+int map_source_open(map_source *src, const char *path, size_t max_size, strbuf *err)
+{
+    struct stat st;
+    FILE *fp = map_open_regular(path, &st, err);
+    if (fp == NULL)
+        return -1;
     if ((unsigned long long)st.st_size > max_size) {
         strbuf_printf(err, "open %s: file is larger than %zu bytes", path, max_size);
         fclose(fp);

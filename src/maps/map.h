@@ -21,6 +21,7 @@
 #include "lib/strbuf.h"
 
 #include <stdio.h>
+#include <sys/stat.h>
 
 #define MAP_KEY_MAX (1024u * 1024)        /* longest lookup key (header_checks keys are long) */
 #define MAP_VALUE_MAX (1024u * 1024)      /* longest table value */
@@ -98,6 +99,9 @@ typedef struct map_source {
     int have_peek;
 } map_source;
 
+/* Opens path for reading when it is a regular file (its status in *st); NULL with err naming
+ * the file. */
+FILE *map_open_regular(const char *path, struct stat *st, strbuf *err);
 /* Opens a regular file of at most max_size bytes; -1 with err naming the file. */
 int map_source_open(map_source *src, const char *path, size_t max_size, strbuf *err);
 /* Reads from an open stream (not closed by map_source_close); name is for messages. */
