@@ -128,18 +128,6 @@ static void remove_file(superintendent *s, const char *path)
     }
 }
 
-static void parent_of(const char *path, char *out, size_t len)
-{
-    const char *slash = strrchr(path, '/');
-    size_t n = slash ? (size_t)(slash - path) : 0;
-    if (n == 0 || n >= len)
-        snprintf(out, len, "%s", slash == path ? "/" : ".");
-    else {
-        memcpy(out, path, n);
-        out[n] = '\0';
-    }
-}
-
 /* rename() that makes the new name durable. Returns 0, -1 when the file went away (lost a
  * race with the mail system); other errors are fatal, as in Postfix. */
 static int move_file(superintendent *s, const char *from, const char *to)
@@ -150,8 +138,7 @@ static int move_file(superintendent *s, const char *from, const char *to)
         log_fatal("rename file %s as %s: %s", from, to, strerror(errno));
     }
     char dir[PATH_MAX];
-    parent_of(to, dir, sizeof(dir));
-    if (fsync_dir(dir) < 0)
+    if (queue_parent_dir(to, dir, sizeof(dir)) < 0 || fsync_dir(dir) < 0)
         log_warning("fsync %s: %s", dir, strerror(errno));
     if (s->verbose)
         log_info("renamed file %s as %s", from, to);

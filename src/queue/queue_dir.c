@@ -7,6 +7,7 @@
  */
 #include "queue/queue_dir.h"
 #include "lib/config.h"
+#include "lib/fixed_str.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -169,17 +170,17 @@ int queue_path(char *buf, size_t len, const char *queue_dir, const char *queue_n
     return 0;
 }
 
-/* Directory part of path (everything before the last slash). */
-static void parent_of(const char *path, char *out, size_t len)
+int queue_parent_dir(const char *path, char *out, size_t len)
 {
     const char *slash = strrchr(path, '/');
-    size_t n = slash ? (size_t)(slash - path) : 0;
-    if (n == 0 || n >= len) {
-        snprintf(out, len, "%s", slash == path ? "/" : ".");
-        return;
-    }
+    if (slash == NULL || slash == path)
+        return fixed_copy(out, len, slash ? "/" : ".");
+    size_t n = (size_t)(slash - path);
+    if (n >= len)
+        return fixed_copy(out, len, path); /* refused: longer still */
     memcpy(out, path, n);
     out[n] = '\0';
+    return 0;
 }
 
 /* Renames id from one queue to another; the new path goes into new_dir's buffer. */
@@ -201,7 +202,11 @@ static int move_file(const char *queue_dir, const char *id, const char *from, co
         strbuf_printf(err, "rename %s to %s: %s", old_path, new_path, strerror(errno));
         return -1;
     }
-    parent_of(new_path, new_dir, new_dir_len);
+    _Static_assert(sizeof(new_path) == 4096, "callers' new_dir has room for new_path");
+    if (queue_parent_dir(new_path, new_dir, new_dir_len) < 0) {
+        strbuf_printf(err, "%s: directory name too long", new_path);
+        return -1;
+    }
     return 0;
 }
 

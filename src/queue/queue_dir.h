@@ -27,6 +27,9 @@ int queue_dirs_create(const char *queue_dir, uid_t owner, gid_t group, strbuf *e
 /* Path of id in queue_name, with hashing applied; creates hash subdirectories when create != 0. */
 int queue_path(char *buf, size_t len, const char *queue_dir, const char *queue_name,
                const char *id, int create);
+/* The directory part of path into out: "." when path has no slash, "/" for "/name". 0, or -1
+ * with errno = ENAMETOOLONG when it needs len bytes or more (out is then ""). */
+int queue_parent_dir(const char *path, char *out, size_t len);
 /* Renames id from one queue to another and fsyncs the target directory. */
 int queue_move(const char *queue_dir, const char *id, const char *from, const char *to,
                strbuf *err);

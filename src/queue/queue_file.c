@@ -11,6 +11,7 @@
  * every number is checked, and anything unexpected ends in -1 with a reason, never a crash.
  */
 #include "queue/queue_file.h"
+#include "lib/fixed_str.h"
 #include "lib/xalloc.h"
 #include "queue/queue_dir.h"
 #include "queue/queue_id.h"
@@ -100,20 +101,6 @@ static int put_format(queue_writer *qw, int type, const char *fmt, ...)
     return put_record(qw, type, buf, (size_t)n);
 }
 
-static void parent_dir(const char *path, char *out, size_t len)
-{
-    const char *slash = strrchr(path, '/');
-    size_t n = slash ? (size_t)(slash - path) : 0;
-    if (slash == NULL || n >= len)
-        snprintf(out, len, ".");
-    else if (n == 0)
-        snprintf(out, len, "/");
-    else {
-        memcpy(out, path, n);
-        out[n] = '\0';
-    }
-}
-
 /* Renames without replacing an existing file; falls back to link+unlink where the file system
  * has no RENAME_NOREPLACE. */
 static int rename_noreplace(const char *from, const char *to)
@@ -155,8 +142,9 @@ static int create_temp(const char *dir, char *tmp, size_t len, strbuf *err)
 /* Gives a nameless file (O_TMPFILE, open as fd) the name path; never replaces a file. */
 static int link_nameless(int fd, const char *path)
 {
-    char proc[64];
-    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+    char proc[64]; /* "/proc/self/fd/" and at most 11 characters of an int */
+    if (fixed_printf(proc, sizeof(proc), "/proc/self/fd/%d", fd) < 0)
+        return -1;
     return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
 }
 
@@ -182,7 +170,9 @@ static int name_by_id(queue_writer *qw, const char *queue_dir, const char *queue
             return -1;
         }
         if ((tmp ? rename_noreplace(tmp, qw->path) : link_nameless(fd, qw->path)) == 0) {
-            parent_dir(qw->path, qw->dir, sizeof(qw->dir));
+            _Static_assert(sizeof(qw->dir) >= sizeof(qw->path), "the directory fits");
+            if (queue_parent_dir(qw->path, qw->dir, sizeof(qw->dir)) < 0)
+                return -1; /* cannot happen: dir has room for all of path */
             return 0;
         }
         if (errno != EEXIST) {
@@ -393,10 +383,12 @@ static int pwrite_all(int fd, const char *buf, size_t len, long offset)
 /* Patches the size record and the message record's pointer to the extracted section. */
 static int patch_fixed_fields(queue_writer *qw)
 {
+    /* A value of more than 15 digits (a petabyte) does not fit the record: refused, not cut. */
     char size_text[SIZE_RECORD_LEN + 1], pointer[POINTER_LEN + 1];
-    snprintf(size_text, sizeof(size_text), SIZE_FORMAT, qw->content_size, qw->message_offset,
-             qw->rcpt_count, 0L);
-    snprintf(pointer, sizeof(pointer), POINTER_FORMAT, qw->xtra_offset);
+    if (fixed_printf(size_text, sizeof(size_text), SIZE_FORMAT, qw->content_size,
+                     qw->message_offset, qw->rcpt_count, 0L) < 0 ||
+        fixed_printf(pointer, sizeof(pointer), POINTER_FORMAT, qw->xtra_offset) < 0)
+        return -1;
     /* Both records have one length byte: data starts two bytes after the type byte. */
     if (pwrite_all(qw->fd, size_text, SIZE_RECORD_LEN, 2) < 0 ||
         pwrite_all(qw->fd, pointer, POINTER_LEN, qw->message_offset + 2) < 0)
@@ -867,7 +859,8 @@ static int read_extracted_section(envelope_parse *ep)
 static void id_from_fd(int fd, queue_envelope *env)
 {
     char link[64], target[PATH_MAX_LEN];
-    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    if (fixed_printf(link, sizeof(link), "/proc/self/fd/%d", fd) < 0)
+        return;
     ssize_t n = readlink(link, target, sizeof(target) - 1);
     if (n <= 0)
         return;
@@ -977,14 +970,15 @@ int queue_file_mark_done(int fd, long offset)
 
 int queue_file_set_flags(int fd, long flags)
 {
-    char size_text[2], field[32];
+    char size_text[2], field[POINTER_LEN + 1];
     /* The record must be what the writer made: 'C', one length byte (63), four fields. */
     if (flags < 0 || flags > 999999999999999L || pread(fd, size_text, 2, 0) != 2 || size_text[0] != REC_SIZE ||
         size_text[1] != SIZE_RECORD_LEN) {
         errno = EINVAL;
         return -1;
     }
-    snprintf(field, sizeof(field), "%15ld", flags);
+    if (fixed_printf(field, sizeof(field), "%15ld", flags) < 0)
+        return -1; /* cannot happen: flags has at most 15 digits (checked above) */
     /* Data starts at offset 2; the flags field is the fourth 15-digit field. */
     return pwrite_all(fd, field, POINTER_LEN, 2 + 3 * (POINTER_LEN + 1));
 }

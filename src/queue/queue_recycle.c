@@ -2,6 +2,7 @@
  * queue_recycle.c: reuse of finished queue files (see queue_recycle.h).
  */
 #include "queue/queue_recycle.h"
+#include "lib/fixed_str.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -32,17 +33,17 @@ int queue_recycler_init(queue_recycler *r, const char *queue_dir)
     return 0;
 }
 
-static void slot_path(const queue_recycler *r, unsigned slot, char *buf, size_t len)
+/* buf has room for r->dir and 16 more bytes, and the slot number has at most 10 digits. */
+static int slot_path(const queue_recycler *r, unsigned slot, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s/%u", r->dir, slot % QUEUE_RECYCLE_SLOTS);
+    return fixed_printf(buf, len, "%s/%u", r->dir, slot % QUEUE_RECYCLE_SLOTS);
 }
 
 int queue_recycle_put(queue_recycler *r, const char *path)
 {
-    if (r->dir[0] != '\0') {
-        char slot[sizeof(r->dir) + 16];
-        unsigned n = atomic_load(&r->next);
-        slot_path(r, n, slot, sizeof(slot));
+    char slot[sizeof(r->dir) + 16];
+    unsigned n = atomic_load(&r->next);
+    if (r->dir[0] != '\0' && slot_path(r, n, slot, sizeof(slot)) == 0) {
         int rc = renameat2(AT_FDCWD, path, AT_FDCWD, slot, RENAME_NOREPLACE);
         /* EEXIST: the ring is full (nobody takes), or this filler restarted behind the taker:
          * the next put tries the next slot. Other errors: no recycle/ or no renameat2. */
@@ -103,7 +104,8 @@ int queue_recycle_take(queue_recycler *r, unsigned *claim)
     unsigned n = atomic_load(&r->next);
     for (unsigned i = 0; i <= TAKE_TRIES; i++) {
         char slot[sizeof(r->dir) + 16], path[sizeof(r->dir) + 64];
-        slot_path(r, n + i, slot, sizeof(slot));
+        if (slot_path(r, n + i, slot, sizeof(slot)) < 0)
+            return -1;
         *claim = atomic_fetch_add(&r->claims, 1);
         if (queue_recycle_claim_path(r, *claim, path, sizeof(path)) < 0)
             return -1;

@@ -2,6 +2,7 @@
 #include "queue/showq.h"
 
 #include "lib/attr.h"
+#include "lib/fixed_str.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "queue/queue_dir.h"
@@ -21,11 +22,13 @@
 
 /* ---- entries ---- */
 
-void showq_entry_init(showq_entry *e, const char *queue_name, const char *queue_id)
+int showq_entry_init(showq_entry *e, const char *queue_name, const char *queue_id)
 {
     memset(e, 0, sizeof(*e));
-    snprintf(e->queue_name, sizeof(e->queue_name), "%s", queue_name);
-    snprintf(e->queue_id, sizeof(e->queue_id), "%s", queue_id);
+    if (fixed_copy(e->queue_name, sizeof(e->queue_name), queue_name) < 0 ||
+        fixed_copy(e->queue_id, sizeof(e->queue_id), queue_id) < 0)
+        return -1;
+    return 0;
 }
 
 /* Replaces bytes that would garble a terminal (controls, DEL) with '?'. */
@@ -133,12 +136,12 @@ static void format_arrival(char *buf, size_t len, time_t when)
                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     struct tm tm;
     if (localtime_r(&when, &tm) == NULL || tm.tm_wday < 0 || tm.tm_wday > 6 || tm.tm_mon < 0 ||
-        tm.tm_mon > 11) {
-        snprintf(buf, len, "??");
-        return;
+        tm.tm_mon > 11 ||
+        fixed_printf(buf, len, "%s %s %2d %02d:%02d:%02d", days[tm.tm_wday], months[tm.tm_mon],
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec) < 0) {
+        if (fixed_copy(buf, len, "??") < 0) /* cannot happen: callers give 40 bytes */
+            return;
     }
-    snprintf(buf, len, "%s %s %2d %02d:%02d:%02d", days[tm.tm_wday], months[tm.tm_mon], tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 void showq_format_heading(strbuf *out, int long_ids)
@@ -153,12 +156,13 @@ void showq_format_heading(strbuf *out, int long_ids)
 
 void showq_format_message(strbuf *out, const showq_entry *e, int long_ids)
 {
-    char id_status[80];
+    char id_status[sizeof(e->queue_id) + 2]; /* the id, a queue mark and an expiry mark */
     const char *mark = strcmp(e->queue_name, "active") == 0 ? "*"
                        : strcmp(e->queue_name, "hold") == 0 ? "!"
                                                             : "";
-    snprintf(id_status, sizeof(id_status), "%s%s%s", e->queue_id, mark,
-             e->forced_expire ? "#" : "");
+    if (fixed_printf(id_status, sizeof(id_status), "%s%s%s", e->queue_id, mark,
+                     e->forced_expire ? "#" : "") < 0)
+        return; /* cannot happen: sized for the id and both marks */
     char when[40];
     format_arrival(when, sizeof(when), e->arrival);
     const char *sender = e->sender ? e->sender : "";
@@ -436,8 +440,12 @@ static int walk_file(walk_state *ws, const char *path, const char *id)
         showq_entry e;
         strbuf err;
         strbuf_init(&err, 1024);
-        showq_entry_init(&e, ws->queue_name, id);
-        if (load_open_file(fd, &st, ws->queue_dir, ws->empty_address, &e, &err) == 0)
+        int loaded = -1;
+        if (showq_entry_init(&e, ws->queue_name, id) < 0)
+            strbuf_printf(&err, "queue name or id too long");
+        else
+            loaded = load_open_file(fd, &st, ws->queue_dir, ws->empty_address, &e, &err);
+        if (loaded == 0)
             rc = ws->fn(&e, ws->ctx);
         else
             log_warning("%s/%s: %s -- skipped", ws->queue_name, id, err.data ? err.data : "");

@@ -52,7 +52,8 @@ typedef struct showq_entry {
     size_t ndeferred; /* the first ndeferred recipients came from the defer log */
 } showq_entry;
 
-void showq_entry_init(showq_entry *e, const char *queue_name, const char *queue_id);
+/* 0, or -1 when the queue name or id is too long for the entry (no queue gives one). */
+int showq_entry_init(showq_entry *e, const char *queue_name, const char *queue_id);
 /* Sets the sender: "" becomes empty_address (MAILER-DAEMON); quoted and made printable. */
 void showq_entry_set_sender(showq_entry *e, const char *sender, const char *empty_address);
 /* Adds a recipient unless it is already listed. quote: quote the local part (queue file

@@ -584,6 +584,21 @@ TEST(postcat_rejects_non_queue_files)
     close(fd);
 }
 
+/* The one parent-directory helper (queue files, queue moves, postsuper) refuses instead of
+ * falling back to "." when the directory does not fit. */
+TEST(parent_dir_refuses_instead_of_guessing)
+{
+    char out[8];
+    CHECK_INT(queue_parent_dir("/a/b/c", out, sizeof(out)), 0);
+    CHECK_STR(out, "/a/b");
+    CHECK_INT(queue_parent_dir("name", out, sizeof(out)), 0);
+    CHECK_STR(out, ".");
+    CHECK_INT(queue_parent_dir("/name", out, sizeof(out)), 0);
+    CHECK_STR(out, "/");
+    CHECK_INT(queue_parent_dir("/abcdefgh/x", out, sizeof(out)), -1);
+    CHECK_STR(out, "");
+}
+
 int main(void)
 {
     setenv("TZ", "UTC", 1);
@@ -605,6 +620,7 @@ int main(void)
     RUN(hashed_paths_and_moves);
     RUN(postcat_golden_output);
     RUN(postcat_rejects_non_queue_files);
+    RUN(parent_dir_refuses_instead_of_guessing);
     config_set_current(NULL);
     config_free(cfg);
     unit_remove_tree(tmpdir);
