@@ -799,6 +799,20 @@ static int parse_message_record(envelope_parse *ep, long offset)
     return 0;
 }
 
+/* The next record of a section that goes on until a closing record: its type, or -1 (why set)
+ * at an I/O or format error, at the end of the file (eof_why) or for a record with a NUL byte. */
+static int next_section_record(envelope_parse *ep, long *offset, const char *eof_why)
+{
+    int type = queue_reader_next(ep->reader, &ep->data, REC_ENVELOPE_LIMIT, offset, &ep->why);
+    if (type < 0)
+        return -1;
+    if (type == 0)
+        return fail(ep, eof_why);
+    if (strlen(ep->data.data) != ep->data.len)
+        return fail(ep, "null byte in envelope record");
+    return type;
+}
+
 static int read_envelope_section(envelope_parse *ep)
 {
     long offset;
@@ -810,13 +824,9 @@ static int read_envelope_section(envelope_parse *ep)
     if (parse_size_record(ep) < 0)
         return -1;
     for (;;) {
-        type = queue_reader_next(ep->reader, &ep->data, REC_ENVELOPE_LIMIT, &offset, &ep->why);
+        type = next_section_record(ep, &offset, "premature end of file in envelope");
         if (type < 0)
             return -1;
-        if (type == 0)
-            return fail(ep, "premature end of file in envelope");
-        if (strlen(ep->data.data) != ep->data.len)
-            return fail(ep, "null byte in envelope record");
         if (type == REC_MESSAGE)
             return pending_empty(&ep->pending) ? parse_message_record(ep, offset)
                                                : fail(ep, "recipient fields without recipient");
@@ -835,13 +845,9 @@ static int read_extracted_section(envelope_parse *ep)
     if (type != REC_XTRA)
         return fail(ep, "extracted section pointer does not point to an extracted record");
     for (;;) {
-        type = queue_reader_next(ep->reader, &ep->data, REC_ENVELOPE_LIMIT, &offset, &ep->why);
+        type = next_section_record(ep, &offset, "premature end of file: no end record");
         if (type < 0)
             return -1;
-        if (type == 0)
-            return fail(ep, "premature end of file: no end record");
-        if (strlen(ep->data.data) != ep->data.len)
-            return fail(ep, "null byte in envelope record");
         if (type == REC_END)
             break;
         if (recipient_record(ep, type, offset) < 0)
