@@ -20,6 +20,7 @@
 #include "deliver/smtp_cache.h"
 #include "deliver/smtp_connect.h"
 #include "deliver/smtp_nexthop.h"
+#include "deliver/smtp_param.h"
 #include "deliver/smtp_sasl.h"
 #include "deliver/smtp_session.h"
 #include "deliver/smtp_tls.h"
@@ -130,20 +131,6 @@ typedef struct session_target {
     const char *sender;
 } session_target;
 
-/* "domain", "[host]" or "[host]:port" (port only when not the default), into a buffer of
- * SMTP_DEST_KEY_MAX bytes: a host of SMTP_HOST_MAX - 1 bytes, brackets and ":65535" fit. */
-#define SMTP_DEST_KEY_MAX (SMTP_HOST_MAX + 16)
-static void dest_key(const smtp_agent *agent, const smtp_dest *d, char buf[SMTP_DEST_KEY_MAX])
-{
-    unsigned def = agent->lmtp ? 24 : 25;
-    int rc = d->mx_lookup ? fixed_printf(buf, SMTP_DEST_KEY_MAX, "%s:%u", d->host, d->port)
-                          : fixed_printf(buf, SMTP_DEST_KEY_MAX, "[%s]:%u", d->host, d->port);
-    if (rc < 0)
-        log_warning("destination key too long: %s", d->host);
-    else if (d->port == def)
-        buf[strrchr(buf, ':') - buf] = '\0'; /* the default port is not written */
-}
-
 /* Connects to one server and brings the session up to MAIL FROM: greeting, EHLO, STARTTLS per
  * policy (again in plaintext when a may-level handshake failed), AUTH. NULL with dsn and why;
  * *connected says whether a connection was made at all. */
@@ -229,7 +216,7 @@ static void try_servers(smtp_agent *agent, delivery *d, const char *nexthop, con
         strbuf_reset(&why);
         int connected = 0;
         char dkey[SMTP_DEST_KEY_MAX];
-        dest_key(agent, &dests[c->dest], dkey);
+        smtp_dest_key(&dests[c->dest], agent->lmtp, dkey);
         session_target t = {c, &policies[c->dest], dests[c->dest].host, dkey, d->req->sender};
         smtp_session *s = open_session(agent, &t, dsn, sizeof(dsn), &why, &connected);
         if (s == NULL && !connected) {
@@ -365,8 +352,8 @@ static void open_secrets(mail_server *srv, void *ctx)
     agent->tls = smtp_tls_engine_create(prefix, agent->lmtp, &err);
     if (agent->tls == NULL)
         log_fatal("%s", err.data);
-    char n[64];
-    snprintf(n, sizeof(n), "%s_tls_wrappermode", prefix);
+    char n[SMTP_PARAM_NAME_MAX];
+    smtp_param_name(n, prefix, "tls_wrappermode");
     agent->wrappermode = cfg_bool(n);
     agent->sasl = smtp_sasl_create(prefix, &err);
     if (agent->sasl == NULL)

@@ -1,6 +1,7 @@
 /* smtp_nexthop.c: parsing the smtp/lmtp destination syntax (see smtp_nexthop.h). */
 #include "deliver/smtp_nexthop.h"
 #include "lib/fixed_str.h"
+#include "lib/log.h"
 
 #include <ctype.h>
 #include <netdb.h>
@@ -126,4 +127,15 @@ int smtp_nexthop_parse(const char *nexthop, int lmtp, smtp_dest *out, size_t max
         return -1;
     }
     return (int)n;
+}
+
+void smtp_dest_key(const smtp_dest *d, int lmtp, char buf[SMTP_DEST_KEY_MAX])
+{
+    const char *open = d->mx_lookup ? "" : "[", *close = d->mx_lookup ? "" : "]";
+    int rc = d->port == (lmtp ? 24u : 25u)
+                 ? fixed_printf(buf, SMTP_DEST_KEY_MAX, "%s%s%s", open, d->host, close)
+                 : fixed_printf(buf, SMTP_DEST_KEY_MAX, "%s%s%s:%u", open, d->host, close, d->port);
+    _Static_assert(sizeof(d->host) + sizeof("[]:65535") <= SMTP_DEST_KEY_MAX, "any key fits");
+    if (rc < 0) /* not reached: see the assertion */
+        log_warning("destination key for %s: too long", d->host);
 }

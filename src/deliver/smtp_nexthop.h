@@ -29,6 +29,12 @@ typedef struct smtp_dest {
     int is_unix;              /* LMTP over a UNIX-domain socket */
 } smtp_dest;
 
+/* The destination as a table key: "domain", "[host]" or "[host]:port" (the port only when it
+ * is not the default). SMTP_DEST_KEY_MAX holds any: a host of SMTP_HOST_MAX - 1 bytes, the
+ * brackets and ":65535". */
+#define SMTP_DEST_KEY_MAX (SMTP_HOST_MAX + 16)
+void smtp_dest_key(const smtp_dest *d, int lmtp, char buf[SMTP_DEST_KEY_MAX]);
+
 /* Parses nexthop into at most max destinations. Returns the count (>= 1), or -1 with a reason
  * in err. */
 int smtp_nexthop_parse(const char *nexthop, int lmtp, smtp_dest *out, size_t max, strbuf *err);

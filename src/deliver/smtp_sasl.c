@@ -1,6 +1,8 @@
 /* smtp_sasl.c: client SMTP AUTH with PLAIN and LOGIN (see smtp_sasl.h). */
+#include "deliver/smtp_param.h"
 #include "deliver/smtp_sasl.h"
 #include "lib/config.h"
+#include "lib/fixed_str.h"
 #include "lib/log.h"
 #include "lib/word_list.h"
 #include "lib/xalloc.h"
@@ -112,8 +114,8 @@ static int filter_supported(const char *filter)
 
 static int options_param(const char *prefix, const char *name, int *out, strbuf *err)
 {
-    char n[128];
-    snprintf(n, sizeof(n), "%s_%s", prefix, name);
+    char n[SMTP_PARAM_NAME_MAX];
+    smtp_param_name(n, prefix, name);
     *out = smtp_sasl_parse_options(cfg_str(n));
     if (*out < 0) {
         strbuf_reset(err);
@@ -126,28 +128,36 @@ static int options_param(const char *prefix, const char *name, int *out, strbuf 
 smtp_sasl *smtp_sasl_create(const char *prefix, strbuf *err)
 {
     smtp_sasl *a = xcalloc(1, sizeof(*a));
-    snprintf(a->prefix, sizeof(a->prefix), "%s", prefix);
-    char n[128];
-    snprintf(n, sizeof(n), "%s_sasl_auth_enable", prefix);
+    if (fixed_copy(a->prefix, sizeof(a->prefix), prefix) < 0) {
+        strbuf_reset(err);
+        strbuf_printf(err, "SASL client: bad parameter prefix %s", prefix);
+        goto fail;
+    }
+    char n[SMTP_PARAM_NAME_MAX];
+    smtp_param_name(n, prefix, "sasl_auth_enable");
     a->enabled = cfg_bool(n);
-    snprintf(n, sizeof(n), "%s_sender_dependent_authentication", prefix);
+    smtp_param_name(n, prefix, "sender_dependent_authentication");
     a->per_sender = cfg_bool(n);
-    snprintf(n, sizeof(n), "%s_sasl_auth_soft_bounce", prefix);
+    smtp_param_name(n, prefix, "sasl_auth_soft_bounce");
     a->soft_bounce = cfg_bool(n);
-    snprintf(n, sizeof(n), "%s_sasl_mechanism_filter", prefix);
+    smtp_param_name(n, prefix, "sasl_mechanism_filter");
     const char *filter = cfg_str(n);
-    if (!filter_supported(filter) || strlen(filter) >= sizeof(a->filter)) {
+    if (!filter_supported(filter)) {
         strbuf_reset(err);
         strbuf_printf(err, "%s = %s: only mechanism names, !names and static: are supported", n,
                       filter);
         goto fail;
     }
-    snprintf(a->filter, sizeof(a->filter), "%s", filter);
+    if (fixed_copy(a->filter, sizeof(a->filter), filter) < 0) {
+        strbuf_reset(err);
+        strbuf_printf(err, "%s is longer than %zu bytes: %s", n, sizeof(a->filter) - 1, filter);
+        goto fail;
+    }
     if (options_param(prefix, "sasl_security_options", &a->options, err) < 0 ||
         options_param(prefix, "sasl_tls_security_options", &a->tls_options, err) < 0 ||
         options_param(prefix, "sasl_tls_verified_security_options", &a->verified_options, err) < 0)
         goto fail;
-    snprintf(n, sizeof(n), "%s_sasl_password_maps", prefix);
+    smtp_param_name(n, prefix, "sasl_password_maps");
     if (a->enabled && cfg_str(n)[0] && (a->passwords = map_list_open(cfg_str(n), err)) == NULL)
         goto fail;
     return a;
@@ -179,8 +189,8 @@ static int find_secret(smtp_sasl *a, const char *sender, const char *nexthop_key
     char with_port[SMTP_HOST_MAX + 16] = "";
     size_t klen = strlen(nexthop_key);
     int has_port = klen > 0 && nexthop_key[klen - 1] != ']' && strchr(nexthop_key, ':') != NULL;
-    if (!has_port && klen + 8 < sizeof(with_port))
-        snprintf(with_port, sizeof(with_port), "%s:%u", nexthop_key, c->port);
+    if (!has_port && fixed_printf(with_port, sizeof(with_port), "%s:%u", nexthop_key, c->port) < 0)
+        with_port[0] = '\0'; /* longer than any [host]:port: not a key the table can hold */
     const char *keys[5] = {NULL, NULL, nexthop_key, with_port, c->host};
     if (a->per_sender && sender && sender[0]) {
         keys[0] = sender;

@@ -1,8 +1,9 @@
 /* smtp_session.c: the SMTP/LMTP client protocol state machine (see smtp_session.h). */
-#include "deliver/smtp_session.h"
 #include "deliver/smtp_body.h"
+#include "deliver/smtp_session.h"
 #include "global/mail_date.h"
 #include "lib/config.h"
+#include "lib/fixed_str.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 
@@ -119,11 +120,11 @@ static void record_auth_mechanisms(smtp_session *s, const smtp_reply *reply)
         if (len > 5 && strncasecmp(p, "AUTH", 4) == 0 && (p[4] == ' ' || p[4] == '=')) {
             size_t used = strlen(s->auth_mechs);
             size_t add = len - 5;
-            if (used + add + 2 > sizeof(s->auth_mechs))
+            if (fixed_printf(s->auth_mechs + used, sizeof(s->auth_mechs) - used, "%s%.*s",
+                             used ? " " : "", (int)add, p + 5) < 0) {
+                s->auth_mechs[used] = '\0'; /* keep the mechanisms before this line */
                 log_warning("%s: AUTH mechanism list too long; ignoring the rest", s->host_addr);
-            else
-                snprintf(s->auth_mechs + used, sizeof(s->auth_mechs) - used, "%s%.*s",
-                         used ? " " : "", (int)add, p + 5);
+            }
         }
         p = nl ? nl + 1 : NULL;
     }

@@ -1,10 +1,12 @@
 /* smtp_tls.c: STARTTLS, server authentication and session reuse for the SMTP client (see
  * smtp_tls.h). */
-#include "deliver/smtp_tls.h"
 #include "deliver/smtp_dane.h"
 #include "deliver/smtp_dns.h"
+#include "deliver/smtp_param.h"
+#include "deliver/smtp_tls.h"
 #include "global/mail_date.h"
 #include "lib/config.h"
+#include "lib/fixed_str.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "maps/map.h"
@@ -45,8 +47,8 @@ struct smtp_tls_engine {
 
 static const char *param(const smtp_tls_engine *e, const char *name, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s_%s", e->prefix, name);
-    return cfg_str(buf);
+    (void)len; /* SMTP_PARAM_NAME_MAX */
+    return cfg_str(smtp_param_name(buf, e->prefix, name));
 }
 
 static void openssl_reason(strbuf *out)
@@ -98,7 +100,10 @@ static int cache_new_session(SSL *ssl, SSL_SESSION *session)
     if (e->nsessions == SMTP_TLS_SESSIONS_MAX)
         cache_drop(e, 0);
     tls_cached_session *c = &e->sessions[e->nsessions++];
-    snprintf(c->key, sizeof(c->key), "%s", s->tls_cache_key);
+    if (fixed_copy(c->key, sizeof(c->key), s->tls_cache_key) < 0) { /* same size: not reached */
+        e->nsessions--;
+        return 0;
+    }
     c->session = session; /* returning 1 keeps OpenSSL's reference for us */
     c->stored = mail_time_steady();
     return 1;
@@ -109,7 +114,7 @@ static int cache_new_session(SSL *ssl, SSL_SESSION *session)
 /* Checks the main.cf settings every delivery will use, so mistakes stop the agent at start. */
 static int check_settings(smtp_tls_engine *e, strbuf *err)
 {
-    char n[128];
+    char n[SMTP_PARAM_NAME_MAX];
     smtp_tls_policy p;
     if (smtp_tls_policy_defaults(e->prefix, &p, err) < 0)
         return -1;
@@ -161,10 +166,10 @@ static int check_settings(smtp_tls_engine *e, strbuf *err)
         strbuf_printf(err, "%s: unknown digest \"%s\"", n, cfg_str(n));
         return -1;
     }
-    snprintf(n, sizeof(n), "%s_tls_loglevel", e->prefix);
+    smtp_param_name(n, e->prefix, "tls_loglevel");
     e->loglevel = cfg_int(n);
     e->session_cache = param(e, "tls_session_cache_database", n, sizeof(n))[0] != '\0';
-    snprintf(n, sizeof(n), "%s_tls_session_cache_timeout", e->prefix);
+    smtp_param_name(n, e->prefix, "tls_session_cache_timeout");
     e->session_timeout = cfg_time(n);
     return 0;
 }
@@ -174,7 +179,7 @@ static int check_settings(smtp_tls_engine *e, strbuf *err)
  * Bare public keys are not supported: such a file is refused. */
 static int load_anchors(smtp_tls_engine *e, strbuf *err)
 {
-    char n[128];
+    char n[SMTP_PARAM_NAME_MAX];
     const char *files = param(e, "tls_trust_anchor_file", n, sizeof(n));
     if (files[0] == '\0')
         return 0;
@@ -188,10 +193,8 @@ static int load_anchors(smtp_tls_engine *e, strbuf *err)
         char path[4096];
         int certs = 0;
         FILE *fp = NULL;
-        if (len < sizeof(path)) {
-            snprintf(path, sizeof(path), "%.*s", (int)len, p);
+        if (fixed_printf(path, sizeof(path), "%.*s", (int)len, p) == 0) /* else refused below */
             fp = fopen(path, "r");
-        }
         for (X509 *x; fp && (x = PEM_read_X509(fp, NULL, NULL, NULL)) != NULL; certs++) {
             X509_STORE_add_cert(e->anchors, x);
             X509_free(x);
@@ -256,9 +259,12 @@ static int load_client_cert(smtp_tls_engine *e, strbuf *err)
 smtp_tls_engine *smtp_tls_engine_create(const char *prefix, int lmtp, strbuf *err)
 {
     smtp_tls_engine *e = xcalloc(1, sizeof(*e));
-    snprintf(e->prefix, sizeof(e->prefix), "%s", prefix);
     e->lmtp = lmtp;
-    char n[128];
+    if (fixed_copy(e->prefix, sizeof(e->prefix), prefix) < 0) {
+        strbuf_printf(err, "TLS engine: bad parameter prefix %s", prefix);
+        goto fail;
+    }
+    char n[SMTP_PARAM_NAME_MAX];
     const char *maps = param(e, "tls_policy_maps", n, sizeof(n));
     if (check_settings(e, err) < 0)
         goto fail;
@@ -280,7 +286,7 @@ smtp_tls_engine *smtp_tls_engine_create(const char *prefix, int lmtp, strbuf *er
     SSL_CTX_set_mode(e->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_session_cache_mode(e->ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(e->ctx, cache_new_session);
-    snprintf(n, sizeof(n), "%s_tls_scert_verifydepth", prefix);
+    smtp_param_name(n, prefix, "tls_scert_verifydepth");
     SSL_CTX_set_verify_depth(e->ctx, (int)cfg_int(n));
     if (load_trust(e, err) < 0 || load_client_cert(e, err) < 0)
         goto fail;
@@ -305,17 +311,6 @@ void smtp_tls_engine_free(smtp_tls_engine *e)
 
 /* ---- policy ---- */
 
-/* The policy table key of a destination: "domain", "[host]" or "[host]:port" (the port only
- * when it is not the default). */
-static void policy_key(const smtp_tls_engine *e, const smtp_dest *d, char *buf, size_t len)
-{
-    unsigned def = e->lmtp ? 24 : 25;
-    if (d->mx_lookup)
-        snprintf(buf, len, d->port == def ? "%s" : "%s:%u", d->host, d->port);
-    else
-        snprintf(buf, len, d->port == def ? "[%s]" : "[%s]:%u", d->host, d->port);
-}
-
 int smtp_tls_policy_for(smtp_tls_engine *e, const smtp_dest *d, smtp_tls_policy *p, strbuf *err)
 {
     if (smtp_tls_policy_defaults(e->prefix, p, err) < 0)
@@ -326,8 +321,8 @@ int smtp_tls_policy_for(smtp_tls_engine *e, const smtp_dest *d, smtp_tls_policy 
     }
     if (e->policy_maps == NULL)
         return 0;
-    char key[SMTP_HOST_MAX + 16];
-    policy_key(e, d, key, sizeof(key));
+    char key[SMTP_DEST_KEY_MAX]; /* the policy table key of the destination */
+    smtp_dest_key(d, e->lmtp, key);
     strbuf value;
     strbuf_init(&value, MAP_VALUE_MAX);
     int found = map_list_lookup(e->policy_maps, key, &value);
@@ -364,15 +359,17 @@ int smtp_tls_match_names(X509 *cert, const char *list, const char *hostname, con
         size_t len = strcspn(p, ", :\t\r\n");
         if (len == 0)
             break;
+        /* a name longer than a host name (name is left "") matches no certificate */
+        int rc;
         if (len == 8 && strncasecmp(p, "hostname", 8) == 0)
-            snprintf(name, sizeof(name), "%s", hostname);
+            rc = fixed_copy(name, sizeof(name), hostname);
         else if (len == 7 && strncasecmp(p, "nexthop", 7) == 0)
-            snprintf(name, sizeof(name), "%s", nexthop);
+            rc = fixed_copy(name, sizeof(name), nexthop);
         else if (len == 11 && strncasecmp(p, "dot-nexthop", 11) == 0)
-            snprintf(name, sizeof(name), ".%s", nexthop);
-        else if (len < sizeof(name))
-            snprintf(name, sizeof(name), "%.*s", (int)len, p);
+            rc = fixed_printf(name, sizeof(name), ".%s", nexthop);
         else
+            rc = fixed_printf(name, sizeof(name), "%.*s", (int)len, p);
+        if (rc < 0)
             name[0] = '\0';
         p += len;
         /* A leading dot asks OpenSSL for any subdomain; partial wildcards ("f*.example.com")
@@ -411,7 +408,7 @@ static void judge_server(const smtp_tls_engine *e, SSL *ssl, const smtp_tls_poli
     v->has_cert = 1;
     v->verify_error = SSL_get_verify_result(ssl);
     v->trusted = v->verify_error == X509_V_OK;
-    char n[128];
+    char n[SMTP_PARAM_NAME_MAX];
     const char *list = match_list(e, p, n, sizeof(n));
     if (p->level == SMTP_TLS_FINGERPRINT) {
         char fp[TLS_FPRINT_MAX];
@@ -528,7 +525,7 @@ static SSL *new_connection(smtp_tls_engine *e, smtp_session *s, const smtp_tls_p
                            const smtp_dane *dane, const char *nexthop, const smtp_candidate *c,
                            strbuf *why)
 {
-    char n[128];
+    char n[SMTP_PARAM_NAME_MAX];
     int mandatory = smtp_tls_level_mandatory(p->level);
     const char *protocols = p->protocols[0]
                                 ? p->protocols
@@ -582,9 +579,11 @@ static SSL *new_connection(smtp_tls_engine *e, smtp_session *s, const smtp_tls_p
         goto done;
     }
     if (e->session_cache && p->level < SMTP_TLS_DANE) {
-        /* relay (at most SMTP_NAME_MAX) + level + SNI (at most 255): always fits */
-        snprintf(s->tls_cache_key, sizeof(s->tls_cache_key), "%s/%s/%.255s", s->relay,
-                 smtp_tls_level_name(p->level), sni);
+        /* relay (at most SMTP_NAME_MAX) + level + SNI (a host name): fits; a key that did not
+         * would mean no caching (""), never a cut key shared by two destinations */
+        if (fixed_printf(s->tls_cache_key, sizeof(s->tls_cache_key), "%s/%s/%s", s->relay,
+                         smtp_tls_level_name(p->level), sni) < 0)
+            log_warning("%s: TLS session cache key too long; not caching", s->relay);
         SSL_SESSION *old = cache_find(e, s->tls_cache_key);
         if (old)
             SSL_set_session(ssl, old);
@@ -663,8 +662,8 @@ static int secure_channel(smtp_tls_engine *e, smtp_session *s, const smtp_tls_po
     if (ssl == NULL)
         return fail_session(s, dsn, dsnlen, "4.7.5");
     smtp_stream_set_tls(&s->stream, ssl);
-    char n[128];
-    snprintf(n, sizeof(n), "%s_starttls_timeout", e->prefix);
+    char n[SMTP_PARAM_NAME_MAX];
+    smtp_param_name(n, e->prefix, "starttls_timeout");
     if (handshake(ssl, s->stream.fd, cfg_time(n)) < 0) {
         strbuf hs;
         strbuf_init(&hs, 0);

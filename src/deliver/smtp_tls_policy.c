@@ -1,4 +1,5 @@
 /* smtp_tls_policy.c: TLS security levels and policy-table entries (see smtp_tls_policy.h). */
+#include "deliver/smtp_param.h"
 #include "deliver/smtp_tls_policy.h"
 #include "lib/config.h"
 
@@ -30,8 +31,8 @@ int smtp_tls_level_mandatory(int level)
 
 static const char *param(const char *prefix, const char *name, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s_%s", prefix, name);
-    return cfg_str(buf);
+    (void)len; /* SMTP_PARAM_NAME_MAX */
+    return cfg_str(smtp_param_name(buf, prefix, name));
 }
 
 /* Copies value into a bounded field; -1 with err when it does not fit. */
@@ -52,7 +53,7 @@ static int set_field(char *field, size_t size, const char *name, const char *val
 /* The level main.cf asks for, with Postfix's legacy switches when the level is empty. */
 static int default_level(const char *prefix, strbuf *err)
 {
-    char n[128];
+    char n[SMTP_PARAM_NAME_MAX];
     const char *v = param(prefix, "tls_security_level", n, sizeof(n));
     if (v[0] != '\0') {
         int level = smtp_tls_level_parse(v);
@@ -62,24 +63,24 @@ static int default_level(const char *prefix, strbuf *err)
         }
         return level;
     }
-    snprintf(n, sizeof(n), "%s_enforce_tls", prefix);
+    smtp_param_name(n, prefix, "enforce_tls");
     if (cfg_bool(n)) {
-        snprintf(n, sizeof(n), "%s_tls_enforce_peername", prefix);
+        smtp_param_name(n, prefix, "tls_enforce_peername");
         return cfg_bool(n) ? SMTP_TLS_VERIFY : SMTP_TLS_ENCRYPT;
     }
-    snprintf(n, sizeof(n), "%s_use_tls", prefix);
+    smtp_param_name(n, prefix, "use_tls");
     return cfg_bool(n) ? SMTP_TLS_MAY : SMTP_TLS_NONE;
 }
 
 int smtp_tls_policy_defaults(const char *prefix, smtp_tls_policy *p, strbuf *err)
 {
-    char n[128];
+    char n[SMTP_PARAM_NAME_MAX];
     memset(p, 0, sizeof(*p));
     p->level = default_level(prefix, err);
     if (p->level < 0)
         return -1;
     const char *sni = param(prefix, "tls_servername", n, sizeof(n));
-    snprintf(n, sizeof(n), "%s_tls_connection_reuse", prefix);
+    smtp_param_name(n, prefix, "tls_connection_reuse");
     p->connection_reuse = cfg_bool(n);
     return set_field(p->servername, sizeof(p->servername), "servername", sni, strlen(sni), err);
 }
