@@ -146,10 +146,12 @@ static void audit_tables(auditor *a, const char *where, int line, const char *na
     if (config_expand(a->cfg, raw, &value, &err) == 0)
         map_split_list(value.data, scan_map_entry, &scan, &err);
     if (scan.missing) {
-        char what[96];
-        snprintf(what, sizeof(what), "lookup table type \"%s\" is not implemented by Postern",
-                 scan.missing);
-        add_item(a, 1, what, "%s, line %d: %s = %s", where, line, name, raw);
+        strbuf what;
+        strbuf_init(&what, 0);
+        strbuf_printf(&what, "lookup table type \"%s\" is not implemented by Postern",
+                      scan.missing);
+        add_item(a, 1, what.data, "%s, line %d: %s = %s", where, line, name, raw);
+        strbuf_free(&what);
     }
     strbuf_free(&value);
     strbuf_free(&err);
@@ -196,13 +198,12 @@ static void note_transport(auditor *a, const char *param, const char *value)
 {
     value += strspn(value, " \t");
     size_t n = strcspn(value, ": \t");
-    if (n == 0 || n >= 256)
+    if (n == 0)
         return;
-    char name[256];
-    memcpy(name, value, n);
-    name[n] = '\0';
+    char *name = xstrndup(value, n);
     if (!strmap_has(a->named_by, name))
         strmap_put(a->named_by, name, (void *)param);
+    free(name);
 }
 
 static void collect_transports(auditor *a)
@@ -221,28 +222,21 @@ static void collect_transports(auditor *a)
 /* A master.cf service whose program Postern does not run. */
 static void audit_skipped_service(auditor *a, const master_cf_entry *e)
 {
-    char what[512];
     const char *param = e->type == MASTER_TYPE_UNIX ? strmap_get(a->named_by, e->name) : NULL;
     int refuse = 1;
+    strbuf what;
+    strbuf_init(&what, 0);
+    strbuf_printf(&what, "program %s is not implemented by Postern", e->program);
     if (e->type == MASTER_TYPE_INET)
-        snprintf(what, sizeof(what),
-                 "program %s is not implemented by Postern, and the service "
-                 "listens on the network",
-                 e->program);
+        strbuf_append_str(&what, ", and the service listens on the network");
     else if (strcmp(e->program, "oqmgr") == 0)
-        snprintf(what, sizeof(what),
-                 "program oqmgr is not implemented by Postern, and it would "
-                 "be the queue manager");
+        strbuf_append_str(&what, ", and it would be the queue manager");
     else if (param && !in_list(internal_transports, e->name))
-        snprintf(what, sizeof(what),
-                 "program %s is not implemented by Postern, and %s names "
-                 "this transport",
-                 e->program, param);
-    else {
-        snprintf(what, sizeof(what), "program %s is not implemented by Postern", e->program);
+        strbuf_printf(&what, ", and %s names this transport", param);
+    else
         refuse = 0;
-    }
-    add_item(a, refuse, what, "%s, line %d: service %s", a->mcf->path, e->line, e->name);
+    add_item(a, refuse, what.data, "%s, line %d: service %s", a->mcf->path, e->line, e->name);
+    strbuf_free(&what);
 }
 
 /* The smtpd restriction lists as main.cf alone makes them (services without -o). */

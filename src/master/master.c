@@ -19,6 +19,7 @@
 #include "master/master.h"
 #include "global/mail_owner.h"
 #include "global/mail_params.h"
+#include "lib/fixed_str.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "master/config_audit.h"
@@ -64,50 +65,53 @@ static void startup_fail(startup *st, const char *fmt, ...)
 
 static void startup_fail(startup *st, const char *fmt, ...)
 {
-    char text[2048];
+    strbuf line;
+    strbuf_init(&line, 0);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
+    strbuf_vprintf(&line, fmt, ap);
     va_end(ap);
-    char line[2100];
-    snprintf(line, sizeof(line), "%s\n", text);
-    report_ready(st, line);
+    strbuf_append_char(&line, '\n');
+    report_ready(st, line.data);
     if (st->pid_path)
         unlink(st->pid_path);
-    log_fatal("%s", text);
+    strbuf_truncate(&line, line.len - 1);
+    log_fatal("%s", line.data);
 }
 
-/* -w: the foreground half waits for the background master to say "ok" or why not. */
-static int wait_for_master(int fd, pid_t child)
+/* Says on stderr why the background master did not start (reason "" = it just exited). */
+static int report_failure(pid_t child, const char *reason)
 {
-    char buf[2048];
-    size_t len = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        if (len == sizeof(buf) - 1)
-            break;
-    }
-    buf[len] = '\0';
-    close(fd);
-    if (strncmp(buf, "ok", 2) == 0)
-        return 0;
-    char *nl = strchr(buf, '\n');
-    if (nl)
-        *nl = '\0';
-    if (len == 0) {
+    if (reason[0] == '\0') {
         int status;
         waitpid(child, &status, WNOHANG);
         fprintf(stderr, "postern/master: fatal: the master process exited during startup; "
                         "see the mail log\n");
     } else {
-        fprintf(stderr, "postern/master: fatal: %s\n", buf);
+        fprintf(stderr, "postern/master: fatal: %s\n", reason);
     }
     return 1;
+}
+
+/* -w: the foreground half waits for the background master to say "ok" or why not. */
+static int wait_for_master(int fd, pid_t child)
+{
+    strbuf reply; /* "ok" or the reason, whole: a configuration error can quote long values */
+    strbuf_init(&reply, 0);
+    for (;;) {
+        char chunk[4096];
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || strbuf_append(&reply, chunk, (size_t)n) < 0)
+            break;
+    }
+    close(fd);
+    int ok = strncmp(reply.data, "ok", 2) == 0;
+    strbuf_truncate(&reply, strcspn(reply.data, "\n"));
+    int rc = ok ? 0 : report_failure(child, reply.data);
+    strbuf_free(&reply);
+    return rc;
 }
 
 /* Forks; the parent waits and exits, the child continues as a session leader. */
@@ -224,9 +228,9 @@ static void write_pid_file(master_state *m, startup *st)
     }
     st->pid_fd = fd;
     st->pid_path = path;
-    char text[32];
-    int n = snprintf(text, sizeof(text), "%10ld\n", (long)getpid());
-    if (ftruncate(fd, 0) < 0 || pwrite(fd, text, (size_t)n, 0) != n)
+    char text[32]; /* a pid has at most 19 digits */
+    if (fixed_printf(text, sizeof(text), "%10ld\n", (long)getpid()) < 0 || ftruncate(fd, 0) < 0 ||
+        pwrite(fd, text, strlen(text), 0) != (ssize_t)strlen(text))
         startup_fail(st, "write lock file %s: %s", st->pid_path, strerror(errno));
 }
 

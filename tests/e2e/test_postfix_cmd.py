@@ -162,6 +162,17 @@ def test_start_twice_fails(instance):
     assert_all_gone(instance)
 
 
+def test_long_startup_error_is_reported_whole(instance):
+    """The reason a background master gives its foreground half is not cut at 2 KB."""
+    value = "x" * 3000
+    instance.write_main_cf({"postern_unimplemented_action": value})
+    m = instance.cmd("master", "-w")
+    assert m.returncode == 1
+    assert f"postern_unimplemented_action = {value}: want refuse or warn" in m.stderr, \
+        m.stderr[-300:]
+    assert not pid_file(instance).exists()
+
+
 def test_port_in_use(instance):
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", instance.port))

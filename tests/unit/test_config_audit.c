@@ -167,6 +167,35 @@ TEST(warn_action)
     free(t);
 }
 
+/* Long names are judged and quoted whole: a transport name of 300 bytes still makes its pipe
+ * service a refusal (it was ignored past 255), and a long program name is not cut. */
+TEST(long_names_are_not_cut)
+{
+    char name[301], program[601], main_cf[400], master[1400], want[1000];
+    memset(name, 't', sizeof(name) - 1);
+    name[sizeof(name) - 1] = '\0';
+    memset(program, 'p', sizeof(program) - 1);
+    program[sizeof(program) - 1] = '\0';
+    snprintf(main_cf, sizeof(main_cf), "virtual_transport = %s\n", name);
+    snprintf(master, sizeof(master),
+             BASE_MASTER_CF "%s unix - n n - - pipe argv=/x\nsmtp2 inet n - y - 1 %s\n", name,
+             program);
+    size_t n;
+    char *t = audit(main_cf, master, &n);
+    CHECK_INT(n, 2);
+    snprintf(want, sizeof(want),
+             "REFUSE /etc/postern/master.cf, line 5: service %s: program pipe is not implemented "
+             "by Postern, and virtual_transport names this transport;",
+             name);
+    HAS(t, want);
+    snprintf(want, sizeof(want),
+             "service smtp2: program %s is not implemented by Postern, and the service listens "
+             "on the network; refusing to run without it\n",
+             program);
+    HAS(t, want);
+    free(t);
+}
+
 int main(void)
 {
     RUN(clean_configuration);
@@ -177,5 +206,6 @@ int main(void)
     RUN(table_types);
     RUN(services);
     RUN(warn_action);
+    RUN(long_names_are_not_cut);
     UNIT_MAIN_END("test_config_audit");
 }
