@@ -163,6 +163,22 @@ static void read_settings(smtpd_checker *ck, config *cfg)
     ck->null_key = xstrdup(config_get(cfg, "smtpd_null_access_lookup_key"));
 }
 
+/* Opens the tables the parameter name lists; an empty value leaves *out NULL. -1 with
+ * "name: reason" in err. */
+static int open_optional_maps(config *cfg, const char *name, map_list **out, strbuf *err)
+{
+    const char *value = config_get(cfg, name);
+    if (*value == '\0')
+        return 0;
+    strbuf why;
+    strbuf_init(&why, 0);
+    *out = map_list_open(value, &why);
+    if (*out == NULL)
+        strbuf_printf(err, "%s: %s", name, why.data);
+    strbuf_free(&why);
+    return *out ? 0 : -1;
+}
+
 smtpd_checker *smtpd_checker_open(smtpd_async_env *env, strbuf *err)
 {
     smtpd_checker *ck = xcalloc(1, sizeof(*ck));
@@ -184,16 +200,8 @@ smtpd_checker *smtpd_checker_open(smtpd_async_env *env, strbuf *err)
         smtpd_checker_close(ck);
         return NULL;
     }
-    const char *login_maps = config_get(cfg, "smtpd_sender_login_maps");
-    if (*login_maps && (ck->sender_login_maps = map_list_open(login_maps, &why)) == NULL) {
-        strbuf_printf(err, "smtpd_sender_login_maps: %s", why.data);
-        strbuf_free(&why);
-        smtpd_checker_close(ck);
-        return NULL;
-    }
-    const char *certs = config_get(cfg, "relay_clientcerts");
-    if (*certs && (ck->relay_clientcerts = map_list_open(certs, &why)) == NULL) {
-        strbuf_printf(err, "relay_clientcerts: %s", why.data);
+    if (open_optional_maps(cfg, "smtpd_sender_login_maps", &ck->sender_login_maps, err) < 0 ||
+        open_optional_maps(cfg, "relay_clientcerts", &ck->relay_clientcerts, err) < 0) {
         strbuf_free(&why);
         smtpd_checker_close(ck);
         return NULL;
