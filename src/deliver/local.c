@@ -58,7 +58,9 @@
 
 #define LOCAL_MAX_DEPTH 20
 #define LOCAL_FILE_LIMIT (1024 * 1024) /* .forward and :include: files */
-#define COMMAND_OUTPUT_MAX 1024
+/* The start of a command's output goes into the reason, as Postfix's pipe_command keeps the
+ * first 4096 bytes (one stream buffer); the rest is not read. */
+#define COMMAND_OUTPUT_MAX 4096
 
 typedef struct local_agent {
     map_list *aliases; /* NULL until opened; reopened when the file changes */

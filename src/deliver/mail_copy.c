@@ -210,9 +210,10 @@ static void copy_envelope_lines(copy_state *c, const char *sender)
     if (c->opts->from_line) {
         time_t now = time(NULL);
         struct tm tm;
-        char date[64];
+        char date[64]; /* "Mon Jan  1 00:00:00 2024", the year at most 12 digits for a time_t */
         localtime_r(&now, &tm);
-        strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm);
+        if (strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm) == 0)
+            date[0] = '\0'; /* not reached: see the size */
         strbuf_printf(&hdr, "From %s  %s\n", *sender ? sender : "MAILER-DAEMON", date);
     }
     if (c->opts->return_path)

@@ -54,7 +54,7 @@ static const char *param(const smtp_tls_engine *e, const char *name, char *buf, 
 static void openssl_reason(strbuf *out)
 {
     unsigned long code = ERR_peek_last_error();
-    char text[256];
+    char text[256]; /* the size OpenSSL documents for one error string */
     ERR_error_string_n(code, text, sizeof(text));
     strbuf_append_str(out, code ? text : "unknown error");
     ERR_clear_error();
@@ -535,9 +535,9 @@ static SSL *new_connection(smtp_tls_engine *e, smtp_session *s, const smtp_tls_p
                             ? p->ciphers
                             : param(e, mandatory ? "tls_mandatory_ciphers" : "tls_ciphers", n,
                                     sizeof(n));
-    char xn[128];
+    char xn[SMTP_PARAM_NAME_MAX];
     strbuf exclude;
-    strbuf_init(&exclude, 4 * SMTP_TLS_ATTR_MAX);
+    strbuf_init(&exclude, 0); /* a capped one dropped a long exclusion list whole */
     strbuf_append_str(&exclude, p->exclude[0] ? p->exclude
                                               : param(e, "tls_exclude_ciphers", xn, sizeof(xn)));
     if (mandatory)

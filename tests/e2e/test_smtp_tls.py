@@ -371,3 +371,18 @@ def test_lmtp_agent_uses_lmtp_tls_settings(instance, peers, pki):
     assert peer.messages[0]["tls"]
     assert peer.connections[0]["commands"][:2] == [f"LHLO {instance.main_cf['myhostname']}",
                                                    "STARTTLS"]
+
+
+def test_long_exclude_cipher_list_is_applied_whole(instance, peers, pki):
+    """An exclusion list longer than 4 KiB still excludes (a capped buffer dropped it whole)."""
+    peer = peers(cert=pki["cert"], key=pki["key"])
+    exclude = ", ".join(["aNULL"] * 800 + ["AESGCM", "CHACHA20"])
+    assert len(exclude) > 4096
+    route(instance, peer, {"smtp_tls_security_level": "encrypt",
+                           "smtp_tls_mandatory_protocols": "<=TLSv1.2",
+                           "smtp_tls_exclude_ciphers": exclude})
+    send(instance)
+    wait_log(instance, "status=sent")
+    line = [l for l in instance.maillog().splitlines() if "TLS connection established" in l]
+    assert line and "TLSv1.2 with cipher" in line[0], line
+    assert "GCM" not in line[0] and "CHACHA" not in line[0], line[0]
