@@ -23,6 +23,7 @@
 #include "global/resolve.h"
 #include "lib/config.h"
 #include "lib/dns.h"
+#include "lib/fixed_str.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "smtpd/smtpd_async.h"
@@ -262,10 +263,15 @@ static void dns_start(smtpd_wait *w, const smtpd_check_args *a)
     }
     const char *domain = subject_domain(ck, a);
     const char *addr = ck->op == OP_SENDER_DOMAIN ? a->sender : a->recipient;
-    if (domain == NULL || strlen(domain) > DNS_NAME_MAX - 1 ||
-        ((ck->op == OP_SENDER_DOMAIN || ck->op == OP_RECIPIENT_DOMAIN) &&
-         is_our_domain(ck, addr))) {
+    if (domain == NULL || ((ck->op == OP_SENDER_DOMAIN || ck->op == OP_RECIPIENT_DOMAIN) &&
+                           is_our_domain(ck, addr))) {
         req_end(q, RES_NONE);
+        return;
+    }
+    /* A name longer than DNS allows has no records: "Host not found", as Postfix's lookup of
+     * an invalid name (never a pass for reject_unknown_*). */
+    if (strlen(domain) > DNS_NAME_MAX - 1 || fixed_copy(q->name, sizeof(q->name), domain) < 0) {
+        req_end(q, RES_NOTFOUND);
         return;
     }
     if (is_rbl(ck->op)) {
@@ -277,7 +283,6 @@ static void dns_start(smtpd_wait *w, const smtpd_check_args *a)
         send_query(q, q->name, DNS_TYPE_A, on_rbl);
         return;
     }
-    snprintf(q->name, sizeof(q->name), "%s", domain);
     send_query(q, q->name, domain_types[0], on_domain);
 }
 
@@ -332,7 +337,8 @@ static int rbl_reply(const dns_check *ck, smtpd_wait *w, const smtpd_check_args 
     strbuf_reset(reply);
     strbuf_printf(reply, "%d %c.7.1 Service unavailable; %s [%s] blocked using %s", code,
                   '0' + code / 100, klass, what ? what : "", ck->zone);
-    if (w->answer.len) {
+    if (w->answer.len) { /* at most 200 bytes of TXT: the reply line stays within RFC 5321's
+                          * 512 octets (4.5.3.1.5), whatever the list publishes */
         strbuf_append_str(reply, "; ");
         for (size_t i = 0; i < w->answer.len && i < 200; i++) {
             char c = w->answer.data[i];
@@ -361,11 +367,14 @@ static int dns_decide(smtpd_wait *w, const smtpd_check_args *a, int cls, strbuf 
     int sender = ck->op == OP_SENDER_DOMAIN;
     int subject = sender ? SMTPD_CLASS_SENDER : SMTPD_CLASS_RECIPIENT;
     if (code == RES_NULLMX) {
-        char text[DNS_NAME_MAX + 64];
-        snprintf(text, sizeof(text), "Domain %s does not accept mail (nullMX)",
-                 subject_domain(ck, a));
-        return sender ? smtpd_check_reply(reply, 550, "5.7.27", subject, a, text)
-                      : smtpd_check_reply(reply, 556, "5.1.10", subject, a, text);
+        strbuf text;
+        strbuf_init(&text, 0);
+        strbuf_printf(&text, "Domain %s does not accept mail (nullMX)", subject_domain(ck, a));
+        smtpd_check_result r =
+            sender ? smtpd_check_reply(reply, 550, "5.7.27", subject, a, text.data)
+                   : smtpd_check_reply(reply, 556, "5.1.10", subject, a, text.data);
+        strbuf_free(&text);
+        return r;
     }
     int c = code == RES_TEMP ? 450 : code_param("unknown_address_reject_code", 450);
     return smtpd_check_reply(reply, c, sender ? "4.1.8" : "4.1.2", subject, a,

@@ -16,6 +16,7 @@
  * ("451 4.3.5 Server configuration problem" by default).
  */
 #include "lib/config.h"
+#include "lib/fixed_str.h"
 #include "lib/log.h"
 #include "lib/str_trim.h"
 #include "lib/xalloc.h"
@@ -25,6 +26,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,16 +158,14 @@ static int resolve_endpoint(policy_service *svc, int lookup, strbuf *err)
     if (strncmp(ep, "unix:", 5) == 0) {
         struct sockaddr_un *sun = (struct sockaddr_un *)&svc->addr;
         const char *path = ep + 5;
-        char full[sizeof(sun->sun_path) + 1];
-        int n = path[0] == '/' ? snprintf(full, sizeof(full), "%s", path)
-                               : snprintf(full, sizeof(full), "%s/%s",
-                                          cfg_str("queue_directory"), path);
-        if (n < 0 || (size_t)n >= sizeof(sun->sun_path)) {
+        int rc = path[0] == '/' ? fixed_copy(sun->sun_path, sizeof(sun->sun_path), path)
+                                : fixed_printf(sun->sun_path, sizeof(sun->sun_path), "%s/%s",
+                                               cfg_str("queue_directory"), path);
+        if (rc < 0) {
             strbuf_printf(err, "check_policy_service: socket path too long: %s", ep);
             return -1;
         }
         sun->sun_family = AF_UNIX;
-        memcpy(sun->sun_path, full, (size_t)n + 1);
         svc->addrlen = (socklen_t)sizeof(*sun);
         return 0;
     }
@@ -262,11 +262,16 @@ static void req_free(policy_req *q)
     free(q);
 }
 
-static void req_fail(policy_req *q, const char *why)
+/* Ends the request with a temporary failure; the reason is formatted into the answer. */
+static void req_fail(policy_req *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void req_fail(policy_req *q, const char *fmt, ...)
 {
     smtpd_wait *w = q->w;
     strbuf_reset(&w->answer);
-    strbuf_printf(&w->answer, "%s", why);
+    va_list ap;
+    va_start(ap, fmt);
+    strbuf_vprintf(&w->answer, fmt, ap);
+    va_end(ap);
     req_free(q);
     smtpd_wait_finish(w, SMTPD_WAIT_TEMPFAIL);
 }
@@ -318,11 +323,10 @@ static int attempt(policy_req *q)
             strbuf_reset(&q->in);
             return 0;
         }
-        char why[256];
-        snprintf(why, sizeof(why), "connect to %s: %s", q->svc->endpoint, strerror(errno));
+        int err = errno;
         conn_close(q);
         if (q->tries >= q->svc->try_limit) {
-            req_fail(q, why);
+            req_fail(q, "connect to %s: %s", q->svc->endpoint, strerror(err));
             return -1;
         }
     }
@@ -338,9 +342,7 @@ static void retry_or_fail(policy_req *q, const char *why)
         attempt(q);
         return;
     }
-    char msg[300];
-    snprintf(msg, sizeof(msg), "%s: %s", q->svc->endpoint, why);
-    req_fail(q, msg);
+    req_fail(q, "%s: %s", q->svc->endpoint, why);
 }
 
 static void reply_done(policy_req *q)
@@ -377,10 +379,8 @@ static void read_reply(policy_req *q)
     if (st == POLICY_REPLY_DONE)
         reply_done(q);
     else if (st == POLICY_REPLY_ERROR) {
-        char msg[400];
-        snprintf(msg, sizeof(msg), "%s: %s", q->svc->endpoint, err.data);
         conn_close(q);
-        req_fail(q, msg);
+        req_fail(q, "%s: %s", q->svc->endpoint, err.data);
     }
     strbuf_free(&err);
 }
@@ -438,9 +438,10 @@ static void policy_start(smtpd_wait *w, const smtpd_check_args *a)
     unsigned long h = 5381;
     for (const char *p = a->sender ? a->sender : ""; *p; p++)
         h = h * 33 + (unsigned char)*p;
-    char instance[64];
-    snprintf(instance, sizeof(instance), "%lx.%lx.%lx", (unsigned long)getpid(),
-             (unsigned long)(uintptr_t)w->wake_ctx, h);
+    char instance[3 * 2 * sizeof(unsigned long) + 3]; /* three hex numbers, two dots */
+    if (fixed_printf(instance, sizeof(instance), "%lx.%lx.%lx", (unsigned long)getpid(),
+                     (unsigned long)(uintptr_t)w->wake_ctx, h) < 0)
+        log_fatal("policy instance name does not fit"); /* cannot happen: see its size */
     policy_request_format(a, svc->context, instance, &q->out);
     w->req = q;
     w->timeout_ms = svc->timeout_ms > 0 ? svc->timeout_ms : 1000;

@@ -7,6 +7,7 @@
 #include "global/mail_addr.h"
 #include "global/resolve.h"
 #include "lib/config.h"
+#include "lib/dns.h"
 #include "lib/log.h"
 #include "lib/strmap.h"
 #include "lib/xalloc.h"
@@ -75,7 +76,7 @@ enum { ENTRY_NONE, ENTRY_HELO, ENTRY_MAIL, ENTRY_RCPT, ENTRY_DATA, ENTRY_VRFY };
 struct smtpd_check {
     smtpd_checker *ck;
     int entry; /* the check under way, ENTRY_NONE between checks */
-    int stages[12];
+    int stages[STAGE_END]; /* an entry runs each stage at most once */
     size_t nstages, stage;
     check_frame frames[CHECK_MAX_FRAMES];
     size_t depth;
@@ -99,6 +100,31 @@ static void where_prefix(config *cfg, const char *param, strbuf *out)
         strbuf_printf(out, "%s, line %d: ", config_main_cf(cfg), line);
 }
 
+/* Text settings the server sends or uses whole: too long is a configuration error, never a cut
+ * value. The greeting "220 <smtpd_banner>" must fit RFC 5321's 512-octet reply line
+ * (4.5.3.1.5); host and domain names are at most DNS_NAME_MAX bytes (as Postfix's
+ * valid_hostname()). */
+static int text_settings_valid(config *cfg, strbuf *err)
+{
+    static const struct {
+        const char *param;
+        size_t max;
+    } limits[] = {
+        {"smtpd_banner", SMTPD_BANNER_MAX},
+        {"myhostname", DNS_NAME_MAX},
+        {"smtpd_sasl_local_domain", DNS_NAME_MAX},
+    };
+    for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+        if (strlen(config_get(cfg, limits[i].param)) <= limits[i].max)
+            continue;
+        where_prefix(cfg, limits[i].param, err);
+        strbuf_printf(err, "parameter %s: value longer than %zu bytes", limits[i].param,
+                      limits[i].max);
+        return -1;
+    }
+    return 0;
+}
+
 /* One restriction list: its value expanded strictly (a list that names a parameter nobody
  * defined would silently lose the restrictions meant to be there) and compiled. */
 static restriction_list *compile_param(smtpd_checker *ck, config *cfg, const char *param,
@@ -115,6 +141,8 @@ static restriction_list *compile_param(smtpd_checker *ck, config *cfg, const cha
 
 static int compile_lists(smtpd_checker *ck, config *cfg, strbuf *err)
 {
+    if (text_settings_valid(cfg, err) < 0)
+        return -1;
     strbuf why;
     strbuf_init(&why, 0);
     if (restrict_set_init(&ck->set, cfg, config_get(cfg, "smtpd_restriction_classes"), ck->env,
@@ -270,7 +298,7 @@ static void reply_subject(int cls, const smtpd_check_args *a, strbuf *out)
 static smtpd_check_result reject_with(strbuf *reply, int code, const char *dsn, int cls,
                                       const smtpd_check_args *a, const char *text)
 {
-    char detail[16];
+    char detail[16]; /* RFC 3463: at most "d.ddd.ddd"; a longer run of digits and dots is text */
     const char *p = text;
     if (isdigit((unsigned char)p[0]) && p[1] == '.' && strspn(p, "0123456789.") >= 5) {
         size_t n = strspn(p, "0123456789.");
@@ -377,27 +405,25 @@ static smtpd_check_result check_unlisted(smtpd_checker *ck, const smtpd_check_ar
     if (rc == 1)
         return SMTPD_CHECK_DUNNO;
     int code;
-    const char *table;
+    const char *text;
     switch (res.cls) {
     case ADDR_CLASS_LOCAL:
         code = ck->unknown_local_code;
-        table = "local recipient table";
+        text = "User unknown in local recipient table";
         break;
     case ADDR_CLASS_VIRTUAL_MAILBOX:
         code = ck->unknown_virtual_mailbox_code;
-        table = "virtual mailbox table";
+        text = "User unknown in virtual mailbox table";
         break;
     case ADDR_CLASS_VIRTUAL_ALIAS:
         code = ck->unknown_virtual_alias_code;
-        table = "virtual alias table";
+        text = "User unknown in virtual alias table";
         break;
     default:
         code = 550;
-        table = "relay recipient table";
+        text = "User unknown in relay recipient table";
         break;
     }
-    char text[96];
-    snprintf(text, sizeof(text), "User unknown in %s", table);
     return reject_with(reply, code, cls == SMTPD_CLASS_SENDER ? "5.1.0" : "5.1.1", cls, a, text);
 }
 

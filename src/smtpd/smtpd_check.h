@@ -80,14 +80,19 @@ typedef enum {
     SMTPD_CLASS_DATA,
 } smtpd_check_class;
 
+/* Longest smtpd_banner: "220 " + banner + CRLF is one RFC 5321 reply line of 512 octets. */
+#define SMTPD_BANNER_MAX (512 - 6)
+
 /* Reads every restriction parameter of the current configuration and compiles the lists,
  * opening their tables. env is the event loop and resolver for waiting restrictions, NULL to
  * validate only (postfix check). NULL with "FILE, line N: param: reason" in err. */
 smtpd_checker *smtpd_checker_open(struct smtpd_async_env *env, strbuf *err);
 void smtpd_checker_close(smtpd_checker *ck);
-/* Validates cfg's restrictions as smtpd would compile them (postfix check/start/reload, once
- * for main.cf and once per smtpd service with its -o overrides applied to a copy): 0, or -1
- * with "FILE, line N: param: reason" in err (no file and line for a -o value). */
+/* Validates cfg's restrictions as smtpd would compile them, and the length of smtpd's text
+ * settings (smtpd_banner, myhostname, smtpd_sasl_local_domain), for postfix
+ * check/start/reload, once for main.cf and once per smtpd service with its -o overrides
+ * applied to a copy: 0, or -1 with "FILE, line N: param: reason" in err (no file and line for
+ * a -o value). smtpd_checker_open() checks the same. */
 int smtpd_checker_validate(config *cfg, strbuf *err);
 
 /* 1 when addr is in $mynetworks (0 also when the list could not be read). */

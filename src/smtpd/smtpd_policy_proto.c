@@ -4,7 +4,6 @@
  */
 #include "smtpd/smtpd_policy_proto.h"
 
-#include <stdio.h>
 #include <string.h>
 
 static void attr(strbuf *out, const char *name, const char *value)
@@ -16,10 +15,14 @@ static void attr(strbuf *out, const char *name, const char *value)
     strbuf_append_char(out, '\n');
 }
 
+static void attr_num(strbuf *out, const char *name, long long value)
+{
+    strbuf_printf(out, "%s=%lld\n", name, value);
+}
+
 void policy_request_format(const smtpd_check_args *a, const char *policy_context,
                            const char *instance, strbuf *out)
 {
-    char num[32];
     attr(out, "request", "smtpd_access_policy");
     attr(out, "protocol_state", a->stage);
     attr(out, "protocol_name", a->protocol);
@@ -27,8 +30,7 @@ void policy_request_format(const smtpd_check_args *a, const char *policy_context
     attr(out, "queue_id", a->queue_id);
     attr(out, "sender", a->sender);
     attr(out, "recipient", a->recipient);
-    snprintf(num, sizeof(num), "%ld", a->rcpt_count);
-    attr(out, "recipient_count", num);
+    attr_num(out, "recipient_count", a->rcpt_count);
     attr(out, "client_address", a->client_addr);
     attr(out, "client_name", a->client_name);
     attr(out, "reverse_client_name", a->reverse_name ? a->reverse_name : a->client_name);
@@ -36,8 +38,7 @@ void policy_request_format(const smtpd_check_args *a, const char *policy_context
     attr(out, "sasl_method", "");
     attr(out, "sasl_username", "");
     attr(out, "sasl_sender", "");
-    snprintf(num, sizeof(num), "%lld", a->size);
-    attr(out, "size", num);
+    attr_num(out, "size", a->size);
     attr(out, "ccert_subject", "");
     attr(out, "ccert_issuer", "");
     attr(out, "ccert_fingerprint", "");
