@@ -12,6 +12,7 @@
  * AUTH reconnects. The password travels only on this socket and is wiped from our buffers.
  */
 #include "lib/config.h"
+#include "lib/fixed_str.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "smtpd/dovecot_auth_proto.h"
@@ -37,7 +38,7 @@ typedef struct dv_request {
 
 typedef struct sasl_dovecot {
     event_loop *loop;
-    char path[1024]; /* socket path, or host:port with inet */
+    char *path; /* socket path (fits sun_path), or host:port with inet */
     int inet;
     int fd;
     int ready; /* DONE received */
@@ -46,7 +47,7 @@ typedef struct sasl_dovecot {
     size_t in_len;
     long next_id;
     dv_request *pending;
-    char service[64];
+    char *service;
 } sasl_dovecot;
 
 void *sasl_dovecot_open(event_loop *loop, strbuf *err)
@@ -56,22 +57,25 @@ void *sasl_dovecot_open(event_loop *loop, strbuf *err)
     dv->loop = loop;
     dv->fd = -1;
     dv->next_id = 1;
-    int n;
+    struct sockaddr_un sun;
+    int rc = 0;
     if (strncmp(path, "inet:", 5) == 0) {
         dv->inet = 1;
-        n = snprintf(dv->path, sizeof(dv->path), "%s", path + 5);
-    } else if (path[0] == '/') {
-        n = snprintf(dv->path, sizeof(dv->path), "%s", path);
+        dv->path = xstrdup(path + 5);
     } else {
-        n = snprintf(dv->path, sizeof(dv->path), "%s/%s", cfg_str("queue_directory"), path);
+        rc = path[0] == '/' ? fixed_copy(sun.sun_path, sizeof(sun.sun_path), path)
+                            : fixed_printf(sun.sun_path, sizeof(sun.sun_path), "%s/%s",
+                                           cfg_str("queue_directory"), path);
+        dv->path = xstrdup(sun.sun_path);
     }
-    struct sockaddr_un sun;
-    if (n < 0 || (size_t)n >= sizeof(dv->path) || (!dv->inet && (size_t)n >= sizeof(sun.sun_path))) {
-        strbuf_printf(err, "smtpd_sasl_path too long: %s", path);
+    if (rc < 0) {
+        strbuf_printf(err, "smtpd_sasl_path: socket path longer than %zu bytes: %s",
+                      sizeof(sun.sun_path) - 1, path);
+        free(dv->path);
         free(dv);
         return NULL;
     }
-    snprintf(dv->service, sizeof(dv->service), "%s", cfg_str("smtpd_sasl_service"));
+    dv->service = xstrdup(cfg_str("smtpd_sasl_service"));
     strbuf_init(&dv->out, 1024 * 1024);
     strbuf_init(&dv->hold, 1024 * 1024);
     return dv;
@@ -203,10 +207,9 @@ static void on_socket(event_loop *loop, int fd, unsigned events, void *ctx)
         update_interest(dv);
 }
 
-static int connect_inet(sasl_dovecot *dv, strbuf *err)
+/* host is "host:port" or "[host]:port", edited in place. */
+static int inet_socket(sasl_dovecot *dv, char *host, strbuf *err)
 {
-    char host[512];
-    snprintf(host, sizeof(host), "%s", dv->path);
     char *colon = strrchr(host, ':');
     if (colon == NULL) {
         strbuf_printf(err, "smtpd_sasl_path inet:%s has no port", dv->path);
@@ -233,6 +236,14 @@ static int connect_inet(sasl_dovecot *dv, strbuf *err)
     return fd;
 }
 
+static int connect_inet(sasl_dovecot *dv, strbuf *err)
+{
+    char *host = xstrdup(dv->path);
+    int fd = inet_socket(dv, host, err);
+    free(host);
+    return fd;
+}
+
 static int dv_connect(sasl_dovecot *dv, strbuf *err)
 {
     int fd;
@@ -240,7 +251,7 @@ static int dv_connect(sasl_dovecot *dv, strbuf *err)
         fd = connect_inet(dv, err);
     } else {
         struct sockaddr_un sun = {.sun_family = AF_UNIX};
-        memcpy(sun.sun_path, dv->path, strlen(dv->path) + 1);
+        memcpy(sun.sun_path, dv->path, strlen(dv->path) + 1); /* checked at open */
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 &&
             errno != EINPROGRESS && errno != EAGAIN) {
@@ -316,6 +327,8 @@ static void dovecot_close(void *impl)
     fail_all(dv, SASL_RESULT_TEMP, "shutting down");
     strbuf_free(&dv->out);
     strbuf_free(&dv->hold);
+    free(dv->path);
+    free(dv->service);
     free(dv);
 }
 

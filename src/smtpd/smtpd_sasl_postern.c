@@ -9,9 +9,12 @@
  * the password the client sent is wiped as soon as the hash is computed.
  */
 #include "lib/config.h"
+#include "lib/fixed_str.h"
+#include "lib/log.h"
 #include "lib/xalloc.h"
 #include "maps/map.h"
 #include "smtpd/smtpd_sasl_backend.h"
+#include "smtpd/smtpd_sasl_decode.h"
 
 #include <crypt.h>
 #include <openssl/crypto.h>
@@ -26,8 +29,8 @@ typedef struct sasl_postern {
 
 typedef struct check_job {
     char hash[CRYPT_OUTPUT_SIZE];
-    char password[1024];
-    char user[256];
+    char password[SASL_PASSWORD_MAX + 1];
+    char *user;
     int known;
     int ok;
     int cancelled;
@@ -56,7 +59,8 @@ void *sasl_postern_open(worker_pool *workers, strbuf *err)
     const char *h = crypt_gensalt_rn("$y$", 0, NULL, 0, setting, sizeof(setting))
                         ? crypt_r("postern-dummy", setting, &cd)
                         : NULL;
-    snprintf(sp->dummy_hash, sizeof(sp->dummy_hash), "%s", h && h[0] == '$' ? h : "*");
+    if (h == NULL || h[0] != '$' || fixed_copy(sp->dummy_hash, sizeof(sp->dummy_hash), h) < 0)
+        memcpy(sp->dummy_hash, "*", 2); /* matches no password */
     return sp;
 }
 
@@ -79,6 +83,8 @@ static void hash_done(void *arg, int cancelled)
     if (!cancelled && !j->cancelled)
         j->done(j->ctx, j->ok ? SASL_RESULT_OK : SASL_RESULT_FAIL, j->user,
                 j->ok ? "" : "authentication failure");
+    OPENSSL_cleanse(j->user, strlen(j->user));
+    free(j->user);
     OPENSSL_cleanse(j, sizeof(*j));
     free(j);
 }
@@ -87,9 +93,8 @@ static void *postern_check(void *impl, const sasl_credentials *cred, sasl_done_f
                            void *ctx, strbuf *err)
 {
     sasl_postern *sp = impl;
-    if (strlen(cred->password) >= sizeof(((check_job *)0)->password) ||
-        strlen(cred->user) >= sizeof(((check_job *)0)->user)) {
-        strbuf_append_str(err, "credentials too long");
+    if (strlen(cred->password) >= sizeof(((check_job *)0)->password)) {
+        strbuf_append_str(err, "credentials too long"); /* smtpd_sasl.c decodes no more */
         return NULL;
     }
     strbuf found;
@@ -103,16 +108,19 @@ static void *postern_check(void *impl, const sasl_credentials *cred, sasl_done_f
     check_job *j = xcalloc(1, sizeof(*j));
     j->done = done;
     j->ctx = ctx;
-    snprintf(j->user, sizeof(j->user), "%s", cred->user);
-    snprintf(j->password, sizeof(j->password), "%s", cred->password);
+    j->user = xstrdup(cred->user);
+    memcpy(j->password, cred->password, strlen(cred->password) + 1); /* checked above */
     /* The value's first word is the hash; the rest is for later use. */
     size_t hl = rc == 1 ? strcspn(found.data, " \t,") : 0;
+    if (hl >= sizeof(j->hash)) /* no crypt(3) hash is this long: a broken table entry */
+        log_warning("smtpd_sasl_password_maps: the hash of %s is longer than %zu bytes; "
+                    "refusing the login", cred->user, sizeof(j->hash) - 1);
     j->known = hl > 0 && hl < sizeof(j->hash);
     if (j->known) {
         memcpy(j->hash, found.data, hl);
         j->hash[hl] = '\0';
     } else {
-        snprintf(j->hash, sizeof(j->hash), "%s", sp->dummy_hash);
+        memcpy(j->hash, sp->dummy_hash, sizeof(j->hash)); /* same size */
     }
     strbuf_free(&found);
     j->wj = worker_pool_submit(sp->workers, hash_work, hash_done, j);
