@@ -12,6 +12,7 @@
 #include "global/mail_params.h"
 #include "global/mail_trigger.h"
 #include "lib/config.h"
+#include "lib/fixed_str.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 
@@ -96,10 +97,11 @@ static int return_headers_only(const queue_envelope *env, int want_full)
     return limit > 0 && (env->message_size <= 0 || env->message_size > limit);
 }
 
+/* new_id is QUEUE_ID_MAX bytes at callers (bounce.h); the notice is queued either way. */
 static void copy_id(char *new_id, size_t new_id_len, const char *id)
 {
-    if (new_id_len > 0)
-        snprintf(new_id, new_id_len, "%s", id);
+    if (new_id_len > 0 && fixed_copy(new_id, new_id_len, id) < 0)
+        log_warning("%s: queue id does not fit the caller's %zu bytes", id, new_id_len);
 }
 
 /* Queues one notice; returns 0 with its id, or -1 with err. Wakes qmgr when queued. */

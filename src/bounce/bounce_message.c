@@ -19,6 +19,7 @@
 #include "global/mail_date.h"
 #include "global/mail_params.h"
 #include "lib/config.h"
+#include "lib/fixed_str.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 
@@ -165,36 +166,44 @@ static const char *subject_of(const bounce_notice *n)
 }
 
 /* The mail_name part of X-<name>-Queue-ID: letters, digits and '-' only. */
-static void mail_name(char *buf, size_t len)
+static void mail_name(strbuf *out)
 {
     const char *name = mail_params_current()->mail_name;
-    size_t n = 0;
-    for (; name && *name && n + 1 < len; name++)
+    size_t start = out->len;
+    for (; name && *name; name++)
         if ((*name >= 'a' && *name <= 'z') || (*name >= 'A' && *name <= 'Z') ||
             (*name >= '0' && *name <= '9') || *name == '-')
-            buf[n++] = *name;
-    buf[n] = '\0';
-    if (n == 0)
-        snprintf(buf, len, "Postern");
+            strbuf_append_char(out, *name);
+    if (out->len == start)
+        strbuf_append_str(out, "Postern");
 }
 
-static void make_boundary(char *buf, size_t len, const char *queue_id)
+/* RFC 2046 limits a boundary to 70 characters: the text is kept to that on purpose. The queue
+ * id, time and random bits come first and make it unique; the host name only decorates. */
+static void make_boundary(char buf[BOUNDARY_MAX + 1], const char *queue_id)
 {
     struct timeval now;
     gettimeofday(&now, NULL);
     unsigned int random_bits;
     if (getrandom(&random_bits, sizeof(random_bits), GRND_NONBLOCK) != (ssize_t)sizeof(random_bits))
         random_bits = (unsigned int)now.tv_usec ^ ((unsigned int)getpid() << 12);
-    snprintf(buf, len, "%s.%lld.%08X/%s", queue_id, (long long)now.tv_sec, random_bits,
-             mail_params_current()->myhostname);
+    strbuf sb;
+    strbuf_init(&sb, 0);
+    strbuf_printf(&sb, "%s.%lld.%08X/%s", queue_id, (long long)now.tv_sec, random_bits,
+                  mail_params_current()->myhostname);
+    size_t n = sb.len < BOUNDARY_MAX ? sb.len : BOUNDARY_MAX;
+    memcpy(buf, sb.data, n);
+    buf[n] = '\0';
+    strbuf_free(&sb);
     for (char *p = buf; *p; p++) /* only characters RFC 2046 allows, no space at the end */
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
               strchr("'()+_,-./:=?", *p)))
             *p = '_';
 }
 
-/* "3 hours", "2 days", "10 minutes". */
-static void format_duration(char *buf, size_t len, long seconds)
+/* "3 hours", "2 days", "10 minutes": a long and a unit always fit DURATION_MAX. */
+#define DURATION_MAX 32
+static void format_duration(char buf[DURATION_MAX], long seconds)
 {
     if (seconds < 0)
         seconds = 0;
@@ -210,7 +219,8 @@ static void format_duration(char *buf, size_t len, long seconds)
         value = seconds / 60;
         unit = "minute";
     }
-    snprintf(buf, len, "%ld %s%s", value, unit, value == 1 ? "" : "s");
+    if (fixed_printf(buf, DURATION_MAX, "%ld %s%s", value, unit, value == 1 ? "" : "s") < 0)
+        log_fatal("duration text does not fit %d bytes", DURATION_MAX); /* see its size */
 }
 
 static time_t arrival_time(const queue_envelope *env)
@@ -287,7 +297,7 @@ static void write_headers(writer *w, const bounce_notice *n, const char *boundar
 
 static void write_intro(writer *w, const queue_envelope *env, const bounce_notice *n)
 {
-    char waited[64], lifetime[64];
+    char waited[DURATION_MAX], lifetime[DURATION_MAX];
     emitf(w, "This is the mail system at host %s.", mail_params_current()->myhostname);
     emit(w, "");
     if (n->audience != BOUNCE_TO_SENDER) {
@@ -313,8 +323,8 @@ static void write_intro(writer *w, const queue_envelope *env, const bounce_notic
         emit(w, "remove your own text from the returned message first.");
         break;
     case BOUNCE_DELAY:
-        format_duration(waited, sizeof(waited), (long)(time(NULL) - arrival_time(env)));
-        format_duration(lifetime, sizeof(lifetime), mail_params_current()->maximal_queue_lifetime);
+        format_duration(waited, (long)(time(NULL) - arrival_time(env)));
+        format_duration(lifetime, mail_params_current()->maximal_queue_lifetime);
         emit(w, "This is a warning only: there is no need to send your message again.");
         emit(w, "");
         emitf(w, "Your message has waited %s for delivery to the recipients below.", waited);
@@ -369,23 +379,27 @@ static void write_text_part(writer *w, const queue_envelope *env, const bounce_n
 
 static void write_message_fields(writer *w, const queue_envelope *env)
 {
-    char name[64];
-    mail_name(name, sizeof(name));
+    strbuf name;
+    strbuf_init(&name, 0);
+    mail_name(&name);
     emitf(w, "Reporting-MTA: dns; %s", mail_params_current()->myhostname);
     const char *envid = queue_envelope_attr(env, "envelope_id");
     if (envid && envid[0])
         emit_field(w, "Original-Envelope-Id", envid);
-    emitf(w, "X-%s-Queue-ID: %s", name, env->id);
+    emitf(w, "X-%s-Queue-ID: %s", name.data, env->id);
     if (env->sender && env->sender[0]) {
         strbuf sb;
         strbuf_init(&sb, 0);
         strbuf_append_str(&sb, "rfc822; ");
         bounce_append_safe(&sb, env->sender);
-        char field[80];
-        snprintf(field, sizeof(field), "X-%s-Sender", name);
-        emit_field(w, field, sb.data);
+        strbuf field;
+        strbuf_init(&field, 0);
+        strbuf_printf(&field, "X-%s-Sender", name.data);
+        emit_field(w, field.data, sb.data);
+        strbuf_free(&field);
         strbuf_free(&sb);
     }
+    strbuf_free(&name);
     if (arrival_time(env) > 0) {
         emit_date(w, "Arrival-Date", arrival_time(env));
     }
@@ -416,7 +430,6 @@ static const char *rcpt_orcpt(const queue_envelope *env, const bounce_rcpt *r)
 static void write_rcpt_fields(writer *w, const queue_envelope *env, const bounce_notice *n,
                               const bounce_rcpt *r)
 {
-    char name[64];
     strbuf sb;
     strbuf_init(&sb, 0);
     emit(w, "");
@@ -448,8 +461,9 @@ static void write_rcpt_fields(writer *w, const queue_envelope *env, const bounce
         strbuf_append_str(&sb, "; ");
         bounce_append_safe(&sb, text);
     } else {
-        mail_name(name, sizeof(name));
-        strbuf_printf(&sb, "X-%s; ", name);
+        strbuf_append_str(&sb, "X-");
+        mail_name(&sb);
+        strbuf_append_str(&sb, "; ");
         bounce_append_safe(&sb, text[0] ? text : default_reason(n->kind));
     }
     emit_field(w, "Diagnostic-Code", sb.data);
@@ -559,10 +573,13 @@ static int queue_once(int fd, const queue_envelope *env, const bounce_notice *no
         strbuf_printf(err, "cannot write the notification's envelope");
         return -1;
     }
-    if (id_len > 0)
-        snprintf(id, id_len, "%s", cleanup_queue_id(c));
+    if (id_len > 0 && fixed_copy(id, id_len, cleanup_queue_id(c)) < 0) {
+        cleanup_abort(c);
+        strbuf_printf(err, "queue id does not fit the caller's %zu bytes", id_len);
+        return -1;
+    }
     char boundary[BOUNDARY_MAX + 1];
-    make_boundary(boundary, sizeof(boundary), env->id);
+    make_boundary(boundary, env->id);
     writer w = {c, 0, {0}};
     strbuf_init(&w.line, 0);
     write_headers(&w, notice, boundary);

@@ -338,9 +338,10 @@ static void add_missing_headers(cleanup *c)
     strbuf_init(&line, 0);
     if (!(c->seen & SEEN_MESSAGE_ID)) {
         struct tm utc;
-        char stamp[32];
+        char stamp[32]; /* 14 digits for years up to 9999 */
         gmtime_r(&now.tv_sec, &utc);
-        strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &utc);
+        if (strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &utc) == 0)
+            stamp[0] = '\0';
         strbuf_printf(&line, "<%s.%s@%s>", stamp, queue_writer_id(c->qw), mail_params_current()->myhostname);
         remember_message_id(c, line.data);
         strbuf_reset(&line);
@@ -452,13 +453,14 @@ static void write_piece(cleanup *c, const char *data, size_t len, int partial)
 static int is_header_start(const cleanup *c, const char *pending, size_t plen, const char *data,
                            size_t len)
 {
-    char head[1024];
-    size_t n = plen < sizeof(head) ? plen : sizeof(head);
-    memcpy(head, pending, n);
-    size_t more = len < sizeof(head) - n ? len : sizeof(head) - n;
-    memcpy(head + n, data, more);
-    n += more;
-    return header_name_length(head, n) > 0 || (c->nlines > 0 && header_is_continuation(head, n));
+    strbuf head; /* the whole line so far: a long header name is judged as a short one */
+    strbuf_init(&head, 0);
+    strbuf_append(&head, pending, plen);
+    strbuf_append(&head, data, len);
+    int yes = header_name_length(head.data, head.len) > 0 ||
+              (c->nlines > 0 && header_is_continuation(head.data, head.len));
+    strbuf_free(&head);
+    return yes;
 }
 
 /* A header line gathered in pending goes on to cleanup_line once its last piece is in. */

@@ -209,11 +209,8 @@ static pickup_result copy_to_cleanup(int fd, const queue_envelope *env, uid_t ui
     return PICKUP_CORRUPT;
 }
 
-static pickup_result pickup_file(const char *queue_dir, const char *id)
+static pickup_result pickup_path(const char *path, const char *id)
 {
-    char path[PATH_MAX];
-    if (snprintf(path, sizeof(path), "%s/maildrop/%s", queue_dir, id) >= (int)sizeof(path))
-        return PICKUP_SKIP;
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         if (errno != ENOENT && errno != EACCES) /* EACCES: not yet made readable */
@@ -249,6 +246,19 @@ static pickup_result pickup_file(const char *queue_dir, const char *id)
     return result;
 }
 
+static pickup_result pickup_file(const char *queue_dir, const char *id)
+{
+    strbuf path;
+    strbuf_path_init(&path);
+    pickup_result r = PICKUP_SKIP;
+    if (strbuf_path_printf(&path, "%s/maildrop/%s", queue_dir, id) < 0)
+        log_warning("maildrop/%s: %s: %s/maildrop", id, strerror(errno), queue_dir);
+    else
+        r = pickup_path(path.data, id);
+    strbuf_free(&path);
+    return r;
+}
+
 static void move_to_corrupt(const char *queue_dir, const char *id)
 {
     strbuf err;
@@ -264,14 +274,16 @@ static void move_to_corrupt(const char *queue_dir, const char *id)
 /* Returns the number of messages queued. */
 static int scan_maildrop(const char *queue_dir)
 {
-    char dir_path[PATH_MAX];
-    snprintf(dir_path, sizeof(dir_path), "%s/maildrop", queue_dir);
-    DIR *dir = opendir(dir_path);
-    if (dir == NULL) {
-        if (errno != ENOENT)
-            log_warning("open %s: %s", dir_path, strerror(errno));
+    strbuf dir_path;
+    strbuf_path_init(&dir_path);
+    DIR *dir = strbuf_path_printf(&dir_path, "%s/maildrop", queue_dir) < 0
+                   ? NULL
+                   : opendir(dir_path.data);
+    if (dir == NULL && errno != ENOENT)
+        log_warning("open %s/maildrop: %s", queue_dir, strerror(errno));
+    strbuf_free(&dir_path);
+    if (dir == NULL)
         return 0;
-    }
     int queued = 0, seen = 0;
     struct dirent *de;
     while ((de = readdir(dir)) != NULL && seen < PICKUP_BATCH_LIMIT) {

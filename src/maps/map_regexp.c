@@ -24,6 +24,7 @@
 #include "maps/map.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <pcre2.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,20 @@ static void rx_warn(const rx_parse *p, const char *what)
 {
     log_warning("%s map %s, line %d: %s: skipping this rule", p->t->type, p->t->file, p->line,
                 what);
+}
+
+/* rx_warn() with a formatted reason. */
+static void rx_warnf(const rx_parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void rx_warnf(const rx_parse *p, const char *fmt, ...)
+{
+    strbuf what;
+    strbuf_init(&what, 0);
+    va_list ap;
+    va_start(ap, fmt);
+    strbuf_vprintf(&what, fmt, ap);
+    va_end(ap);
+    rx_warn(p, what.data);
+    strbuf_free(&what);
 }
 
 /* Applies one pattern flag to the PCRE2 options; -1 when the type does not know the flag. */
@@ -124,9 +139,7 @@ static pcre2_code *parse_regex(rx_parse *p, char **s)
     uint32_t options = PCRE2_CASELESS | (p->is_pcre ? 0 : PCRE2_DOTALL);
     for (; *q && !isspace((unsigned char)*q) && *q != '!'; q++) {
         if (apply_flag(p, *q, &options) < 0) {
-            char msg[64];
-            snprintf(msg, sizeof(msg), "unknown regexp option \"%c\"", *q);
-            rx_warn(p, msg);
+            rx_warnf(p, "unknown regexp option \"%c\"", *q);
             return NULL;
         }
     }
@@ -136,12 +149,9 @@ static pcre2_code *parse_regex(rx_parse *p, char **s)
     pcre2_code *code =
         pcre2_compile((PCRE2_SPTR)start, pattern_len, options, &errcode, &erroff, NULL);
     if (code == NULL) {
-        PCRE2_UCHAR text[256];
+        PCRE2_UCHAR text[256]; /* pcre2 cuts its own (short) messages to fit */
         pcre2_get_error_message(errcode, text, sizeof(text));
-        char msg[400];
-        snprintf(msg, sizeof(msg), "error in regex at offset %zu: %s", (size_t)erroff,
-                 (const char *)text);
-        rx_warn(p, msg);
+        rx_warnf(p, "error in regex at offset %zu: %s", (size_t)erroff, (const char *)text);
         return NULL;
     }
     pcre2_jit_compile(code, PCRE2_JIT_COMPLETE); /* best effort: falls back to the interpreter */

@@ -310,7 +310,7 @@ smtpd_next smtpd_session_tls_started(smtpd_session *s)
 {
     s->tls_active = 1;
     s->tls_pending = 0;
-    tls_peer_fingerprint(s->ssl, s->ccert_fingerprint, sizeof(s->ccert_fingerprint));
+    tls_peer_fingerprint(s->ssl, s->ccert_fingerprint);
     s->ccert_verified = s->ccert_fingerprint[0] && strcmp(tls_peer_trust(s->ssl), "Trusted") == 0;
     /* RFC 3207 section 4.2: forget everything learned from the client before TLS. */
     free(s->helo);

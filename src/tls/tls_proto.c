@@ -106,15 +106,15 @@ int tls_protocols_parse(const char *spec, tls_protocols *out, strbuf *err)
 int tls_cipherlist(const char *grade, const char *exclude, const char *(*lookup)(const char *),
                    strbuf *out, strbuf *err)
 {
-    static const char *const grades[] = {"high", "medium", "low", "export", "null"};
+    static const char *const grades[][2] = {
+        {"high", "tls_high_cipherlist"},     {"medium", "tls_medium_cipherlist"},
+        {"low", "tls_low_cipherlist"},       {"export", "tls_export_cipherlist"},
+        {"null", "tls_null_cipherlist"},
+    };
     const char *param = NULL;
-    char name[40];
-    for (size_t i = 0; i < sizeof(grades) / sizeof(grades[0]); i++) {
-        if (strcasecmp(grade, grades[i]) == 0) {
-            snprintf(name, sizeof(name), "tls_%s_cipherlist", grades[i]);
-            param = name;
-        }
-    }
+    for (size_t i = 0; i < sizeof(grades) / sizeof(grades[0]); i++)
+        if (strcasecmp(grade, grades[i][0]) == 0)
+            param = grades[i][1];
     if (param == NULL) {
         strbuf_printf(err, "invalid cipher grade \"%s\" (want high, medium, low, export or null)",
                       grade);

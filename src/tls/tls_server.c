@@ -204,9 +204,7 @@ static int load_certificates(SSL_CTX *ctx, const tls_server_config *cfg, strbuf 
 
 static int set_policy(SSL_CTX *ctx, const tls_server_config *cfg, strbuf *err)
 {
-    const char *mand = cfg->mandatory ? "mandatory_" : "";
-    char name[64];
-    snprintf(name, sizeof(name), "smtpd_tls_%sprotocols", mand);
+    const char *name = cfg->mandatory ? "smtpd_tls_mandatory_protocols" : "smtpd_tls_protocols";
     tls_protocols tp;
     if (tls_protocols_parse(cfg->get(name), &tp, err) < 0) {
         strbuf_printf(err, " in %s", name);
@@ -215,7 +213,7 @@ static int set_policy(SSL_CTX *ctx, const tls_server_config *cfg, strbuf *err)
     SSL_CTX_set_min_proto_version(ctx, tp.min_version);
     SSL_CTX_set_max_proto_version(ctx, tp.max_version);
     SSL_CTX_set_options(ctx, (uint64_t)tp.no_options);
-    snprintf(name, sizeof(name), "smtpd_tls_%sciphers", mand);
+    name = cfg->mandatory ? "smtpd_tls_mandatory_ciphers" : "smtpd_tls_ciphers";
     strbuf exclude, list;
     strbuf_init(&exclude, 0);
     strbuf_init(&list, 0);
@@ -572,19 +570,17 @@ const char *tls_peer_trust(SSL *ssl)
     return SSL_get_verify_result(ssl) == X509_V_OK ? "Trusted" : "Untrusted";
 }
 
-static void name_entry(X509_NAME *name, char *out, size_t outlen)
+/* The whole CommonName ("" when none), unprintable bytes and '"' as '?'. */
+static void name_entry(X509_NAME *name, strbuf *out)
 {
-    out[0] = '\0';
     int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
     if (i < 0)
         return;
     ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
     const unsigned char *d = ASN1_STRING_get0_data(s);
     int len = ASN1_STRING_length(s);
-    size_t n = 0;
-    for (int k = 0; k < len && n + 1 < outlen; k++)
-        out[n++] = d[k] >= 32 && d[k] < 127 && d[k] != '"' ? (char)d[k] : '?';
-    out[n] = '\0';
+    for (int k = 0; k < len; k++)
+        strbuf_append_char(out, d[k] >= 32 && d[k] < 127 && d[k] != '"' ? (char)d[k] : '?');
 }
 
 void tls_received_text(SSL *ssl, int asked_ccert, strbuf *out)
@@ -605,15 +601,16 @@ void tls_received_text(SSL *ssl, int asked_ccert, strbuf *out)
     } else if (peer == NULL) {
         strbuf_append_str(out, "\t(Client did not present a certificate)\n");
     } else {
-        char cn[128], issuer[128];
-        name_entry(X509_get_subject_name(peer), cn, sizeof(cn));
-        name_entry(X509_get_issuer_name(peer), issuer, sizeof(issuer));
-        strbuf_printf(out, "\t(Client CN \"%s\", Issuer \"%s\" (%s))\n", cn, issuer,
+        strbuf_append_str(out, "\t(Client CN \"");
+        name_entry(X509_get_subject_name(peer), out);
+        strbuf_append_str(out, "\", Issuer \"");
+        name_entry(X509_get_issuer_name(peer), out);
+        strbuf_printf(out, "\" (%s))\n",
                       SSL_get_verify_result(ssl) == X509_V_OK ? "verified OK" : "not verified");
     }
 }
 
-void tls_peer_fingerprint(SSL *ssl, char *out, size_t outlen)
+void tls_peer_fingerprint(SSL *ssl, char out[TLS_FINGERPRINT_MAX])
 {
     out[0] = '\0';
     X509 *peer = SSL_get0_peer_certificate(ssl);
@@ -621,7 +618,13 @@ void tls_peer_fingerprint(SSL *ssl, char *out, size_t outlen)
     unsigned int mdlen = 0;
     if (peer == NULL || X509_digest(peer, EVP_sha256(), md, &mdlen) != 1)
         return;
-    size_t n = 0;
-    for (unsigned i = 0; i < mdlen && n + 4 <= outlen; i++)
-        n += (size_t)snprintf(out + n, outlen - n, "%s%02X", i ? ":" : "", md[i]);
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 0; /* 3 bytes per digest byte: mdlen <= EVP_MAX_MD_SIZE fits */
+    for (unsigned i = 0; i < mdlen; i++) {
+        if (i)
+            out[n++] = ':';
+        out[n++] = hex[md[i] >> 4];
+        out[n++] = hex[md[i] & 15];
+    }
+    out[n] = '\0';
 }

@@ -25,6 +25,7 @@
 
 #include "lib/strbuf.h"
 
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 typedef struct tls_server tls_server;
@@ -51,9 +52,11 @@ const char *tls_peer_trust(SSL *ssl);
  *   \t(using TLSv1.3 with cipher ... (256/256 bits)\n\t key-exchange ...)\n
  *   \t(No client certificate requested)\n     (or what the client presented) */
 void tls_received_text(SSL *ssl, int asked_ccert, strbuf *out);
-/* Lowercase hex SHA-256 digest of the client certificate with ':' between bytes, as Postfix's
+/* Bytes for a fingerprint: "XX:" per digest byte, the last ':' making room for the NUL. */
+#define TLS_FINGERPRINT_MAX (EVP_MAX_MD_SIZE * 3)
+/* Uppercase hex SHA-256 digest of the client certificate with ':' between bytes, as Postfix's
  * smtpd_tls_fingerprint_digest = sha256; "" when the client sent none. */
-void tls_peer_fingerprint(SSL *ssl, char *out, size_t outlen);
+void tls_peer_fingerprint(SSL *ssl, char out[TLS_FINGERPRINT_MAX]);
 /* Last OpenSSL error queue entries as text (for "TLS library problem" warnings). */
 void tls_error_text(strbuf *out);
 
