@@ -275,8 +275,7 @@ static void dns_start(smtpd_wait *w, const smtpd_check_args *a)
         return;
     }
     if (is_rbl(ck->op)) {
-        int n = snprintf(q->name, sizeof(q->name), "%s.%s", domain, ck->zone);
-        if (n < 0 || (size_t)n >= sizeof(q->name)) {
+        if (fixed_printf(q->name, sizeof(q->name), "%s.%s", domain, ck->zone) < 0) {
             req_end(q, RES_NOTFOUND); /* too long to be listed */
             return;
         }
