@@ -29,7 +29,8 @@ struct worker_pool {
     worker_job *todo_head, *todo_tail; /* waiting for a thread */
     worker_job *done_head, *done_tail; /* finished (or cancelled), done() owed on the loop */
     pthread_t *threads;
-    int nthreads;
+    int wanted;   /* threads to start at the first job */
+    int nthreads; /* started */
     int stopping;
 };
 
@@ -99,6 +100,26 @@ static void on_event(event_loop *loop, int fd, unsigned events, void *ctx)
     run_completions(ctx);
 }
 
+int worker_thread_start(pthread_t *t, void *(*fn)(void *), void *arg, size_t stack_size)
+{
+    pthread_attr_t attr;
+    int err = pthread_attr_init(&attr);
+    if (err != 0)
+        return err;
+    if (stack_size > 0)
+        pthread_attr_setstacksize(&attr, stack_size); /* EINVAL below the minimum: default */
+    /* The thread takes no signals: a process-directed SIGHUP or SIGTERM must reach the thread
+     * that handles it (a signalfd on the loop), not a worker where the default action or a
+     * handler would end the process with its sessions open. New threads inherit this mask. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    err = pthread_create(t, &attr, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    return err;
+}
+
 worker_pool *worker_pool_new(event_loop *loop, int threads)
 {
     worker_pool *p = xcalloc(1, sizeof(*p));
@@ -114,36 +135,43 @@ worker_pool *worker_pool_new(event_loop *loop, int threads)
     }
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->more, NULL);
-    p->threads = xcalloc((size_t)threads, sizeof(*p->threads));
-    /* The workers take no signals: a process-directed SIGHUP or SIGTERM must reach the thread
-     * that handles it (smtpd's signalfd), not a worker where the default action or a handler
-     * would end the process with its sessions open. New threads inherit this mask. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    for (int i = 0; i < threads; i++) {
-        if (pthread_create(&p->threads[i], NULL, worker_main, p) != 0)
+    p->wanted = threads > 0 ? threads : 1;
+    p->threads = xcalloc((size_t)p->wanted, sizeof(*p->threads));
+    return p;
+}
+
+/* The threads start with the first job: a process that never has one (most smtpd processes
+ * never see AUTH with a password table) keeps neither their stacks nor their malloc arenas. */
+static void start_threads(worker_pool *p)
+{
+    for (int i = p->nthreads; i < p->wanted; i++) {
+        if (worker_thread_start(&p->threads[i], worker_main, p, WORKER_STACK_SIZE) != 0)
             break;
         p->nthreads++;
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (p->nthreads == 0) {
-        worker_pool_free(p);
-        errno = EAGAIN;
-        return NULL;
-    }
-    return p;
 }
 
 worker_job *worker_pool_submit(worker_pool *p, worker_job_fn job, worker_done_fn done, void *arg)
 {
+    if (p->nthreads == 0)
+        start_threads(p);
     worker_job *j = xcalloc(1, sizeof(*j));
     j->job = job;
     j->done = done;
     j->arg = arg;
     pthread_mutex_lock(&p->lock);
-    push(&p->todo_head, &p->todo_tail, j);
-    pthread_cond_signal(&p->more);
+    if (p->nthreads == 0) {
+        /* No thread could be had: the job runs here, late but not lost; done() still comes
+         * from the loop. */
+        pthread_mutex_unlock(&p->lock);
+        job(arg);
+        pthread_mutex_lock(&p->lock);
+        push(&p->done_head, &p->done_tail, j);
+        signal_loop(p);
+    } else {
+        push(&p->todo_head, &p->todo_tail, j);
+        pthread_cond_signal(&p->more);
+    }
     pthread_mutex_unlock(&p->lock);
     return j;
 }

@@ -12,6 +12,9 @@
  *                                  follows on the loop, so arg is freed in one place
  *   worker_pool_free(p);           waits for running jobs, calls every done(arg, 1) still owed
  *
+ * The threads start with the first job, with WORKER_STACK_SIZE stacks: jobs call libraries
+ * (crypt, database clients), they keep no large arrays on the stack.
+ *
  * Completions are signalled through an eventfd watched by the loop, so a done callback never
  * runs inside another callback's stack. Jobs run in submission order (FIFO); the number of
  * queued jobs is unbounded, callers bound their own (one per session).
@@ -21,16 +24,26 @@
 
 #include "lib/event.h"
 
+#include <pthread.h>
+#include <stddef.h>
+
+#define WORKER_STACK_SIZE (256 * 1024)
+
 typedef struct worker_pool worker_pool;
 typedef struct worker_job worker_job;
 typedef void (*worker_job_fn)(void *arg);
 typedef void (*worker_done_fn)(void *arg, int cancelled);
 
-/* NULL (errno set) when threads or the eventfd cannot be had. */
+/* NULL (errno set) when the eventfd cannot be had; threads start at the first submit. */
 worker_pool *worker_pool_new(event_loop *loop, int threads);
-/* Never fails (memory exhaustion aborts, as xmalloc does). */
+/* Never fails (memory exhaustion aborts, as xmalloc does); when no thread can be started the
+ * job runs in the caller, its done() still later on the loop. */
 worker_job *worker_pool_submit(worker_pool *p, worker_job_fn job, worker_done_fn done, void *arg);
 void worker_pool_cancel(worker_pool *p, worker_job *j);
 void worker_pool_free(worker_pool *p);
+
+/* Starts fn(arg) on a thread that blocks every signal, with a stack of stack_size bytes (0:
+ * the default); pthread_create's result. For every helper thread Postern starts. */
+int worker_thread_start(pthread_t *t, void *(*fn)(void *), void *arg, size_t stack_size);
 
 #endif

@@ -21,12 +21,12 @@
  */
 #include "queue/queue_sync.h"
 #include "queue/queue_recycle.h"
+#include "lib/worker_pool.h"
 #include "lib/xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +36,7 @@
 
 #define QUEUE_SYNC_DIR_MAX 4096
 #define QUEUE_SYNC_THREADS_MAX 64
+#define QUEUE_SYNC_STACK_SIZE (128 * 1024)
 #define QUEUE_SYNC_SPARES_MAX 64
 
 typedef struct sync_dir {
@@ -221,18 +222,15 @@ queue_sync *queue_sync_new(int nthreads)
     pthread_cond_init(&qs->changed, NULL);
     qs->todo_tail = &qs->todo;
     qs->done_tail = &qs->done;
-    /* Workers inherit a full signal mask: signals stay with the caller's signalfd. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
+    /* Workers block every signal (signals stay with the caller's signalfd); they fsync, open
+     * and rename, so a small stack does. */
     int err = 0;
     for (int i = 0; i < nthreads; i++) {
-        err = pthread_create(&qs->threads[i], NULL, worker_main, qs);
+        err = worker_thread_start(&qs->threads[i], worker_main, qs, QUEUE_SYNC_STACK_SIZE);
         if (err != 0)
             break;
         qs->nthreads++;
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (qs->nthreads == 0) {
         close(qs->event_fd);
         pthread_mutex_destroy(&qs->lock);

@@ -6,6 +6,8 @@
 #include "lib/worker_pool.h"
 #include "unit.h"
 
+#include <dirent.h>
+#include <pthread.h>
 #include <unistd.h>
 
 typedef struct item {
@@ -50,6 +52,47 @@ TEST(jobs_complete_on_the_loop)
     event_loop_free(loop);
 }
 
+static int thread_count(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;)
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static size_t stack_size;
+
+static void stack_job(void *arg)
+{
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        pthread_attr_getstacksize(&attr, &stack_size);
+        pthread_attr_destroy(&attr);
+    }
+    job(arg);
+}
+
+TEST(threads_start_with_the_first_job_on_small_stacks)
+{
+    event_loop *loop = event_loop_new();
+    int before = thread_count();
+    worker_pool *p = worker_pool_new(loop, 2);
+    CHECK_INT(thread_count(), before);
+    item it = {0};
+    finished = 0;
+    worker_pool_submit(p, stack_job, done, &it);
+    CHECK_INT(thread_count(), before + 2);
+    for (int i = 0; i < 200 && finished < 1; i++)
+        event_loop_once(loop, 100);
+    CHECK_INT(it.ran, 1);
+    CHECK(stack_size >= 16 * 1024 && stack_size <= WORKER_STACK_SIZE);
+    worker_pool_free(p);
+    event_loop_free(loop);
+}
+
 TEST(cancel_and_free_settle_every_job)
 {
     event_loop *loop = event_loop_new();
@@ -73,5 +116,6 @@ int main(void)
 {
     RUN(jobs_complete_on_the_loop);
     RUN(cancel_and_free_settle_every_job);
+    RUN(threads_start_with_the_first_job_on_small_stacks);
     UNIT_MAIN_END("test_worker_pool");
 }
