@@ -15,6 +15,7 @@
 #include "cleanup/header.h"
 #include "cmd/commands.h"
 #include "lib/config.h"
+#include "lib/fixed_str.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "queue/queue_dir.h"
@@ -266,13 +267,18 @@ static int open_queue_file(const char *queue_dir, const char *id, char *label, s
     int saved_errno = ENOENT;
     char path[4096];
     for (size_t i = 0; i < sizeof(search) / sizeof(search[0]); i++) {
-        if (queue_path(path, sizeof(path), queue_dir, search[i], id, 0) < 0)
+        if (queue_path(path, sizeof(path), queue_dir, search[i], id, 0) < 0) {
+            saved_errno = errno; /* a queue_directory too long for a path */
             continue;
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            snprintf(label, len, "%s", path + strlen(queue_dir) + 1);
-            return fd;
         }
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0 && fixed_copy(label, len, path + strlen(queue_dir) + 1) < 0) {
+            saved_errno = errno; /* cannot happen: label has room for path */
+            close(fd);
+            break;
+        }
+        if (fd >= 0)
+            return fd;
         if (errno != ENOENT)
             saved_errno = errno;
     }

@@ -360,9 +360,10 @@ static int fill_temp_file(int fd, const char *tmp, const strbuf *text, const str
 
 int postconf_edit_file(postconf_edit_list *list, const char *path, strbuf *err)
 {
-    size_t tmp_len = strlen(path) + sizeof(EDIT_TMP_SUFFIX);
-    char *tmp = xmalloc(tmp_len);
-    snprintf(tmp, tmp_len, "%s%s", path, EDIT_TMP_SUFFIX);
+    strbuf tmp_name;
+    strbuf_init(&tmp_name, 0);
+    strbuf_printf(&tmp_name, "%s%s", path, EDIT_TMP_SUFFIX);
+    char *tmp = strbuf_detach(&tmp_name);
     int fd = lock_temp_file(tmp, err);
     if (fd < 0) {
         free(tmp);

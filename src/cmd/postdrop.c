@@ -25,6 +25,7 @@
 
 #include "global/mail_trigger.h"
 #include "lib/config.h"
+#include "lib/fixed_str.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "lib/xalloc.h"
@@ -222,9 +223,9 @@ static int copy_stream(drop_input *d)
 
 static void wake_pickup(const char *queue_dir)
 {
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/public/pickup", queue_dir);
-    if (access(path, F_OK) != 0)
+    char path[PATH_MAX]; /* queue_dir is at most QUEUE_DIR_MAX (mail_conf_start) */
+    if (fixed_printf(path, sizeof(path), "%s/public/pickup", queue_dir) < 0 ||
+        access(path, F_OK) != 0)
         log_warning("unable to look up public/pickup: %s", strerror(errno));
     else if (mail_trigger(queue_dir, "public/pickup", 'W') < 0)
         log_warning("unable to wake up the pickup service: %s", strerror(errno));
@@ -246,8 +247,7 @@ static int drop(const char *queue_dir)
     d.qw = queue_writer_create(queue_dir, "maildrop", &err);
     if (d.qw == NULL)
         log_fatal_status(EX_TEMPFAIL, "uid=%ld: %s", d.uid, err.data ? err.data : "cannot create file");
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s", queue_writer_path(d.qw));
+    char *path = xstrdup(queue_writer_path(d.qw)); /* for messages after the writer is gone */
     int rc = copy_stream(&d);
     strbuf_free(&d.data);
     strbuf_free(&d.line);
@@ -272,6 +272,7 @@ static int drop(const char *queue_dir)
     /* pickup runs as mail_owner and must read a file owned by the submitting user. */
     if (chmod(path, 0744) < 0 && errno != ENOENT)
         log_warning("chmod %s: %s", path, strerror(errno));
+    free(path);
     wake_pickup(queue_dir);
     return 0;
 }

@@ -24,6 +24,7 @@
 #include "global/mail_owner.h"
 #include "global/mail_params.h"
 #include "lib/config.h"
+#include "lib/fixed_str.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "master/config_audit.h"
@@ -56,11 +57,13 @@ static void say(int level, const char *fmt, ...) __attribute__((format(printf, 2
 static void say(int level, const char *fmt, ...)
 {
     static const char *prefixes[] = {"", "warning: ", "error: ", "fatal: "};
-    char text[2048];
+    strbuf buf;
+    strbuf_init(&buf, 0);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
+    strbuf_vprintf(&buf, fmt, ap);
     va_end(ap);
+    const char *text = buf.data;
     const char *name = config_current() ? cfg_str("syslog_name") : "postern";
     fprintf(stderr, "%s/postfix-script: %s%s\n", name, prefixes[level], text);
     switch (level) {
@@ -74,6 +77,7 @@ static void say(int level, const char *fmt, ...)
         log_error("%s", text);
         break; /* a command's fatal is not the server's */
     }
+    strbuf_free(&buf);
 }
 
 static void usage(void)
@@ -267,9 +271,12 @@ static int cmd_status(config *cfg)
 /* check: one queue directory's owner and mode. */
 static int check_queue_subdir(const char *queue_dir, const char *name, uid_t owner)
 {
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", queue_dir, name);
+    char path[4096]; /* queue_dir is at most QUEUE_DIR_MAX (mail_params_check) */
     struct stat st;
+    if (fixed_printf(path, sizeof(path), "%s/%s", queue_dir, name) < 0) {
+        say(SAY_ERROR, "queue directory %s/%s: %s", queue_dir, name, strerror(errno));
+        return 1;
+    }
     if (lstat(path, &st) < 0) {
         say(SAY_ERROR, "queue directory %s: %s", path, strerror(errno));
         return 1;
@@ -354,13 +361,13 @@ static int cmd_check(config *cfg)
 static config *load_lenient(const char *dir)
 {
     config *cfg = config_defaults(dir);
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/main.cf", config_directory(cfg));
-    FILE *fp = fopen(path, "r");
-    if (fp == NULL)
-        return cfg;
-    char line[4096];
-    while (fgets(line, sizeof(line), fp)) {
+    strbuf err;
+    strbuf_init(&err, 0);
+    char *text = config_read_file(config_main_cf(cfg), CONFIG_MAX_FILE_SIZE, &err);
+    strbuf_free(&err);
+    char *save = NULL;
+    for (char *line = text ? strtok_r(text, "\n", &save) : NULL; line;
+         line = strtok_r(NULL, "\n", &save)) { /* whole lines: a long one is not split */
         char *eq = strchr(line, '=');
         if (line[0] == '#' || line[0] == ' ' || line[0] == '\t' || eq == NULL)
             continue;
@@ -374,7 +381,7 @@ static config *load_lenient(const char *dir)
         if (name[0] && strcspn(name, " \t") == strlen(name))
             config_override(cfg, name, value);
     }
-    fclose(fp);
+    free(text);
     return cfg;
 }
 

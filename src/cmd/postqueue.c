@@ -20,6 +20,7 @@
 
 #include "global/mail_trigger.h"
 #include "lib/config.h"
+#include "lib/fixed_str.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "queue/queue_dir.h"
@@ -97,8 +98,10 @@ static void require_readable_queue(const char *queue_dir)
 {
     static const char *const dirs[] = {"active", "incoming", "deferred", "hold"};
     for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-        char path[PATH_MAX];
-        snprintf(path, sizeof(path), "%s/%s", queue_dir, dirs[i]);
+        char path[PATH_MAX]; /* queue_dir is at most QUEUE_DIR_MAX (mail_conf_start) */
+        if (fixed_printf(path, sizeof(path), "%s/%s", queue_dir, dirs[i]) < 0)
+            log_fatal_status(EX_UNAVAILABLE, "Queue report unavailable - %s/%s: %s", queue_dir,
+                             dirs[i], strerror(errno));
         if (access(path, F_OK) == 0 && access(path, R_OK | X_OK) != 0)
             log_fatal_status(EX_UNAVAILABLE, "Queue report unavailable - cannot read %s: %s", path,
                          strerror(errno));

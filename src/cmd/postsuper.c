@@ -26,6 +26,7 @@
 
 #include "global/mail_conf.h"
 #include "lib/config.h"
+#include "lib/fixed_str.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "lib/xalloc.h"
@@ -150,6 +151,16 @@ static void wanted_path(superintendent *s, char *buf, size_t len, const char *qu
                         const char *name)
 {
     if (queue_path(buf, len, s->queue_dir, queue, name, 1) < 0)
+        log_fatal("%s: cannot build path in %s/%s: %s", name, s->queue_dir, queue, strerror(errno));
+}
+
+/* wanted_path() with FIX_SUFFIX appended. */
+static void wanted_fix_path(superintendent *s, char *buf, size_t len, const char *queue,
+                            const char *name)
+{
+    wanted_path(s, buf, len, queue, name);
+    size_t n = strlen(buf);
+    if (fixed_copy(buf + n, len - n, FIX_SUFFIX) < 0)
         log_fatal("%s: cannot build path in %s/%s: %s", name, s->queue_dir, queue, strerror(errno));
 }
 
@@ -307,20 +318,19 @@ static void fix_queue_id(superintendent *s, const char *path, const char *queue,
                          ino_t inode)
 {
     char new_id[QUEUE_ID_MAX + FIX_SUFFIX_LEN], old_log[PATH_MAX], new_log[PATH_MAX];
-    snprintf(new_id, sizeof(new_id), "%.5s%llX", id, (unsigned long long)inode);
+    if (fixed_printf(new_id, sizeof(new_id), "%.5s%llX", id, (unsigned long long)inode) < 0)
+        log_fatal("%s: new queue id: %s", id, strerror(errno)); /* cannot happen: 5 + 16 digits */
     for (const char *const *l = log_queues; *l; l++) {
         if (queue_path(old_log, sizeof(old_log), s->queue_dir, *l, id, 0) < 0)
             continue;
         struct stat st;
         if (lstat(old_log, &st) < 0)
             continue;
-        wanted_path(s, new_log, sizeof(new_log), *l, new_id);
-        strncat(new_log, FIX_SUFFIX, sizeof(new_log) - strlen(new_log) - 1);
+        wanted_fix_path(s, new_log, sizeof(new_log), *l, new_id);
         move_file(s, old_log, new_log);
     }
     char new_path[PATH_MAX];
-    wanted_path(s, new_path, sizeof(new_path), queue, new_id);
-    strncat(new_path, FIX_SUFFIX, sizeof(new_path) - strlen(new_path) - 1);
+    wanted_fix_path(s, new_path, sizeof(new_path), queue, new_id);
     if (move_file(s, path, new_path) == 0)
         log_info("%s: renamed to %s to match its inode number", id, new_id);
 }
@@ -345,8 +355,7 @@ static int finish_fix(superintendent *s, const queue_info *q, char *path, size_t
         return -1;
     if (q->messages)
         s->n.inode_fixed++;
-    snprintf(path, path_len, "%s", wanted);
-    return 0;
+    return fixed_copy(path, path_len, wanted); /* path_len is PATH_MAX: it fits */
 }
 
 /* Moves a file of queue q to target (a mass operation); counts it when done. */
@@ -366,9 +375,12 @@ static void super_file(superintendent *s, const queue_info *q, const char *dir_p
                        const char *entry)
 {
     char path[PATH_MAX], name[NAME_MAX + 1];
-    snprintf(path, sizeof(path), "%s/%s", dir_path, entry);
-    snprintf(name, sizeof(name), "%s", entry);
     struct stat st;
+    if (fixed_printf(path, sizeof(path), "%s/%s", dir_path, entry) < 0 ||
+        fixed_copy(name, sizeof(name), entry) < 0) {
+        log_warning("%s/%s: %s", dir_path, entry, strerror(errno));
+        return;
+    }
     if (lstat(path, &st) < 0)
         return;
     if (s->action & ACTION_DELETE_ALL) {
@@ -462,8 +474,9 @@ static void super_dir(superintendent *s, const queue_info *q, const char *dir_pa
     for (size_t i = 0; i < count; i++) {
         char path[PATH_MAX];
         struct stat st;
-        snprintf(path, sizeof(path), "%s/%s", dir_path, names[i]);
-        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (fixed_printf(path, sizeof(path), "%s/%s", dir_path, names[i]) < 0) {
+            log_warning("%s/%s: %s", dir_path, names[i], strerror(errno));
+        } else if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
             if (strlen(names[i]) == 1 && q->recurse && depth < SCAN_DEPTH_MAX) {
                 super_dir(s, q, path, depth + 1, wanted_depth);
                 if (depth + 1 > wanted_depth && rmdir(path) < 0 && errno != ENOENT &&
@@ -506,8 +519,9 @@ static void super(superintendent *s, const char *const *queues)
             log_fatal("%s queue must not be hashed", q->name);
         if (s->verbose)
             log_info("queue: %s", q->name);
-        char dir_path[PATH_MAX];
-        snprintf(dir_path, sizeof(dir_path), "%s/%s", s->queue_dir, q->name);
+        char dir_path[PATH_MAX]; /* queue_dir is at most QUEUE_DIR_MAX (mail_conf_start) */
+        if (fixed_printf(dir_path, sizeof(dir_path), "%s/%s", s->queue_dir, q->name) < 0)
+            log_fatal("%s/%s: %s", s->queue_dir, q->name, strerror(errno));
         super_dir(s, q, dir_path, 0, wanted_depth);
     }
 }

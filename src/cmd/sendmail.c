@@ -25,6 +25,7 @@
 
 #include "global/mail_trigger.h"
 #include "lib/config.h"
+#include "lib/fixed_str.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "lib/xalloc.h"
@@ -77,11 +78,13 @@ static void usage(void)
 
 static const char *login_name(void)
 {
-    static char name[256];
+    static char *name; /* kept for the life of the command: later getpw* calls reuse pw */
+    if (name)
+        return name;
     struct passwd *pw = getpwuid(getuid());
     if (pw == NULL || pw->pw_name == NULL || pw->pw_name[0] == '\0')
         return NULL;
-    snprintf(name, sizeof(name), "%s", pw->pw_name);
+    name = xstrdup(pw->pw_name);
     return name;
 }
 
@@ -294,20 +297,25 @@ static void sink_abort(drop_sink *s)
     }
 }
 
-/* Path of the postdrop to run: $command_directory/postdrop when it is there, else this binary. */
+/* Path of the postdrop to run: $command_directory/postdrop when it is there, else this binary
+ * (a command_directory too long for a path holds no postdrop either). */
 static void postdrop_program(char *buf, size_t len)
 {
-    snprintf(buf, len, "%s/postdrop", cfg_str("command_directory"));
-    if (access(buf, X_OK) == 0)
+    if (fixed_printf(buf, len, "%s/postdrop", cfg_str("command_directory")) == 0 &&
+        access(buf, X_OK) == 0)
         return;
-    snprintf(buf, len, "/proc/self/exe");
+    if (fixed_copy(buf, len, "/proc/self/exe") < 0)
+        log_fatal_status(EX_SOFTWARE, "postdrop_program: a %zu-byte buffer", len);
 }
 
 static int sink_open(drop_sink *s, const char *queue_dir, const char *config_dir, strbuf *err)
 {
     memset(s, 0, sizeof(*s));
-    char maildrop[PATH_MAX];
-    snprintf(maildrop, sizeof(maildrop), "%s/maildrop", queue_dir);
+    char maildrop[PATH_MAX]; /* queue_dir is at most QUEUE_DIR_MAX (mail_conf_start) */
+    if (fixed_printf(maildrop, sizeof(maildrop), "%s/maildrop", queue_dir) < 0) {
+        strbuf_printf(err, "%s/maildrop: %s", queue_dir, strerror(errno));
+        return -1;
+    }
     if (geteuid() == 0 || access(maildrop, W_OK | X_OK) == 0) {
         s->qw = queue_writer_create(queue_dir, "maildrop", err);
         return s->qw ? 0 : -1;
@@ -359,16 +367,15 @@ static int sink_finish(drop_sink *s, strbuf *err)
         return EX_TEMPFAIL;
     }
     if (s->qw) {
-        char path[PATH_MAX];
-        snprintf(path, sizeof(path), "%s", queue_writer_path(s->qw));
+        char *path = xstrdup(queue_writer_path(s->qw)); /* the writer goes at commit */
         queue_writer *qw = s->qw;
         s->qw = NULL;
-        if (queue_writer_commit(qw, err) != 0)
-            return EX_TEMPFAIL;
+        int committed = queue_writer_commit(qw, err) == 0;
         /* pickup runs as mail_owner: it must be able to read a file root wrote. */
-        if (chmod(path, 0744) < 0 && errno != ENOENT)
+        if (committed && chmod(path, 0744) < 0 && errno != ENOENT)
             log_warning("chmod %s: %s", path, strerror(errno));
-        return 0;
+        free(path);
+        return committed ? 0 : EX_TEMPFAIL;
     }
     pipe_record(s, REC_END, "", 0);
     if (fclose(s->pipe) != 0)
@@ -460,9 +467,9 @@ static int copy_message(reader_state *rs)
 
 static void wake_pickup(const char *queue_dir)
 {
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/public/pickup", queue_dir);
-    if (access(path, F_OK) != 0) {
+    char path[PATH_MAX]; /* queue_dir is at most QUEUE_DIR_MAX (mail_conf_start) */
+    if (fixed_printf(path, sizeof(path), "%s/public/pickup", queue_dir) < 0 ||
+        access(path, F_OK) != 0) {
         log_warning("unable to look up public/pickup: %s", strerror(errno));
         return;
     }
@@ -473,8 +480,10 @@ static void wake_pickup(const char *queue_dir)
 static int submit(const sendmail_opts *opts, rcpt_list *rcpts)
 {
     const char *user = login_name();
-    char uid_user[300];
-    snprintf(uid_user, sizeof(uid_user), "%s(%ld)", user ? user : "unknown", (long)getuid());
+    strbuf who; /* "user(uid)" for error messages */
+    strbuf_init(&who, 0);
+    strbuf_printf(&who, "%s(%ld)", user ? user : "unknown", (long)getuid());
+    const char *uid_user = who.data;
     if (rcpts->n == 0 && !opts->extract)
         log_fatal_status(EX_USAGE, "Recipient addresses must be specified on the command line or "
                                "via the -t option");
@@ -513,6 +522,7 @@ static int submit(const sendmail_opts *opts, rcpt_list *rcpts)
     if (status != 0)
         log_fatal_status(status, "%s: %s", uid_user, err.data ? err.data : "cannot submit");
     strbuf_free(&err);
+    strbuf_free(&who);
     wake_pickup(queue_dir);
     return 0;
 }
