@@ -241,7 +241,17 @@ queue_writer *queue_writer_create(const char *queue_dir, const char *queue_name,
         strbuf_printf(err, "queue directory name too long: %s", queue_dir);
         return NULL;
     }
-    int fd = create_temp(base, tmp, sizeof(tmp), err);
+    /* A nameless file first: a crash before it has its id leaves nothing behind. Without
+     * O_TMPFILE or /proc, a named temporary file (postsuper -p removes one a crash left). */
+    size_t err_len = err->len;
+    int fd = open(base, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        queue_writer *qw = writer_start(queue_dir, queue_name, fd, NULL, err);
+        if (qw != NULL)
+            return qw;
+        strbuf_truncate(err, err_len);
+    }
+    fd = create_temp(base, tmp, sizeof(tmp), err);
     if (fd < 0)
         return NULL;
     return writer_start(queue_dir, queue_name, fd, tmp, err);

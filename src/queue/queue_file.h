@@ -56,7 +56,8 @@
 typedef struct queue_writer queue_writer;
 
 /* Creates a new file in queue_dir/queue_name ("incoming" or "maildrop") with a fresh queue id
- * (Postfix's short form: 5 hex digits of microseconds + inode number in hex). */
+ * (Postfix's short form: 5 hex digits of microseconds + inode number in hex): a nameless file
+ * (O_TMPFILE) linked under its id, else a named temporary file renamed to it. */
 queue_writer *queue_writer_create(const char *queue_dir, const char *queue_name, strbuf *err);
 /* The same with an empty file of queue_dir/queue_name's file system, open read-write as fd (a
  * spare, queue_sync.h): a nameless one (O_TMPFILE, name NULL or "") is linked under its queue
