@@ -1,17 +1,16 @@
-"""SMTP peers for the client-side TLS and AUTH tests: certificates made with the openssl CLI and
-a small SMTP server that can offer STARTTLS (Python's ssl module) and demand AUTH PLAIN/LOGIN.
+"""SMTP peers for the smtp client tests: certificates made with the openssl CLI, Sink (a plain
+SMTP server whose RCPT and end-of-DATA replies the test chooses) and Peer (an SMTP server that
+can offer STARTTLS with Python's ssl module and demand AUTH PLAIN/LOGIN).
 
-The server records, per connection, whether TLS was up, the cipher, whether the TLS session was
+Peer records, per connection, whether TLS was up, the cipher, whether the TLS session was
 resumed, and the AUTH exchanges; per message, the envelope and the bytes.
 """
 import base64
 import pathlib
-import socket
 import ssl
 import subprocess
-import threading
 
-from conftest import free_port
+from loopback import LoopbackServer, read_data, reply_lines
 
 
 def openssl(*args, cwd):
@@ -55,7 +54,79 @@ def fingerprint(cert: pathlib.Path, digest="sha256", pubkey=False):
     return ":".join(h[i:i + 2] for i in range(0, len(h), 2))
 
 
-class Peer:
+class Sink(LoopbackServer):
+    """A tiny SMTP server on host:port (port 0: any free one).
+
+    ehlo: the EHLO keywords to announce; rcpt_reply / data_reply: what to say to RCPT TO and at
+    the end of DATA (callables or strings; they may be changed at any time). Records
+    connections, commands and message bodies.
+    """
+
+    def __init__(self, host="127.0.0.1", port=0, ehlo=("PIPELINING", "8BITMIME", "SIZE 100000"),
+                 rcpt_reply="250 2.1.5 Ok", data_reply="250 2.0.0 Ok: queued as SINK1",
+                 greeting="220 sink.test ESMTP"):
+        self.host = host
+        self.ehlo = ehlo
+        self.rcpt_reply = rcpt_reply
+        self.data_reply = data_reply
+        self.greeting = greeting
+        self.commands = []
+        self.messages = []  # raw bytes between DATA's 354 and the final "."
+        super().__init__(host=host, port=port)
+
+    def session(self, conn):
+        f = conn.makefile("rb")
+
+        def say(text):
+            conn.sendall(text.encode() + b"\r\n")
+
+        try:
+            say(self.greeting)
+            if not self.greeting.startswith("2"):
+                return
+            accepted = 0
+            while True:
+                line = f.readline()
+                if not line:
+                    return
+                cmd = line.rstrip(b"\r\n").decode("latin-1")
+                with self.lock:
+                    self.commands.append(cmd)
+                verb = cmd.split(" ", 1)[0].upper()
+                if verb == "EHLO":
+                    reply_lines(say, 250, ["sink.test"] + list(self.ehlo))
+                elif verb == "HELO":
+                    say("250 sink.test")
+                elif verb in ("MAIL", "RSET", "NOOP"):
+                    accepted = 0
+                    say("250 2.0.0 Ok")
+                elif verb == "RCPT":
+                    r = self.rcpt_reply(cmd) if callable(self.rcpt_reply) else self.rcpt_reply
+                    accepted += r.startswith("2")
+                    say(r)
+                elif verb == "DATA" and accepted == 0:
+                    say("554 5.5.1 Error: no valid recipients")
+                elif verb == "DATA":
+                    say("354 End data with <CR><LF>.<CR><LF>")
+                    data = read_data(f)
+                    if data is None:
+                        return
+                    with self.lock:
+                        self.messages.append(data)
+                    r = self.data_reply(data) if callable(self.data_reply) else self.data_reply
+                    say(r)
+                elif verb == "QUIT":
+                    say("221 2.0.0 Bye")
+                    return
+                else:
+                    say("502 5.5.2 Error: command not recognized")
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+
+class Peer(LoopbackServer):
     """An SMTP server on 127.0.0.1.
 
     cert/key: offer STARTTLS with them (None: no STARTTLS). broken_tls: agree to STARTTLS and
@@ -69,7 +140,6 @@ class Peer:
     def __init__(self, cert=None, key=None, broken_tls=False, after_starttls=b"", auth=None,
                  auth_mechs=("PLAIN", "LOGIN"), auth_before_tls=True, lmtp=False,
                  wrapper=False, client_ca=None):
-        self.port = free_port()
         self.ctx = None
         if cert:
             self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -86,33 +156,18 @@ class Peer:
         self.auth_before_tls = auth_before_tls
         self.lmtp = lmtp
         self.wrapper = wrapper  # TLS from the first byte (port 465 style), no STARTTLS
-        self.lock = threading.Lock()
         self.connections = []  # dicts: tls, cipher, reused, auth (list of (mech, user, password))
         self.messages = []     # dicts: tls, auth_user, mail, rcpts, data
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", self.port))
-        self.sock.listen(20)
-        self.stopping = False
-        threading.Thread(target=self.serve, daemon=True).start()
+        super().__init__()
 
     def note_sni(self, sslobj, name, ctx):
         self.sni.append(name)
 
-    def serve(self):
-        while not self.stopping:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            info = {"tls": False, "cipher": None, "reused": False, "auth": [], "commands": []}
-            with self.lock:
-                self.connections.append(info)
-            threading.Thread(target=self.session, args=(conn, info), daemon=True).start()
-
-    def close(self):
-        self.stopping = True
-        self.sock.close()
+    def accepted(self, conn):
+        info = {"tls": False, "cipher": None, "reused": False, "auth": [], "commands": []}
+        with self.lock:
+            self.connections.append(info)
+        return (info,)
 
     def ehlo_lines(self, info):
         lines = ["peer.test", "PIPELINING", "8BITMIME", "SIZE 1000000"]
@@ -145,9 +200,7 @@ class Peer:
                 info["commands"].append(cmd)
                 verb = cmd.split(" ", 1)[0].upper()
                 if verb in ("EHLO", "LHLO"):
-                    lines = self.ehlo_lines(info)
-                    for i, l in enumerate(lines):
-                        say(("250 " if i == len(lines) - 1 else "250-") + l)
+                    reply_lines(say, 250, self.ehlo_lines(info))
                 elif verb == "STARTTLS" and self.ctx and not info["tls"]:
                     if self.broken_tls:
                         say("220 2.0.0 Ready to start TLS")
@@ -171,14 +224,9 @@ class Peer:
                     say("250 2.1.5 Ok")
                 elif verb == "DATA":
                     say("354 End data with <CR><LF>.<CR><LF>")
-                    data = b""
-                    while True:
-                        l = state["f"].readline()
-                        if not l:
-                            return
-                        if l == b".\r\n":
-                            break
-                        data += l
+                    data = read_data(state["f"])
+                    if data is None:
+                        return
                     with self.lock:
                         self.messages.append({"tls": info["tls"], "auth_user": state["user"],
                                               "mail": state["mail"], "rcpts": state["rcpts"],

@@ -12,7 +12,7 @@ import tempfile
 import pytest
 
 from conftest import Instance
-from test_smtp_client import Sink
+from smtp_peers import Sink
 
 SENDER = "sender@example.com"
 

@@ -9,13 +9,11 @@ single transaction can end with one recipient delivered and another bounced.
 import os
 import pathlib
 import shutil
-import socket
 import tempfile
-import threading
 
 import pytest
 
-from conftest import free_port
+from loopback import LoopbackServer, closing_factory, read_data
 
 SENDER = "user@virtual.test"  # bounces come back to a virtual mailbox the test can read
 
@@ -29,7 +27,7 @@ def final_reply(rcpt):
     return f"250 2.0.0 <{rcpt}> Saved"
 
 
-class LmtpServer:
+class LmtpServer(LoopbackServer):
     """A small LMTP server on a TCP port (family AF_INET) or a socket path (AF_UNIX).
 
     Records every connection, command, transaction (sender, recipients, data) and which
@@ -38,32 +36,9 @@ class LmtpServer:
 
     def __init__(self, path=None):
         self.path = path
-        self.port = None
-        if path:
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.bind(path)
-        else:
-            self.port = free_port()
-            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.sock.bind(("127.0.0.1", self.port))
-        self.sock.listen(10)
-        self.lock = threading.Lock()
-        self.connections = 0
         self.commands = []
         self.transactions = []  # (sender, [recipients], data bytes)
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
-
-    def serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with self.lock:
-                self.connections += 1
-            threading.Thread(target=self.session, args=(conn,), daemon=True).start()
+        super().__init__(unix_path=path, backlog=10)
 
     def session(self, conn):
         f = conn.makefile("rb")
@@ -101,14 +76,9 @@ class LmtpServer:
                     say("250 2.0.0 Ok")
                 elif verb == "DATA":
                     say("354 End data with <CR><LF>.<CR><LF>")
-                    data = b""
-                    while True:
-                        l = f.readline()
-                        if not l:
-                            return
-                        if l == b".\r\n":
-                            break
-                        data += l
+                    data = read_data(f)
+                    if data is None:
+                        return
                     with self.lock:
                         self.transactions.append((sender, list(rcpts), data))
                     for r in rcpts:  # LMTP: one reply per accepted recipient
@@ -124,13 +94,6 @@ class LmtpServer:
         finally:
             conn.close()
 
-    def close(self):
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.sock.close()
-
 
 @pytest.fixture
 def short_dir():
@@ -143,16 +106,7 @@ def short_dir():
 
 @pytest.fixture
 def servers():
-    made = []
-
-    def make(path=None):
-        s = LmtpServer(path)
-        made.append(s)
-        return s
-
-    yield make
-    for s in made:
-        s.close()
+    yield from closing_factory(LmtpServer)
 
 
 def lmtp_instance(instance, transport_maps):

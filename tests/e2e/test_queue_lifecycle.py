@@ -1,16 +1,14 @@
 """End-to-end tests of a message's life in the queue: deferral and backoff, flush, bounces
 (RFC 3464 notices), expiry, the delay warning and dead-destination suspension.
 
-Each test starts a whole instance (conftest.py) that routes sink.test to an SMTP sink written
-here (transport_maps = inline:{ sink.test=smtp:[127.0.0.1]:PORT }); the sink answers RCPT with
-whatever the test says (450, 550, 250). Senders are virtual mailboxes of the instance, so
+Each test starts a whole instance (conftest.py) that routes sink.test to an SMTP sink
+(smtp_peers.Sink; transport_maps = inline:{ sink.test=smtp:[127.0.0.1]:PORT }); the sink answers
+RCPT with whatever the test says (450, 550, 250). Senders are virtual mailboxes of the instance, so
 notifications land in instance.mail/<user>/new and are checked with dsn_check.py.
 """
 import os
 import re
 import smtplib
-import socket
-import threading
 import time
 import uuid
 
@@ -18,6 +16,7 @@ import pytest
 
 from conftest import free_port
 from dsn_check import check_dsn
+from smtp_peers import Sink
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HAVE_SMTP_CLIENT = "deliver_server_run" in open(
@@ -31,88 +30,9 @@ PERM = "550 5.1.1 <rcpt@sink.test>: Recipient address rejected: no such user"
 OK = "250 2.1.5 Ok"
 
 
-class Sink:
-    """A small threaded SMTP server on 127.0.0.1; rcpt_reply can be changed at any time."""
-
-    def __init__(self, rcpt_reply=OK):
-        self.port = free_port()
-        self.rcpt_reply = rcpt_reply
-        self.rcpt_commands = 0
-        self.messages = []
-        self.lock = threading.Lock()
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", self.port))
-        self.sock.listen(20)
-        threading.Thread(target=self.serve, daemon=True).start()
-
-    def serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.session, args=(conn,), daemon=True).start()
-
-    def session(self, conn):
-        f = conn.makefile("rb")
-
-        def say(text):
-            conn.sendall(text.encode() + b"\r\n")
-
-        try:
-            say("220 sink.test ESMTP")
-            accepted = 0
-            while True:
-                line = f.readline()
-                if not line:
-                    return
-                verb = line.split(b" ", 1)[0].strip().upper()
-                if verb == b"EHLO":
-                    say("250-sink.test")
-                    say("250 PIPELINING")
-                elif verb == b"HELO":
-                    say("250 sink.test")
-                elif verb in (b"MAIL", b"RSET", b"NOOP"):
-                    accepted = 0
-                    say("250 2.0.0 Ok")
-                elif verb == b"RCPT":
-                    reply = self.rcpt_reply
-                    with self.lock:
-                        self.rcpt_commands += 1
-                    accepted += reply.startswith("2")
-                    say(reply)
-                elif verb == b"DATA":
-                    if not accepted:
-                        say("554 5.5.1 Error: no valid recipients")
-                        continue
-                    say("354 go ahead")
-                    data = b""
-                    while True:
-                        l = f.readline()
-                        if not l or l == b".\r\n":
-                            break
-                        data += l
-                    with self.lock:
-                        self.messages.append(data)
-                    say("250 2.0.0 Ok: queued as SINK")
-                elif verb == b"QUIT":
-                    say("221 2.0.0 Bye")
-                    return
-                else:
-                    say("502 5.5.2 Error: command not recognized")
-        except OSError:
-            pass
-        finally:
-            conn.close()
-
-    def close(self):
-        self.sock.close()
-
-
 @pytest.fixture
 def sink():
-    s = Sink()
+    s = Sink(rcpt_reply=OK)  # the test may change rcpt_reply at any time
     yield s
     s.close()
 

@@ -20,7 +20,7 @@ import pytest
 from conftest import free_port
 from test_postfix_cmd import children_named, pid_alive
 from test_reliability import delivered_ids, send_one
-from test_smtp_client import Sink
+from smtp_peers import Sink
 
 # The brief: a banner within a second. A reload may have to start a fresh smtpd (exec, ASan
 # start-up, configuration load) on a loaded 2-core machine, so the limit can be raised for

@@ -6,118 +6,17 @@ and message byte. MX routing is tested against dnsmasq on a loopback port.
 """
 import os
 import shutil
-import socket
 import subprocess
-import threading
 import time
 
 import pytest
 
 from conftest import free_port
+from loopback import closing_factory
+from smtp_peers import Sink
 
 SMTP_SINK = "/usr/sbin/smtp-sink"
 DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
-
-
-class Sink:
-    """A tiny SMTP server on 127.0.0.x:port.
-
-    ehlo: the EHLO keywords to announce; rcpt_reply / data_reply: what to say to RCPT TO and at
-    the end of DATA (callables or strings). Records connections, commands and message bodies.
-    """
-
-    def __init__(self, host="127.0.0.1", port=None, ehlo=("PIPELINING", "8BITMIME", "SIZE 100000"),
-                 rcpt_reply="250 2.1.5 Ok", data_reply="250 2.0.0 Ok: queued as SINK1",
-                 greeting="220 sink.test ESMTP"):
-        self.host = host
-        self.port = port or free_port()
-        self.ehlo = ehlo
-        self.rcpt_reply = rcpt_reply
-        self.data_reply = data_reply
-        self.greeting = greeting
-        self.connections = 0
-        self.commands = []
-        self.messages = []  # raw bytes between DATA's 354 and the final "."
-        self.lock = threading.Lock()
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((self.host, self.port))
-        self.sock.listen(20)
-        self.stopping = False
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
-
-    def serve(self):
-        while not self.stopping:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with self.lock:
-                self.connections += 1
-            threading.Thread(target=self.session, args=(conn,), daemon=True).start()
-
-    def session(self, conn):
-        f = conn.makefile("rb")
-
-        def say(text):
-            conn.sendall(text.encode() + b"\r\n")
-
-        try:
-            say(self.greeting)
-            if not self.greeting.startswith("2"):
-                return
-            accepted = 0
-            while True:
-                line = f.readline()
-                if not line:
-                    return
-                cmd = line.rstrip(b"\r\n").decode("latin-1")
-                with self.lock:
-                    self.commands.append(cmd)
-                verb = cmd.split(" ", 1)[0].upper()
-                if verb == "EHLO":
-                    lines = ["sink.test"] + list(self.ehlo)
-                    for i, l in enumerate(lines):
-                        say(("250 " if i == len(lines) - 1 else "250-") + l)
-                elif verb == "HELO":
-                    say("250 sink.test")
-                elif verb in ("MAIL", "RSET", "NOOP"):
-                    accepted = 0
-                    say("250 2.0.0 Ok")
-                elif verb == "RCPT":
-                    r = self.rcpt_reply(cmd) if callable(self.rcpt_reply) else self.rcpt_reply
-                    accepted += r.startswith("2")
-                    say(r)
-                elif verb == "DATA" and accepted == 0:
-                    say("554 5.5.1 Error: no valid recipients")
-                elif verb == "DATA":
-                    say("354 End data with <CR><LF>.<CR><LF>")
-                    data = b""
-                    while True:
-                        l = f.readline()
-                        if not l:
-                            return
-                        if l == b".\r\n":
-                            break
-                        data += l
-                    with self.lock:
-                        self.messages.append(data)
-                    r = self.data_reply(data) if callable(self.data_reply) else self.data_reply
-                    say(r)
-                elif verb == "QUIT":
-                    say("221 2.0.0 Bye")
-                    return
-                else:
-                    say("502 5.5.2 Error: command not recognized")
-        except OSError:
-            pass
-        finally:
-            conn.close()
-
-    def close(self):
-        self.stopping = True
-        self.sock.close()
 
 
 def routed_instance(instance, nexthop, extra=None):
@@ -140,16 +39,7 @@ def wait_log(instance, needle, count=1, timeout=40):
 
 @pytest.fixture
 def sink():
-    sinks = []
-
-    def make(**kw):
-        s = Sink(**kw)
-        sinks.append(s)
-        return s
-
-    yield make
-    for s in sinks:
-        s.close()
+    yield from closing_factory(Sink)
 
 
 def test_delivers_to_smtp_sink(instance, tmp_path):

@@ -5,21 +5,13 @@ MAIL FROM and records the credentials it was given.
 """
 import pytest
 
+from loopback import closing_factory
 from smtp_peers import Peer, make_ca, make_cert
 
 
 @pytest.fixture
 def peers():
-    made = []
-
-    def make(**kw):
-        p = Peer(**kw)
-        made.append(p)
-        return p
-
-    yield make
-    for p in made:
-        p.close()
+    yield from closing_factory(Peer)
 
 
 def relay_through(instance, peer, passwords, extra=None):

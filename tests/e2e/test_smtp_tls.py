@@ -6,6 +6,7 @@ and message went through TLS and whether the TLS session was resumed.
 """
 import pytest
 
+from loopback import closing_factory
 from smtp_peers import Peer, fingerprint, make_ca, make_cert
 
 
@@ -20,16 +21,7 @@ def pki(tmp_path_factory):
 
 @pytest.fixture
 def peers():
-    made = []
-
-    def make(**kw):
-        p = Peer(**kw)
-        made.append(p)
-        return p
-
-    yield make
-    for p in made:
-        p.close()
+    yield from closing_factory(Peer)
 
 
 def route(instance, peer, extra=None, policy=None):
