@@ -22,6 +22,26 @@ static int usage(void)
     return EX_USAGE_CODE;
 }
 
+/* One line of standard input into buf; -1 with a message when there is none or it is longer
+ * than the buffer (a password is never hashed cut). */
+static int read_password(char *buf, size_t size)
+{
+    if (fgets(buf, (int)size, stdin) == NULL) {
+        fprintf(stderr, "postern-passwd: no password on standard input\n");
+        return -1;
+    }
+    size_t len = strcspn(buf, "\n");
+    int c = buf[len] == '\0' ? getchar() : '\n'; /* no newline yet: is there more? */
+    if (c != EOF && c != '\n') {
+        explicit_bzero(buf, size);
+        fprintf(stderr, "postern-passwd: password on standard input is longer than %zu bytes\n",
+                size - 1);
+        return -1;
+    }
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return 0;
+}
+
 int postern_passwd_main(int argc, char **argv)
 {
     const char *prefix = "$y$";
@@ -42,12 +62,16 @@ int postern_passwd_main(int argc, char **argv)
     if (i < argc) {
         password = argv[i];
     } else {
-        if (fgets(line, sizeof(line), stdin) == NULL) {
-            fprintf(stderr, "postern-passwd: no password on standard input\n");
+        if (read_password(line, sizeof(line)) < 0)
             return 1;
-        }
-        line[strcspn(line, "\r\n")] = '\0';
         password = line;
+    }
+    if (strlen(password) >= CRYPT_MAX_PASSPHRASE_SIZE) {
+        explicit_bzero(line, sizeof(line));
+        fprintf(stderr,
+                "postern-passwd: password is longer than %d bytes, the most crypt(3) takes\n",
+                CRYPT_MAX_PASSPHRASE_SIZE - 1);
+        return 1;
     }
     char setting[CRYPT_GENSALT_OUTPUT_SIZE];
     if (crypt_gensalt_rn(prefix, 0, NULL, 0, setting, sizeof(setting)) == NULL) {

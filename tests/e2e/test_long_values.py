@@ -4,7 +4,6 @@ Each case used to build a path or text in a fixed array and go on with a cut cop
 "no silent truncation"). Now the command refuses with a message that names the parameter, or the
 value is used whole.
 """
-import os
 import subprocess
 
 LONG_QUEUE_DIR = "/" + "q" * 4000  # more than QUEUE_DIR_MAX (3840), less than PATH_MAX
@@ -34,3 +33,16 @@ def test_postfix_status_reads_long_main_cf_lines_whole(instance):
     finally:
         (instance.etc / "main.cf").write_text(text)
         assert instance.stop().returncode == 0
+
+
+def test_postern_passwd_refuses_a_password_crypt_would_not_take(instance):
+    for how in ("stdin", "argv"):
+        pw = "p" * 600
+        args = [str(instance.bin), "postern-passwd"] + ([pw] if how == "argv" else [])
+        p = subprocess.run(args, input=pw + "\n", capture_output=True, text=True, timeout=60)
+        assert p.returncode == 1 and p.stdout == "", (how, p.stdout)
+        assert "password is longer than 511 bytes" in p.stderr, (how, p.stderr)
+    p = subprocess.run([str(instance.bin), "postern-passwd"], input="p" * 2000 + "\n",
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1
+    assert "password on standard input is longer than 1023 bytes" in p.stderr, p.stderr
