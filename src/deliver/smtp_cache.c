@@ -1,5 +1,6 @@
 /* smtp_cache.c: per-process reuse of open SMTP sessions (see smtp_cache.h). */
 #include "deliver/smtp_cache.h"
+#include "deliver/smtp_settings.h"
 #include "global/mail_date.h"
 #include "lib/config.h"
 #include "lib/xalloc.h"
@@ -23,7 +24,7 @@ static void drop(smtp_cache *c, size_t i)
 
 static int expired(const smtp_session *s)
 {
-    long limit = cfg_time("smtp_connection_reuse_time_limit");
+    long limit = smtp_settings_current()->connection_reuse_time_limit;
     return mail_time_steady() - s->created >= (double)limit;
 }
 

@@ -15,6 +15,7 @@
  * MX lookups, unix:/path destinations).
  */
 #include "deliver/deliver_server.h"
+#include "deliver/smtp_settings.h"
 #include "deliver/mail_copy.h"
 #include "deliver/smtp_body.h"
 #include "deliver/smtp_cache.h"
@@ -105,7 +106,7 @@ static void attempt(delivery *d, smtp_session *s, int more)
 static void release_session(smtp_agent *agent, const char *key, smtp_session *s, int tls_reuse)
 {
     int per_sender = s->authenticated && smtp_sasl_per_sender(agent->sasl);
-    if (s->usable && cfg_bool("smtp_connection_cache_on_demand") && (!s->tls || tls_reuse) &&
+    if (s->usable && smtp_settings_current()->connection_cache_on_demand && (!s->tls || tls_reuse) &&
         !per_sender) {
         smtp_cache_put(&agent->cache, key, s);
         return;
@@ -143,7 +144,7 @@ static smtp_session *open_session(smtp_agent *agent, const session_target *t, ch
     const smtp_tls_policy *p = policy;
     *connected = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
-        int fd = smtp_connect_candidate(c, cfg_time("smtp_connect_timeout"), why);
+        int fd = smtp_connect_candidate(c, smtp_settings_current()->connect_timeout, why);
         if (fd < 0) {
             dsn_set(dsn, dsnlen, "4.4.1");
             return NULL;
@@ -204,7 +205,7 @@ static void try_servers(smtp_agent *agent, delivery *d, const char *nexthop, con
         strbuf_reset(&d->fail_why);
         strbuf_append(&d->fail_why, why.data, why.len);
     }
-    long session_limit = cfg_int("smtp_mx_session_limit");
+    long session_limit = smtp_settings_current()->mx_session_limit;
     long sessions = 0;
     for (int i = 0; i < ncand && d->open > 0; i++) {
         if (session_limit > 0 && sessions >= session_limit)
@@ -371,11 +372,11 @@ int smtp_main(int argc, char **argv)
     agent.lmtp = strcmp(base, "lmtp") == 0;
     mail_server srv;
     mail_server_init_with(&srv, agent.lmtp ? "lmtp" : "smtp", argc, argv, open_secrets, &agent);
-    /* it names LMTP socket peers and goes out in HELO: a host name, never longer (see
-     * smtp_candidate_name) */
-    if (strlen(cfg_str("myhostname")) >= SMTP_HOST_MAX)
-        log_fatal("myhostname is longer than a host name can be (%d bytes): %s", SMTP_HOST_MAX - 1,
-                  cfg_str("myhostname"));
+    strbuf bad;
+    strbuf_init(&bad, 0);
+    if (smtp_settings_check(smtp_settings_current(), &bad) < 0)
+        log_fatal("%s", bad.data);
+    strbuf_free(&bad);
     int rc = deliver_server_run(&srv, smtp_deliver, &agent);
     smtp_cache_close_all(&agent.cache);
     smtp_tls_engine_free(agent.tls);

@@ -1,5 +1,6 @@
 /* smtp_connect.c: address lists and connection setup for the SMTP client (see smtp_connect.h). */
 #include "deliver/deliver_request.h"
+#include "deliver/smtp_settings.h"
 #include "deliver/smtp_connect.h"
 #include "deliver/smtp_dns.h"
 #include "lib/config.h"
@@ -154,7 +155,7 @@ static int add_mx_destination(candidate_list *cl, const smtp_dest *d, char *dsn,
 int smtp_candidates(const smtp_dest *dests, size_t ndest, smtp_candidate *out, size_t max,
                     char *dsn, size_t dsnlen, strbuf *why)
 {
-    long limit = cfg_int("smtp_mx_address_limit");
+    long limit = smtp_settings_current()->mx_address_limit;
     if (limit > 0 && (size_t)limit < max)
         max = (size_t)limit;
     candidate_list cl = {out, 0, max};
@@ -188,7 +189,7 @@ void smtp_candidate_name(const smtp_candidate *c, int with_port, char *buf, size
 {
     int rc;
     if (c->is_unix) { /* Postfix names a socket peer by this host's name: "host[path]" */
-        rc = fixed_printf(buf, len, "%s[%s]", cfg_str("myhostname"), c->host);
+        rc = fixed_printf(buf, len, "%s[%s]", smtp_settings_current()->myhostname, c->host);
     } else {
         char text[INET_ADDR_TEXT_MAX];
         inet_addr_format(&c->addr, text, sizeof(text));

@@ -1,5 +1,6 @@
 /* smtp_dane.c: RFC 7672 decisions and OpenSSL's DANE verification (see smtp_dane.h). */
 #include "deliver/deliver_request.h"
+#include "deliver/smtp_settings.h"
 #include "deliver/smtp_dane.h"
 #include "deliver/smtp_tls_policy.h"
 #include "lib/config.h"
@@ -24,7 +25,7 @@ int smtp_dane_usable(const smtp_tlsa *t)
  * DANE when its own records are validated? Postfix's default: yes at level dane, no otherwise. */
 static int insecure_mx_dane(int level)
 {
-    const char *v = cfg_str("smtp_tls_dane_insecure_mx_policy");
+    const char *v = smtp_settings_current()->dane_insecure_mx_policy;
     if (v[0] == '\0')
         return level == SMTP_TLS_DANE;
     return strcmp(v, "dane") == 0;

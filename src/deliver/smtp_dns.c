@@ -1,5 +1,6 @@
 /* smtp_dns.c: MX and address lookups for the SMTP client (see smtp_dns.h). */
 #include "deliver/smtp_dns.h"
+#include "deliver/smtp_settings.h"
 #include "lib/config.h"
 #include "lib/fixed_str.h"
 #include "lib/log.h"
@@ -170,18 +171,14 @@ void smtp_mx_sort(smtp_mx *mx, size_t n, unsigned *seed)
 
 void smtp_dns_families(int *want_v4, int *want_v6)
 {
-    const char *protos = cfg_str("inet_protocols");
-    int all = strstr(protos, "all") != NULL;
-    *want_v4 = all || strstr(protos, "ipv4") != NULL;
-    *want_v6 = all || strstr(protos, "ipv6") != NULL;
-    if (!*want_v4 && !*want_v6)
-        *want_v4 = 1;
+    *want_v4 = smtp_settings_current()->want_v4;
+    *want_v6 = smtp_settings_current()->want_v6;
 }
 
 /* Points the resolver at smtp_dns_resolver_address when it is set. */
 static void apply_resolver_address(struct __res_state *st)
 {
-    const char *spec = cfg_str("smtp_dns_resolver_address");
+    const char *spec = smtp_settings_current()->dns_resolver_address;
     if (spec[0] == '\0')
         return;
     char host[64];
@@ -223,7 +220,7 @@ static const char *type_name(int qtype)
 
 int smtp_dns_dnssec_enabled(void)
 {
-    return strcmp(cfg_str("smtp_dns_support_level"), "dnssec") == 0;
+    return smtp_settings_current()->dnssec;
 }
 
 /* The AD bit of a response header: the resolver validated the answer with DNSSEC. */

@@ -1,5 +1,6 @@
 /* smtp_sasl.c: client SMTP AUTH with PLAIN and LOGIN (see smtp_sasl.h). */
 #include "deliver/smtp_param.h"
+#include "deliver/smtp_settings.h"
 #include "deliver/smtp_sasl.h"
 #include "lib/config.h"
 #include "lib/fixed_str.h"
@@ -218,7 +219,7 @@ static void base64(const char *data, size_t len, strbuf *out)
 /* Sends one line (cleansed afterwards) and reads the reply. 0 or -1. */
 static int exchange(smtp_session *s, strbuf *line, smtp_reply *r)
 {
-    long timeout = cfg_time("smtp_helo_timeout");
+    long timeout = smtp_settings_current()->helo_timeout;
     strbuf_append_str(line, "\r\n");
     int rc = smtp_stream_put(&s->stream, line->data, line->len, timeout);
     OPENSSL_cleanse(line->data, line->len);

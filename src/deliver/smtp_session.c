@@ -1,5 +1,6 @@
 /* smtp_session.c: the SMTP/LMTP client protocol state machine (see smtp_session.h). */
 #include "deliver/smtp_body.h"
+#include "deliver/smtp_settings.h"
 #include "deliver/smtp_session.h"
 #include "global/mail_date.h"
 #include "lib/config.h"
@@ -102,7 +103,7 @@ static int start_failure(smtp_session *s, char *dsn, size_t dsnlen, const char *
 static int send_hello(smtp_session *s, const char *verb, smtp_reply *reply, long timeout)
 {
     /* Postfix's lmtp reads lmtp_* parameters; the LHLO name is the one that shows on the wire. */
-    const char *name = cfg_str(s->lmtp ? "lmtp_lhlo_name" : "smtp_helo_name");
+    const char *name = s->lmtp ? smtp_settings_current()->lhlo_name : smtp_settings_current()->helo_name;
     if (smtp_stream_printf(&s->stream, timeout, "%s %s\r\n", verb, name) < 0 ||
         smtp_stream_flush(&s->stream, timeout) < 0)
         return -1;
@@ -132,7 +133,7 @@ static void record_auth_mechanisms(smtp_session *s, const smtp_reply *reply)
 
 int smtp_session_hello(smtp_session *s, int allow_helo, char *dsn, size_t dsnlen, strbuf *why)
 {
-    long timeout = cfg_time("smtp_helo_timeout");
+    long timeout = smtp_settings_current()->helo_timeout;
     smtp_reply reply;
     smtp_reply_init(&reply);
     const char *verb = s->lmtp ? "LHLO" : "EHLO";
@@ -174,7 +175,7 @@ void smtp_session_open(smtp_session *s, int fd, const smtp_candidate *c, int lmt
     smtp_stream_init(&s->stream, fd);
     smtp_candidate_name(c, 0, s->host_addr, sizeof(s->host_addr));
     smtp_candidate_name(c, 1, s->relay, sizeof(s->relay));
-    long line_limit = cfg_int("line_length_limit");
+    long line_limit = smtp_settings_current()->line_length_limit;
     s->stream.line_limit = line_limit > 0 ? (size_t)line_limit : SMTP_REPLY_LINE_MAX;
     s->stream.peer = s->host_addr;
     s->lmtp = lmtp;
@@ -190,7 +191,7 @@ int smtp_session_start(smtp_session *s, int fd, const smtp_candidate *c, int lmt
 
 int smtp_session_greet(smtp_session *s, char *dsn, size_t dsnlen, strbuf *why)
 {
-    long timeout = cfg_time("smtp_helo_timeout");
+    long timeout = smtp_settings_current()->helo_timeout;
     smtp_reply reply;
     smtp_reply_init(&reply);
     int rc = -1;
@@ -200,7 +201,7 @@ int smtp_session_greet(smtp_session *s, char *dsn, size_t dsnlen, strbuf *why)
     } else if (smtp_reply_class(&reply) != 2) {
         char code[DSN_MAX];
         smtp_reply_dsn(&reply, code, sizeof(code));
-        if (code[0] == '5' && cfg_bool("smtp_skip_5xx_greeting"))
+        if (code[0] == '5' && smtp_settings_current()->skip_5xx_greeting)
             code[0] = '4';
         strbuf_reset(why);
         strbuf_printf(why, "host %s refused to talk to me: %s", s->host_addr, reply.text.data);
@@ -216,7 +217,7 @@ int smtp_session_reset(smtp_session *s)
 {
     if (!s->usable || smtp_stream_peer_spoke(&s->stream))
         return -1;
-    long timeout = cfg_time("smtp_rset_timeout");
+    long timeout = smtp_settings_current()->rset_timeout;
     smtp_reply reply;
     smtp_reply_init(&reply);
     int rc = -1;
@@ -233,7 +234,7 @@ int smtp_session_reset(smtp_session *s)
 void smtp_session_quit(smtp_session *s)
 {
     if (s->usable) {
-        long timeout = cfg_time("smtp_quit_timeout");
+        long timeout = smtp_settings_current()->quit_timeout;
         smtp_reply reply;
         smtp_reply_init(&reply);
         if (smtp_stream_put(&s->stream, "QUIT\r\n", 6, timeout) == 0 &&
@@ -277,9 +278,8 @@ static const char *command_state(const transaction *t, size_t k)
 
 static long command_timeout(const transaction *t, size_t k)
 {
-    return cfg_time(k == 0      ? "smtp_mail_timeout"
-                    : k <= t->n ? "smtp_rcpt_timeout"
-                                : "smtp_data_init_timeout");
+    const smtp_settings *set = smtp_settings_current();
+    return k == 0 ? set->mail_timeout : k <= t->n ? set->rcpt_timeout : set->data_init_timeout;
 }
 
 /* Every recipient still open gets a 4.4.2 (or given) result; the session is dead. */
@@ -408,7 +408,7 @@ static int queue_command(transaction *t, size_t k)
 static int body_out(const char *data, size_t len, void *ctx)
 {
     smtp_session *s = ctx;
-    return smtp_stream_put(&s->stream, data, len, cfg_time("smtp_data_xfer_timeout")) < 0;
+    return smtp_stream_put(&s->stream, data, len, smtp_settings_current()->data_xfer_timeout) < 0;
 }
 
 static int body_in(const char *data, size_t len, int partial, void *ctx)
@@ -422,8 +422,8 @@ static int send_content(transaction *t)
     smtp_session *s = t->s;
     const smtp_message *m = t->m;
     int downgrade = m->has_8bit && !(s->features & SMTP_FEATURE_8BITMIME) &&
-                    !cfg_bool("disable_mime_output_conversion");
-    long limit = cfg_int("smtp_line_length_limit");
+                    !smtp_settings_current()->disable_mime_output_conversion;
+    long limit = smtp_settings_current()->smtp_line_length_limit;
     smtp_body_writer w;
     smtp_body_init(&w, downgrade, limit > 0 ? (size_t)limit : 0, body_out, s);
     int rc = queue_content_each(m->fd, m->env, body_in, &w);
@@ -434,7 +434,7 @@ static int send_content(transaction *t)
         return -1;
     if (rc != 0 || finished != 0)
         return -2;
-    long timeout = cfg_time("smtp_data_xfer_timeout");
+    long timeout = smtp_settings_current()->data_xfer_timeout;
     if (smtp_stream_put(&s->stream, ".\r\n", 3, timeout) < 0 ||
         smtp_stream_flush(&s->stream, timeout) < 0)
         return -1;
@@ -447,7 +447,7 @@ static void finish_data(transaction *t)
     smtp_session *s = t->s;
     if (t->naccepted == 0 || t->mail_failed) {
         /* Pipelined DATA accepted without recipients: end it with an empty message. */
-        long timeout = cfg_time("smtp_data_done_timeout");
+        long timeout = smtp_settings_current()->data_done_timeout;
         if (smtp_stream_put(&s->stream, ".\r\n", 3, timeout) < 0 ||
             smtp_stream_flush(&s->stream, timeout) < 0 ||
             smtp_stream_read_reply(&s->stream, &t->reply, timeout) < 0)
@@ -466,7 +466,7 @@ static void finish_data(transaction *t)
         fail_open_recipients(t, "4.4.2", "sending message body");
         return;
     }
-    long timeout = cfg_time("smtp_data_done_timeout");
+    long timeout = smtp_settings_current()->data_done_timeout;
     for (size_t i = 0; i < t->n; i++) {
         if (t->state[i] != RCPT_ACCEPTED)
             continue;

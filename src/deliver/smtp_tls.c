@@ -1,6 +1,7 @@
 /* smtp_tls.c: STARTTLS, server authentication and session reuse for the SMTP client (see
  * smtp_tls.h). */
 #include "deliver/smtp_dane.h"
+#include "deliver/smtp_settings.h"
 #include "deliver/smtp_dns.h"
 #include "deliver/smtp_param.h"
 #include "deliver/smtp_tls.h"
@@ -598,7 +599,7 @@ done:
  * failure. */
 static int send_starttls(smtp_session *s, smtp_reply *r)
 {
-    long timeout = cfg_time("smtp_helo_timeout");
+    long timeout = smtp_settings_current()->helo_timeout;
     if (smtp_stream_put(&s->stream, "STARTTLS\r\n", 10, timeout) < 0 ||
         smtp_stream_flush(&s->stream, timeout) < 0 ||
         smtp_stream_read_reply(&s->stream, r, timeout) < 0)

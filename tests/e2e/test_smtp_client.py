@@ -338,3 +338,31 @@ def test_relays_to_a_second_postern_instance(instance, tmp_path):
         assert "to=<user@remote.test>" in peer.maillog()
     finally:
         peer.cmd("postfix", "stop", timeout=30)
+
+
+def smtp_service_with(instance, *overrides):
+    """master.cf's smtp service with -o overrides (the agent's typed settings must see them)."""
+    opts = "".join(f" -o {o}" for o in overrides)
+    instance.write_master_cf(instance.master_cf_text().replace(
+        "smtp      unix  -       -       n       -       -       smtp\n",
+        f"smtp      unix  -       -       n       -       -       smtp{opts}\n"))
+
+
+def test_master_cf_override_reaches_typed_settings(instance, sink):
+    # smtp_skip_5xx_greeting=no for this service only: the 554 greeting bounces the mail.
+    s = sink(greeting="554 5.7.1 go away")
+    smtp_service_with(instance, "smtp_skip_5xx_greeting=no")
+    routed_instance(instance, f"[127.0.0.1]:{s.port}")
+    send(instance, "x@remote.test")
+    wait_log(instance, "to=<x@remote.test>")
+    assert "dsn=5.7.1, status=bounced (host 127.0.0.1[127.0.0.1] refused to talk to me: " \
+           "554 5.7.1 go away)" in instance.maillog()
+
+
+def test_bad_smtp_timeout_is_refused_when_the_agent_starts(instance, sink):
+    s = sink()
+    smtp_service_with(instance, "smtp_helo_timeout=0")
+    routed_instance(instance, f"[127.0.0.1]:{s.port}")
+    send(instance, "x@remote.test")
+    wait_log(instance, "parameter smtp_helo_timeout: value 0 is not above 0")
+    assert s.messages == []
