@@ -539,7 +539,7 @@ int smtpd_quote_address(const char *addr, char *out, size_t outlen)
         for (const char *p = at; *p; p++)
             OUT(*p);
 #undef OUT
-    out[n] = '\0';
+    out[overflow ? 0 : n] = '\0'; /* never a cut address */
     return overflow ? -1 : 0;
 }
 

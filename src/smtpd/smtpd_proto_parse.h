@@ -127,7 +127,8 @@ int smtpd_parse_rcpt_params(const char *params, smtpd_rcpt_params *out, strbuf *
 long smtpd_xtext_decode(const char *in, size_t inlen, char *out, size_t outlen);
 
 /* External form of an internal address: the local part is quoted when it needs to be
- * ("a b@x" -> "\"a b\"@x"). Returns -1 when out is too small (out is then truncated). */
+ * ("a b@x" -> "\"a b\"@x"). Returns -1 when out is too small (out is then ""); an address
+ * of at most SMTPD_ADDR_MAX bytes always fits SMTPD_QUOTED_MAX. */
 int smtpd_quote_address(const char *addr, char *out, size_t outlen);
 
 /* HELO/EHLO argument checks used by reject_invalid_helo_hostname: a hostname (letters,

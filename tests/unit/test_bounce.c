@@ -649,6 +649,33 @@ TEST(hostile_diagnostics_are_masked_and_folded)
     original_free(&o);
 }
 
+/* X-$mail_name-Queue-ID and X-$mail_name-Sender use the whole name (a 64-byte copy cut it). */
+TEST(long_mail_name_is_whole_in_field_names)
+{
+    char name[101];
+    memset(name, 'N', 100);
+    name[100] = '\0';
+    config_override(cfg, "mail_name", name);
+    original o;
+    const rcpt_spec rcpts[] = {{"bad@example.net", 0, NULL}};
+    CHECK_INT(original_write(&o, "sender@example.org", rcpts, 1, NULL, plain_message), 0);
+    char id[QUEUE_ID_MAX];
+    int rc;
+    CHECK_INT(notify(&o, BOUNCE_FAILURE, &bad_rcpt, 1, id, &rc), 1);
+    CHECK_INT(rc, 0);
+    notification n;
+    notification_read(&n, id);
+    const char *t = n.content.data ? n.content.data : "";
+    char want[300];
+    snprintf(want, sizeof(want), "\nX-%s-Queue-ID: %s\n", name, o.env.id);
+    CHECK(strstr(t, want) != NULL);
+    snprintf(want, sizeof(want), "\nX-%s-Sender:", name);
+    CHECK(strstr(t, want) != NULL);
+    notification_free(&n);
+    original_free(&o);
+    config_override(cfg, "mail_name", "Postern");
+}
+
 TEST(helpers)
 {
     CHECK(bounce_notify_class("resource, software,bounce", "bounce"));
@@ -695,6 +722,7 @@ int main(void)
     RUN(delay_notice_has_retry_until_and_headers_only);
     RUN(success_notice_only_for_notify_success);
     RUN(hostile_diagnostics_are_masked_and_folded);
+    RUN(long_mail_name_is_whole_in_field_names);
     RUN(helpers);
     config_set_current(NULL);
     config_free(cfg);

@@ -268,7 +268,29 @@ TEST(quote_address)
     smtpd_quote_address("", out, sizeof(out));
     CHECK_STR(out, "");
     CHECK_INT(smtpd_quote_address("abcdefgh@x.y", out, 5), -1);
-    CHECK_STR(out, "abcd");
+    CHECK_STR(out, ""); /* refused, not cut */
+}
+
+/* The longest address the parser accepts, all of it escaped, fits SMTPD_QUOTED_MAX whole (the
+ * reply and log buffers were 2 * SMTPD_ADDR_MAX + 1 bytes and cut its end). */
+TEST(quote_address_worst_case_fits)
+{
+    char addr[SMTPD_ADDR_MAX + 1];
+    memset(addr, '"', SMTPD_ADDR_MAX);
+    addr[SMTPD_ADDR_MAX] = '\0';
+    static char out[SMTPD_QUOTED_MAX];
+    CHECK_INT(smtpd_quote_address(addr, out, sizeof(out)), 0);
+    CHECK_INT((long)strlen(out), 2 * SMTPD_ADDR_MAX + 2);
+    CHECK(out[0] == '"' && out[2 * SMTPD_ADDR_MAX + 1] == '"');
+    CHECK_INT(smtpd_quote_address(addr, out, sizeof(out) - 1), -1);
+    CHECK_STR(out, "");
+}
+
+TEST(command_state_names_are_whole)
+{
+    CHECK_STR(smtpd_command_state(SMTPD_CMD_STARTTLS), "STARTTLS");
+    CHECK_STR(smtpd_command_state(SMTPD_CMD_EHLO), "EHLO");
+    CHECK_STR(smtpd_command_state(SMTPD_CMD_UNKNOWN), "UNKNOWN");
 }
 
 TEST(helo_validity)
@@ -336,6 +358,8 @@ int main(void)
     RUN(rcpt_params);
     RUN(xtext);
     RUN(quote_address);
+    RUN(quote_address_worst_case_fits);
+    RUN(command_state_names_are_whole);
     RUN(helo_validity);
     RUN(received_header);
     UNIT_MAIN_END("test_smtpd_parse");
