@@ -165,7 +165,7 @@ typedef struct smtpd_session {
     unsigned tls_want;   /* EVENT_READ/EVENT_WRITE OpenSSL waits for */
     int greeted;         /* the 220 greeting was sent (wrapper mode greets after TLS) */
     char local_addr[SMTPD_ADDR_TEXT_MAX]; /* the server address the client connected to */
-    char ccert_fingerprint[TLS_FINGERPRINT_MAX]; /* SHA-256 of the client certificate, "" when none */
+    char ccert_fingerprint[TLS_FPRINT_MAX]; /* SHA-256 of the client certificate, "" when none */
     int ccert_verified;
     /* SMTP AUTH (smtpd_sasl.c). */
     int sasl_state;          /* 334 dialog under way */

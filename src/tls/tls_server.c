@@ -6,6 +6,7 @@
 #include "lib/strmap.h"
 #include "lib/xalloc.h"
 #include "maps/map.h"
+#include "tls/tls_fprint.h"
 #include "tls/tls_proto.h"
 
 #include <openssl/core_names.h>
@@ -610,21 +611,9 @@ void tls_received_text(SSL *ssl, int asked_ccert, strbuf *out)
     }
 }
 
-void tls_peer_fingerprint(SSL *ssl, char out[TLS_FINGERPRINT_MAX])
+void tls_peer_fingerprint(SSL *ssl, char out[TLS_FPRINT_MAX])
 {
-    out[0] = '\0';
     X509 *peer = SSL_get0_peer_certificate(ssl);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (peer == NULL || X509_digest(peer, EVP_sha256(), md, &mdlen) != 1)
-        return;
-    static const char hex[] = "0123456789ABCDEF";
-    size_t n = 0; /* 3 bytes per digest byte: mdlen <= EVP_MAX_MD_SIZE fits */
-    for (unsigned i = 0; i < mdlen; i++) {
-        if (i)
-            out[n++] = ':';
-        out[n++] = hex[md[i] >> 4];
-        out[n++] = hex[md[i] & 15];
-    }
-    out[n] = '\0';
+    if (peer == NULL || tls_fprint_cert(peer, EVP_sha256(), 0, out, TLS_FPRINT_MAX) < 0)
+        out[0] = '\0';
 }

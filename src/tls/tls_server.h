@@ -24,8 +24,8 @@
 #define POSTERN_TLS_SERVER_H
 
 #include "lib/strbuf.h"
+#include "tls/tls_fprint.h"
 
-#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 typedef struct tls_server tls_server;
@@ -52,11 +52,9 @@ const char *tls_peer_trust(SSL *ssl);
  *   \t(using TLSv1.3 with cipher ... (256/256 bits)\n\t key-exchange ...)\n
  *   \t(No client certificate requested)\n     (or what the client presented) */
 void tls_received_text(SSL *ssl, int asked_ccert, strbuf *out);
-/* Bytes for a fingerprint: "XX:" per digest byte, the last ':' making room for the NUL. */
-#define TLS_FINGERPRINT_MAX (EVP_MAX_MD_SIZE * 3)
 /* Uppercase hex SHA-256 digest of the client certificate with ':' between bytes, as Postfix's
  * smtpd_tls_fingerprint_digest = sha256; "" when the client sent none. */
-void tls_peer_fingerprint(SSL *ssl, char out[TLS_FINGERPRINT_MAX]);
+void tls_peer_fingerprint(SSL *ssl, char out[TLS_FPRINT_MAX]);
 /* Last OpenSSL error queue entries as text (for "TLS library problem" warnings). */
 void tls_error_text(strbuf *out);
 
