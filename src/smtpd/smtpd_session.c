@@ -446,6 +446,22 @@ static int cmd_helo(smtpd_session *s, const char *args, int esmtp)
     return 0;
 }
 
+/* The address of MAIL FROM: (sender) or RCPT TO: into addr; -1 after the 501 reply Postfix gives
+ * for bad syntax or a bad address. */
+static int parse_path_or_reply(smtpd_session *s, const char *args, int sender, char *addr,
+                               size_t size, const char **params)
+{
+    smtpd_path_status st = smtpd_parse_path(args, sender ? "FROM:" : "TO:",
+                                            s->server->strict_rfc821, sender, addr, size, params);
+    if (st == SMTPD_PATH_BAD_SYNTAX)
+        smtpd_reply(s, sender ? "501 5.5.4 Syntax: MAIL FROM:<address>"
+                              : "501 5.5.4 Syntax: RCPT TO:<address>");
+    else if (st != SMTPD_PATH_OK)
+        smtpd_reply(s, sender ? "501 5.1.7 Bad sender address syntax"
+                              : "501 5.1.3 Bad recipient address syntax");
+    return st == SMTPD_PATH_OK ? 0 : -1;
+}
+
 static int cmd_mail(smtpd_session *s, const char *args)
 {
     smtpd_server *srv = s->server;
@@ -459,16 +475,8 @@ static int cmd_mail(smtpd_session *s, const char *args)
     }
     char sender[SMTPD_ADDR_MAX + 1];
     const char *params;
-    smtpd_path_status st = smtpd_parse_path(args, "FROM:", srv->strict_rfc821, 1, sender,
-                                            sizeof(sender), &params);
-    if (st == SMTPD_PATH_BAD_SYNTAX) {
-        smtpd_reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
+    if (parse_path_or_reply(s, args, 1, sender, sizeof(sender), &params) < 0)
         return -1;
-    }
-    if (st != SMTPD_PATH_OK) {
-        smtpd_reply(s, "501 5.1.7 Bad sender address syntax");
-        return -1;
-    }
     smtpd_mail_params mp;
     if (smtpd_parse_mail_params(params, &mp, &s->scratch2) < 0) {
         smtpd_reply(s, "%s", s->scratch2.data);
@@ -570,16 +578,8 @@ static int cmd_rcpt(smtpd_session *s, const char *args)
     }
     char rcpt[SMTPD_ADDR_MAX + 1];
     const char *params;
-    smtpd_path_status st = smtpd_parse_path(args, "TO:", srv->strict_rfc821, 0, rcpt,
-                                            sizeof(rcpt), &params);
-    if (st == SMTPD_PATH_BAD_SYNTAX) {
-        smtpd_reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
+    if (parse_path_or_reply(s, args, 0, rcpt, sizeof(rcpt), &params) < 0)
         return -1;
-    }
-    if (st != SMTPD_PATH_OK) {
-        smtpd_reply(s, "501 5.1.3 Bad recipient address syntax");
-        return -1;
-    }
     smtpd_rcpt_params rp;
     if (smtpd_parse_rcpt_params(params, &rp, &s->scratch2) < 0) {
         smtpd_reply(s, "%s", s->scratch2.data);
