@@ -112,6 +112,20 @@ static int cache_new_session(SSL *ssl, SSL_SESSION *session)
 
 /* ---- engine ---- */
 
+/* A value of parameter name other than empty, word1 or word2 is one Postern does not implement:
+ * -1 with the refusal in err. */
+static int refuse_unimplemented(const char *name, const char *word1, const char *word2,
+                                strbuf *err)
+{
+    const char *value = cfg_str(name);
+    if (value[0] == '\0' || strcmp(value, word1) == 0 || strcmp(value, word2) == 0)
+        return 0;
+    strbuf_reset(err);
+    strbuf_printf(err, "%s = %s: not implemented by Postern; refusing to run without it", name,
+                  value);
+    return -1;
+}
+
 /* Checks the main.cf settings every delivery will use, so mistakes stop the agent at start. */
 static int check_settings(smtp_tls_engine *e, strbuf *err)
 {
@@ -119,22 +133,9 @@ static int check_settings(smtp_tls_engine *e, strbuf *err)
     smtp_tls_policy p;
     if (smtp_tls_policy_defaults(e->prefix, &p, err) < 0)
         return -1;
-    const char *dns = cfg_str("smtp_dns_support_level");
-    if (dns[0] && strcmp(dns, "enabled") != 0 && strcmp(dns, "dnssec") != 0) {
-        strbuf_reset(err);
-        strbuf_printf(err, "smtp_dns_support_level = %s: not implemented by Postern; refusing to "
-                           "run without it",
-                      dns);
+    if (refuse_unimplemented("smtp_dns_support_level", "enabled", "dnssec", err) < 0 ||
+        refuse_unimplemented("smtp_tls_dane_insecure_mx_policy", "dane", "may", err) < 0)
         return -1;
-    }
-    const char *mx = cfg_str("smtp_tls_dane_insecure_mx_policy");
-    if (mx[0] && strcmp(mx, "dane") != 0 && strcmp(mx, "may") != 0) {
-        strbuf_reset(err);
-        strbuf_printf(err, "smtp_tls_dane_insecure_mx_policy = %s: not implemented by Postern; "
-                           "refusing to run without it",
-                      mx);
-        return -1;
-    }
     if (p.level == SMTP_TLS_DANE_ONLY && !smtp_dns_dnssec_enabled()) {
         strbuf_reset(err);
         strbuf_printf(err, "%s_tls_security_level = dane-only needs smtp_dns_support_level = "
