@@ -152,52 +152,47 @@ def wait_log(instance, needle, count=1, timeout=60):
                       what=f"{count} x {needle!r} in the maillog")
 
 
-def test_matching_tlsa_record_verifies(instance, world):
+def deliver(instance, world, rcpt, until, **configure_kw):
+    """One case: a fresh peer and resolver, the instance configured for them (configure's level
+    and extra in configure_kw), a message to rcpt, and a wait for `until` in the maillog.
+    Returns the peer and the maillog."""
     peer, res = world()
-    configure(instance, peer, res)
-    send(instance, "x@good.dane.test")
-    wait_log(instance, "status=sent")
-    log = instance.maillog()
+    configure(instance, peer, res, **configure_kw)
+    send(instance, rcpt)
+    wait_log(instance, until)
+    return peer, instance.maillog()
+
+
+def test_matching_tlsa_record_verifies(instance, world):
+    peer, log = deliver(instance, world, "x@good.dane.test", "status=sent")
     assert f"Verified TLS connection established to mx-good.dane.test[127.0.0.1]:{peer.port}: " \
            "TLSv1.3" in log
     assert peer.messages[0]["tls"]
 
 
 def test_wrong_tlsa_record_defers(instance, world):
-    peer, res = world()
-    configure(instance, peer, res)
-    send(instance, "x@bad.dane.test")
-    wait_log(instance, "status=deferred")
-    log = instance.maillog()
+    peer, log = deliver(instance, world, "x@bad.dane.test", "status=deferred")
     assert "dsn=4.7.5, status=deferred (Server certificate not verified)" in log
     assert "Untrusted TLS connection established to mx-bad.dane.test" in log
     assert not peer.messages
 
 
 def test_no_tlsa_record_falls_back_to_may(instance, world):
-    peer, res = world()
-    configure(instance, peer, res)
-    send(instance, "x@none.dane.test")
-    wait_log(instance, "status=sent")
-    assert "Untrusted TLS connection established to mx-none.dane.test" in instance.maillog()
+    _, log = deliver(instance, world, "x@none.dane.test", "status=sent")
+    assert "Untrusted TLS connection established to mx-none.dane.test" in log
 
 
 def test_dane_only_without_tlsa_defers(instance, world):
-    peer, res = world()
-    configure(instance, peer, res, level="dane-only")
-    send(instance, "x@none.dane.test")
-    wait_log(instance, "status=deferred")
+    peer, log = deliver(instance, world, "x@none.dane.test", "status=deferred", level="dane-only")
     assert "dsn=4.7.5, status=deferred (TLS is required, but no DNSSEC-validated TLSA records " \
-           "were found for host mx-none.dane.test)" in instance.maillog()
+           "were found for host mx-none.dane.test)" in log
     assert not peer.messages
 
 
 def test_only_unusable_tlsa_records_mean_encrypt(instance, world):
-    peer, res = world()
-    configure(instance, peer, res)
-    send(instance, "x@pkix.dane.test")  # PKIX-EE(1) is unusable for SMTP: TLS, unauthenticated
-    wait_log(instance, "status=sent")
-    assert "Untrusted TLS connection established to mx-pkix.dane.test" in instance.maillog()
+    # PKIX-EE(1) is unusable for SMTP: TLS, unauthenticated
+    peer, log = deliver(instance, world, "x@pkix.dane.test", "status=sent")
+    assert "Untrusted TLS connection established to mx-pkix.dane.test" in log
     assert peer.messages[0]["tls"]
 
 
@@ -213,18 +208,12 @@ def test_dane_only_needs_dnssec_support(instance, world):
 def test_insecure_mx_to_a_secure_host_still_gets_dane(instance, world):
     # smtp_tls_dane_insecure_mx_policy: Postfix's default at level dane is "dane": the MX
     # host's own validated TLSA records count even when the MX RRset is not signed.
-    peer, res = world()
-    configure(instance, peer, res)
-    send(instance, "x@insecure.test")
-    wait_log(instance, "status=sent")
-    assert "Verified TLS connection established to mx-good.dane.test" in instance.maillog()
+    _, log = deliver(instance, world, "x@insecure.test", "status=sent")
+    assert "Verified TLS connection established to mx-good.dane.test" in log
 
 
 def test_insecure_mx_policy_may_skips_dane(instance, world):
-    peer, res = world()
-    configure(instance, peer, res, extra={"smtp_tls_dane_insecure_mx_policy": "may"})
-    send(instance, "x@insecure.test")
-    wait_log(instance, "status=sent")
-    log = instance.maillog()
+    _, log = deliver(instance, world, "x@insecure.test", "status=sent",
+                     extra={"smtp_tls_dane_insecure_mx_policy": "may"})
     assert "Untrusted TLS connection established to mx-good.dane.test" in log
     assert "Verified" not in log
