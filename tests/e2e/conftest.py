@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from smtpd_harness import smtpd_factory
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
@@ -135,6 +137,12 @@ class Instance:
 def pwd_group():
     import grp
     return grp.getgrgid(os.getgid()).gr_name
+
+
+@pytest.fixture
+def smtpd(instance):
+    """start(extra=None, **kw) runs `postern smtpd` for the test (smtpd_harness.Smtpd)."""
+    yield from smtpd_factory(instance)
 
 
 @pytest.fixture

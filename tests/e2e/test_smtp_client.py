@@ -5,18 +5,17 @@ Postfix's smtp-sink or a small SMTP server written here, which records every con
 and message byte. MX routing is tested against dnsmasq on a loopback port.
 """
 import os
-import shutil
 import subprocess
 import time
 
 import pytest
 
 from conftest import free_port
+from dnsmasq import HAVE_DNSMASQ, start_dnsmasq
 from loopback import closing_factory
 from smtp_peers import Sink
 
 SMTP_SINK = "/usr/sbin/smtp-sink"
-DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 
 
 def routed_instance(instance, nexthop, extra=None):
@@ -225,20 +224,7 @@ def test_connection_reuse(instance, sink):
     assert "RSET" in s.commands
 
 
-def start_dnsmasq(tmp_path, port, records):
-    args = [DNSMASQ, "--keep-in-foreground", f"--port={port}", "--listen-address=127.0.0.1",
-            "--bind-interfaces", "--no-resolv", "--no-hosts",
-            f"--pid-file={tmp_path}/dnsmasq.pid", "--log-facility=-"] + records
-    if os.getuid() == 0:
-        args.append("--user=root")
-    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    time.sleep(0.5)
-    if p.poll() is not None:
-        pytest.skip("dnsmasq did not start: " + p.stderr.read().decode()[:300])
-    return p
-
-
-@pytest.mark.skipif(not os.path.exists(DNSMASQ), reason="dnsmasq is not installed")
+@pytest.mark.skipif(not HAVE_DNSMASQ, reason="dnsmasq is not installed")
 def test_mx_lookup_skips_dead_primary(instance, sink, tmp_path):
     port = free_port()
     dns_port = free_port()
@@ -263,7 +249,7 @@ def test_mx_lookup_skips_dead_primary(instance, sink, tmp_path):
         dns.wait()
 
 
-@pytest.mark.skipif(not os.path.exists(DNSMASQ), reason="dnsmasq is not installed")
+@pytest.mark.skipif(not HAVE_DNSMASQ, reason="dnsmasq is not installed")
 def test_unknown_domain_bounces(instance, tmp_path):
     dns_port = free_port()
     # --local: dnsmasq answers NXDOMAIN for names under test. that it does not know.
@@ -282,7 +268,7 @@ def test_unknown_domain_bounces(instance, tmp_path):
         dns.wait()
 
 
-@pytest.mark.skipif(not os.path.exists(DNSMASQ), reason="dnsmasq is not installed")
+@pytest.mark.skipif(not HAVE_DNSMASQ, reason="dnsmasq is not installed")
 def test_dns_server_failure_defers(instance, tmp_path):
     dns_port = free_port()
     # Without upstream servers dnsmasq refuses names it is not local for: a temporary failure.

@@ -2,10 +2,9 @@
 
 Most tests start `postern smtpd` directly, the way the master does: a listening socket made
 here is passed as fd 3. One test runs the whole instance with `postfix start`. Clients are
-Python's smtplib, raw sockets and swaks.
+Python's smtplib, raw sockets and swaks (smtpd_harness.py; the smtpd fixture is in conftest.py).
 """
 import os
-import resource
 import shutil
 import signal
 import smtplib
@@ -15,144 +14,7 @@ import time
 
 import pytest
 
-QUEUE_DIRS = ("maildrop", "incoming", "active", "deferred", "hold", "corrupt", "bounce",
-              "public", "private", "pid")
-
-
-class Smtpd:
-    """A running `postern smtpd` on a loopback socket of our own."""
-
-    def __init__(self, inst, extra=None, nofile=None, status_fd=None):
-        self.inst = inst
-        base = {
-            # Recipient tables that need no system files.
-            "alias_maps": "",
-            "local_recipient_maps": "inline:{ root=1, postmaster=1, alice=1 }",
-        }
-        base.update(extra or {})
-        inst.write_main_cf(base)
-        for d in QUEUE_DIRS:
-            (inst.queue / d).mkdir(parents=True, exist_ok=True)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(128)
-        self.port = self.sock.getsockname()[1]
-        fd = self.sock.fileno()
-
-        def child_setup():
-            os.dup2(fd, 3)  # the master's listener is fd 3
-            if status_fd is not None:
-                os.dup2(status_fd, 4)  # the status pipe to the master
-            if nofile:
-                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
-
-
-        env = dict(os.environ)
-        env.pop("MAIL_CONFIG", None)
-        self.proc = subprocess.Popen(
-            [str(inst.bin), "smtpd", "-c", str(inst.etc), "-n", "smtp", "-t", "inet"],
-            # 3 is listed too: descriptors not in pass_fds are closed after child_setup runs.
-            pass_fds=(fd, 3, 4) if status_fd is not None else (fd, 3),
-            preexec_fn=child_setup, env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-    def connect(self, timeout=10):
-        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
-        return Client(s)
-
-    def smtp(self):
-        return smtplib.SMTP("127.0.0.1", self.port, timeout=10)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        err = self.proc.stderr.read().decode(errors="replace")
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-        self.sock.close()
-        return err
-
-    def queued(self):
-        d = self.inst.queue / "incoming"
-        return sorted(p for p in d.iterdir() if not p.name.startswith("tmp."))
-
-    def postcat(self, path):
-        p = self.inst.cmd("postcat", str(path))
-        assert p.returncode == 0, p.stderr
-        return p.stdout
-
-
-class Client:
-    """A raw SMTP client that reads complete replies (multi-line aware)."""
-
-    def __init__(self, sock):
-        self.sock = sock
-        self.buf = b""
-
-    def send(self, data):
-        self.sock.sendall(data if isinstance(data, bytes) else data.encode())
-
-    def _line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError("connection closed; pending: %r" % self.buf)
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line.decode()
-
-    def reply(self):
-        lines = [self._line()]
-        while len(lines[-1]) > 3 and lines[-1][3] == "-":
-            lines.append(self._line())
-        return "\n".join(lines)
-
-    def cmd(self, line):
-        self.send(line + "\r\n")
-        return self.reply()
-
-    def closed(self, timeout=5):
-        self.sock.settimeout(timeout)
-        try:
-            while True:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    return True
-                self.buf += chunk
-        except (ConnectionResetError, BrokenPipeError):
-            return True
-        except socket.timeout:
-            return False
-
-    def close(self):
-        self.sock.close()
-
-
-@pytest.fixture
-def smtpd(instance):
-    servers = []
-
-    def start(extra=None, **kw):
-        s = Smtpd(instance, extra, **kw)
-        servers.append(s)
-        return s
-
-    yield start
-    for s in servers:
-        err = s.stop()
-        assert "Sanitizer" not in err, err
-        assert "runtime error" not in err, err
-
-
-def wait_log(inst, text, timeout=10):
-    inst.wait_for(lambda: text in inst.maillog(), timeout=timeout, what=repr(text))
-    return inst.maillog()
+from smtpd_harness import QUEUE_DIRS, wait_log
 
 
 def test_greeting_and_ehlo_keywords(smtpd):
@@ -253,10 +115,7 @@ def test_unknown_local_and_virtual_users(smtpd, instance):
 def test_relay_denied_for_untrusted_client(smtpd, instance):
     srv = smtpd({"mynetworks": "192.0.2.0/24",
                  "smtpd_relay_restrictions": "permit_mynetworks, reject_unauth_destination"})
-    c = srv.connect()
-    c.reply()
-    c.cmd("EHLO c.example")
-    c.cmd("MAIL FROM:<a@example.com>")
+    c = srv.mail()
     assert c.cmd("RCPT TO:<victim@remote.example>") == (
         "554 5.7.1 <victim@remote.example>: Relay access denied")
     assert c.cmd("RCPT TO:<root@mx.example.test>") == "250 2.1.5 Ok"
@@ -268,10 +127,7 @@ def test_relay_denied_for_untrusted_client(smtpd, instance):
 
 def test_default_relay_restrictions_defer(smtpd):
     srv = smtpd({"mynetworks": "192.0.2.0/24"})
-    c = srv.connect()
-    c.reply()
-    c.cmd("EHLO c.example")
-    c.cmd("MAIL FROM:<a@example.com>")
+    c = srv.mail()
     assert c.cmd("RCPT TO:<victim@remote.example>") == (
         "454 4.7.1 <victim@remote.example>: Relay access denied")
 
@@ -292,10 +148,7 @@ def test_access_tables_and_fqdn_restrictions(smtpd):
             "{bad.example=554 5.7.2 Domain blocked} }, reject_non_fqdn_sender",
         "smtpd_helo_restrictions": "reject_invalid_helo_hostname",
     })
-    c = srv.connect()
-    c.reply()
-    c.cmd("EHLO c.example")
-    c.cmd("MAIL FROM:<spammer@bad.example>")
+    c = srv.mail("spammer@bad.example")
     assert c.cmd("RCPT TO:<root@mx.example.test>") == (
         "554 5.7.1 <spammer@bad.example>: Sender address rejected: Go away")
     c.cmd("RSET")
@@ -395,10 +248,7 @@ def test_rejected_data_does_not_turn_content_into_a_message(smtpd):
 @pytest.mark.parametrize("seq", [b"\n.\n", b"\r\n.\n", b"\n.\r\n", b"\r.\r\n"])
 def test_smuggling_attempts_stay_one_message(smtpd, seq):
     srv = smtpd()
-    c = srv.connect()
-    c.reply()
-    c.cmd("EHLO c.example")
-    c.cmd("MAIL FROM:<a@example.com>")
+    c = srv.mail()
     c.cmd("RCPT TO:<root@mx.example.test>")
     assert c.cmd("DATA").startswith("354")
     c.send(b"Subject: smuggle\r\n\r\nbefore" + seq +
@@ -417,10 +267,7 @@ def test_smuggling_attempts_stay_one_message(smtpd, seq):
 def test_bare_newline_reject_mode(smtpd):
     srv = smtpd({"smtpd_forbid_bare_newline": "reject",
                  "smtpd_forbid_bare_newline_exclusions": ""})
-    c = srv.connect()
-    c.reply()
-    c.cmd("EHLO c.example")
-    c.cmd("MAIL FROM:<a@example.com>")
+    c = srv.mail()
     c.cmd("RCPT TO:<root@mx.example.test>")
     c.cmd("DATA")
     c.send("Subject: x\r\n\r\nline\n.\r\n")
@@ -477,10 +324,7 @@ def test_bad_syntax_replies(smtpd):
 
 def test_too_many_recipients(smtpd):
     srv = smtpd({"smtpd_recipient_limit": "2"})
-    c = srv.connect()
-    c.reply()
-    c.cmd("EHLO c.example")
-    c.cmd("MAIL FROM:<a@example.com>")
+    c = srv.mail()
     assert c.cmd("RCPT TO:<root@mx.example.test>") == "250 2.1.5 Ok"
     assert c.cmd("RCPT TO:<alice@mx.example.test>") == "250 2.1.5 Ok"
     assert c.cmd("RCPT TO:<postmaster@mx.example.test>") == "452 4.5.3 Error: too many recipients"
@@ -549,10 +393,7 @@ def test_mynetworks_are_exempt_from_connection_limit_by_default(smtpd):
 
 def test_lost_connection_is_logged(smtpd, instance):
     srv = smtpd()
-    c = srv.connect()
-    c.reply()
-    c.cmd("EHLO c.example")
-    c.cmd("MAIL FROM:<a@example.com>")
+    c = srv.mail()
     c.cmd("RCPT TO:<root@mx.example.test>")
     c.cmd("DATA")
     c.send("Subject: partial\r\n\r\nhalf a message")

@@ -4,19 +4,16 @@ Clients connect from other loopback addresses (127.0.0.2, .3, ...) whose PTR and
 dnsmasq started here serves; smtpd_dns_resolver_address points smtpd at it. A resolver that
 never answers is a UDP socket that reads nothing.
 """
-import os
-import shutil
 import socket
-import subprocess
 import time
 
 import pytest
 
 from conftest import free_port
-from test_smtpd import Client, smtpd, wait_log  # noqa: F401 (smtpd is a fixture)
+from dnsmasq import HAVE_DNSMASQ, start_dnsmasq
+from smtpd_harness import Client, wait_log
 
-DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
-pytestmark = pytest.mark.skipif(not os.path.exists(DNSMASQ), reason="dnsmasq is not installed")
+pytestmark = pytest.mark.skipif(not HAVE_DNSMASQ, reason="dnsmasq is not installed")
 
 RECORDS = [
     # Forward-confirmed: PTR and A agree.
@@ -40,15 +37,7 @@ RECORDS = [
 def dns(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dnsmasq")
     port = free_port()
-    args = [DNSMASQ, "--keep-in-foreground", f"--port={port}", "--listen-address=127.0.0.1",
-            "--bind-interfaces", "--no-resolv", "--no-hosts", "--conf-file=/dev/null",
-            f"--pid-file={tmp}/dnsmasq.pid", "--log-facility=-"] + RECORDS
-    if os.getuid() == 0:
-        args.append("--user=root")
-    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    time.sleep(0.5)
-    if p.poll() is not None:
-        pytest.skip("dnsmasq did not start: " + p.stderr.read().decode()[:300])
+    p = start_dnsmasq(tmp, port, RECORDS)
     yield f"127.0.0.1:{port}"
     p.terminate()
     p.wait()
@@ -129,10 +118,7 @@ def test_unknown_domains_and_helo(smtpd, instance, dns):
                  "smtpd_relay_restrictions":
                      "reject_unknown_recipient_domain, permit_mynetworks, reject",
                  "smtpd_reject_unlisted_recipient": "no"})
-    c = srv.connect()
-    c.reply()
-    c.cmd("EHLO mx.mail-ok.test")
-    c.cmd("MAIL FROM:<a@mail-ok.test>")
+    c = srv.mail("a@mail-ok.test", helo="mx.mail-ok.test")
     assert c.cmd("RCPT TO:<b@a-only.test>") == "250 2.1.5 Ok"
     assert c.cmd("RCPT TO:<b@nosuch.test>") == (
         "450 4.1.2 <b@nosuch.test>: Recipient address rejected: Domain not found")

@@ -9,7 +9,7 @@ import threading
 import time
 
 from policyserver import PolicyServer
-from test_smtpd import smtpd, wait_log  # noqa: F401 (smtpd is a fixture)
+from smtpd_harness import wait_log
 
 MSG = "Subject: policy test\r\n\r\nhello\r\n"
 

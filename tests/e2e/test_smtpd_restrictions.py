@@ -6,7 +6,7 @@ fatal configuration error naming main.cf and its line, never a 451 at RCPT time.
 """
 import time
 
-from test_smtpd import Smtpd, smtpd, wait_log  # noqa: F401 (smtpd is a fixture)
+from smtpd_harness import Smtpd, wait_log
 
 
 def long_list(last):
@@ -20,10 +20,7 @@ def test_300_word_list_keeps_its_last_word(smtpd):
     value = long_list("reject_unauth_destination")
     assert len(value.replace(",", " ").split()) >= 300
     srv = smtpd({"mynetworks": "192.0.2.0/24", "smtpd_relay_restrictions": value})
-    c = srv.connect()
-    c.reply()
-    c.cmd("EHLO c.example")
-    c.cmd("MAIL FROM:<a@example.com>")
+    c = srv.mail()
     assert c.cmd("RCPT TO:<victim@remote.example>") == (
         "554 5.7.1 <victim@remote.example>: Relay access denied")
     assert c.cmd("RCPT TO:<root@mx.example.test>") == "250 2.1.5 Ok"
@@ -84,10 +81,7 @@ def test_restriction_classes(smtpd):
                  "strict": "reject_non_fqdn_sender, permit",
                  "smtpd_sender_restrictions":
                      "check_sender_access inline:{ {a@strict.example=strict} }"})
-    c = srv.connect()
-    c.reply()
-    c.cmd("EHLO c.example")
-    c.cmd("MAIL FROM:<a@strict.example>")
+    c = srv.mail("a@strict.example")
     assert c.cmd("RCPT TO:<root@mx.example.test>") == "250 2.1.5 Ok"
 
 
@@ -95,10 +89,7 @@ def test_access_table_reopened_when_its_file_changes(smtpd, instance):
     table = instance.base / "sender_access"
     table.write_text("bad@example.com REJECT first\n")
     srv = smtpd({"smtpd_sender_restrictions": f"check_sender_access texthash:{table}"})
-    c = srv.connect()
-    c.reply()
-    c.cmd("EHLO c.example")
-    c.cmd("MAIL FROM:<bad@example.com>")
+    c = srv.mail("bad@example.com")
     assert c.cmd("RCPT TO:<root@mx.example.test>") == (
         "554 5.7.1 <bad@example.com>: Sender address rejected: first")
     time.sleep(1.1)
@@ -113,10 +104,7 @@ def test_access_table_reopened_when_its_file_changes(smtpd, instance):
 
 def test_unauth_pipelining(smtpd):
     srv = smtpd({"smtpd_data_restrictions": "reject_unauth_pipelining"})
-    c = srv.connect()
-    c.reply()
-    c.cmd("EHLO c.example")
-    c.cmd("MAIL FROM:<a@example.com>")
+    c = srv.mail()
     c.cmd("RCPT TO:<root@mx.example.test>")
     c.sock.sendall(b"DATA\r\nSubject: early\r\n")
     assert c.reply() == ("503 5.5.0 <DATA>: Data command rejected: Improper use of SMTP "
