@@ -369,6 +369,54 @@ TEST(header_line_in_pieces_is_cut_at_the_limit)
     config_override(cfg, "header_size_limit", "102400");
 }
 
+/* A header whose name alone is longer than 1023 bytes, in pieces past header_size_limit: still a
+ * header, cut at the limit as Postfix does (the judgement looked at a 1024-byte copy, found no
+ * ':' and made the line, and all after it, body). */
+TEST(header_with_a_long_name_in_pieces_stays_a_header)
+{
+    config_override(cfg, "header_size_limit", "2000");
+    strbuf err;
+    strbuf_init(&err, 0);
+    cleanup *c = cleanup_open("incoming", &err);
+    CHECK(c != NULL);
+    char id[QUEUE_ID_MAX];
+    snprintf(id, sizeof(id), "%s", cleanup_queue_id(c));
+    cleanup_sender(c, "a@b");
+    cleanup_recipient(c, "c@d", NULL, 0, NULL);
+    static char head[1405], rest[801];
+    memset(head, 'v', sizeof(head) - 1);
+    memcpy(head, "X-", 2);
+    memset(head + 2, 'N', 1100);
+    memcpy(head + 1102, ": ", 2);
+    memset(rest, 'v', sizeof(rest) - 1);
+    CHECK_INT(cleanup_line_part(c, head, 1404, 1), 0);
+    CHECK_INT(cleanup_line_part(c, rest, 800, 0), 0);
+    CHECK_INT(cleanup_line(c, "X-Next: y", 9), 0);
+    CHECK_INT(cleanup_line(c, "", 0), 0);
+    CHECK_INT(cleanup_line(c, "body line", 9), 0);
+    CHECK_INT(cleanup_close(c), CLEANUP_STAT_OK);
+    char path[4096];
+    queue_path(path, sizeof(path), qdir, "incoming", id, 0);
+    int fd = open(path, O_RDONLY);
+    CHECK(fd >= 0);
+    queue_envelope env;
+    strbuf content;
+    strbuf_init(&content, 0);
+    CHECK_INT(queue_envelope_read(fd, &env, &err), 0);
+    CHECK_INT(queue_content_each(fd, &env, collect, &content), 0);
+    const char *t = content.data ? content.data : "";
+    CHECK(strncmp(t, "X-NNN", 5) == 0);
+    CHECK_INT((long)strcspn(t, "\n"), 1999); /* as the test above: the limit holds its newline */
+    const char *next = strstr(t, "\nX-Next: y\n"), *blank = strstr(t, "\n\n");
+    CHECK(next != NULL && blank != NULL && next < blank);
+    close(fd);
+    unlink(path);
+    queue_envelope_free(&env);
+    strbuf_free(&content);
+    strbuf_free(&err);
+    config_override(cfg, "header_size_limit", "102400");
+}
+
 TEST(status_replies)
 {
     CHECK_STR(cleanup_status_reply(CLEANUP_STAT_WRITE), "451 4.3.0 Error: queue file write error");
@@ -480,6 +528,7 @@ int main(void)
     RUN(header_size_limit_cuts_one_field_and_goes_on);
     RUN(header_section_beyond_ten_fields_of_the_limit_becomes_body);
     RUN(header_line_in_pieces_is_cut_at_the_limit);
+    RUN(header_with_a_long_name_in_pieces_stays_a_header);
     RUN(status_replies);
     RUN(abort_leaves_nothing);
     RUN(header_lines);
