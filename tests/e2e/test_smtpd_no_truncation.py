@@ -14,7 +14,7 @@ import socket
 import subprocess
 
 from conftest import postern_bin
-from test_smtpd import smtpd, wait_log  # noqa: F401 (smtpd is a fixture)
+from smtpd_harness import wait_log
 from tlsutil import make_certs
 
 PASSWORD = "S3cret-pw!"
