@@ -90,5 +90,6 @@ def test_smtpd_runs_as_mail_owner_and_mailbox_as_virtual_uid(root_instance):
     f = next(new.iterdir())
     assert f.stat().st_uid == nobody.pw_uid
     assert b"Subject: privsep" in f.read_bytes()
-    log = inst.maillog()
-    assert "status=sent (delivered to maildir)" in log
+    # the file is linked into new/ before the agent logs the delivery: wait for the line
+    inst.wait_for(lambda: "status=sent (delivered to maildir)" in inst.maillog(),
+                  what="the delivery log line")
