@@ -14,6 +14,7 @@
 #include "lib/config.h"
 #include "lib/fixed_str.h"
 #include "lib/log.h"
+#include "lib/word_list.h"
 #include "lib/xalloc.h"
 
 #include <stdio.h>
@@ -26,16 +27,7 @@
 
 int bounce_notify_class(const char *classes, const char *class_name)
 {
-    size_t want = strlen(class_name);
-    const char *p = classes ? classes : "";
-    while (*p) {
-        p += strspn(p, ", \t\r\n");
-        size_t n = strcspn(p, ", \t\r\n");
-        if (n == want && n > 0 && strncasecmp(p, class_name, n) == 0)
-            return 1;
-        p += n;
-    }
-    return 0;
+    return word_list_has(classes ? classes : "", class_name, WORD_LIST_FOLD_CASE);
 }
 
 /* name, or name@$myorigin when it has no domain. */

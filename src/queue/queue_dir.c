@@ -8,6 +8,7 @@
 #include "queue/queue_dir.h"
 #include "lib/config.h"
 #include "lib/fixed_str.h"
+#include "lib/word_list.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -100,16 +101,7 @@ int queue_dirs_create(const char *queue_dir, uid_t owner, gid_t group, strbuf *e
 static int queue_is_hashed(const char *queue_name)
 {
     const char *list = config_current() ? cfg_str("hash_queue_names") : "deferred, defer";
-    size_t want = strlen(queue_name);
-    const char *p = list;
-    while (*p) {
-        p += strspn(p, ", \t\r\n");
-        size_t n = strcspn(p, ", \t\r\n");
-        if (n == want && n > 0 && strncmp(p, queue_name, n) == 0)
-            return 1;
-        p += n;
-    }
-    return 0;
+    return word_list_has(list, queue_name, WORD_LIST_EXACT);
 }
 
 static int hash_depth(void)

@@ -10,6 +10,7 @@
 #include "lib/dns.h"
 #include "lib/log.h"
 #include "lib/strmap.h"
+#include "lib/word_list.h"
 #include "lib/xalloc.h"
 #include "maps/map.h"
 #include "maps/match_list.h"
@@ -650,20 +651,6 @@ static int check_access(smtpd_check *c, const restriction *r, int cls, int warn,
 
 /* ---- SASL restrictions ---- */
 
-/* 1 when login is one of the owners ("a, b c"), compared without case. */
-static int owner_listed(const char *owners, const char *login)
-{
-    size_t ll = strlen(login);
-    for (const char *p = owners; *p;) {
-        p += strspn(p, " \t,");
-        size_t n = strcspn(p, " \t,");
-        if (n == ll && n > 0 && strncasecmp(p, login, n) == 0)
-            return 1;
-        p += n;
-    }
-    return 0;
-}
-
 /* reject_{,authenticated_,known_,unauthenticated_}sender_login_mismatch, as Postfix: the
  * sender's owners come from smtpd_sender_login_maps (keys: the address, then "@domain").
  * Authenticated clients must own the sender (known_: only when the map lists it);
@@ -686,7 +673,7 @@ static int check_login_mismatch(smtpd_checker *ck, const smtpd_check_args *a, re
     if (rc < 0) {
         st = lookup_failure(reply, a->sender);
     } else if (a->sasl_username && auth_part && !(known_only && rc == 0) &&
-               (rc == 0 || !owner_listed(owners.data, a->sasl_username))) {
+               (rc == 0 || !word_list_has(owners.data, a->sasl_username, WORD_LIST_FOLD_CASE))) {
         strbuf text;
         strbuf_init(&text, 0);
         strbuf_printf(&text, "not owned by user %s", a->sasl_username);
