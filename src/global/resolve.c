@@ -24,20 +24,19 @@
 #include "global/mail_params.h"
 #include "lib/config.h"
 #include "lib/fixed_str.h"
+#include "lib/local_addrs.h"
 #include "lib/xalloc.h"
 #include "maps/map.h"
 #include "maps/match_list.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#define RESOLVE_MAX_IFADDRS 64
 
 /* A lazily opened domain list or table list, remembered with the parameter that names it. */
 typedef struct lazy_list {
@@ -61,8 +60,7 @@ enum {
 
 struct resolver {
     lazy_list lists[LIST_COUNT];
-    char *if_addrs[RESOLVE_MAX_IFADDRS]; /* this host's interface addresses, numeric */
-    size_t n_if_addrs;
+    local_addrs local; /* this host's interface addresses */
 };
 
 static const struct {
@@ -96,28 +94,6 @@ const char *addr_class_name(addr_class c)
     return "unknown";
 }
 
-static void collect_interface_addresses(resolver *r)
-{
-    struct ifaddrs *ifs = NULL;
-    if (getifaddrs(&ifs) != 0)
-        return;
-    for (struct ifaddrs *i = ifs; i && r->n_if_addrs < RESOLVE_MAX_IFADDRS; i = i->ifa_next) {
-        if (i->ifa_addr == NULL)
-            continue;
-        char buf[INET6_ADDRSTRLEN];
-        const void *src;
-        if (i->ifa_addr->sa_family == AF_INET)
-            src = &((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr;
-        else if (i->ifa_addr->sa_family == AF_INET6)
-            src = &((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr;
-        else
-            continue;
-        if (inet_ntop(i->ifa_addr->sa_family, src, buf, sizeof(buf)) != NULL)
-            r->if_addrs[r->n_if_addrs++] = xstrdup(buf);
-    }
-    freeifaddrs(ifs);
-}
-
 resolver *resolver_open(strbuf *err)
 {
     (void)err;
@@ -126,7 +102,7 @@ resolver *resolver_open(strbuf *err)
         r->lists[i].param = list_defs[i].param;
         r->lists[i].is_domain_list = list_defs[i].is_domain_list;
     }
-    collect_interface_addresses(r);
+    local_addrs_collect(&r->local);
     return r;
 }
 
@@ -140,8 +116,7 @@ void resolver_close(resolver *r)
         if (r->lists[i].maps)
             map_list_close(r->lists[i].maps);
     }
-    for (size_t i = 0; i < r->n_if_addrs; i++)
-        free(r->if_addrs[i]);
+    local_addrs_free(&r->local);
     free(r);
 }
 
@@ -220,12 +195,7 @@ static int is_own_literal(const resolver *r, const char *domain)
         inet_ntop(AF_INET6, bin, canon, sizeof(canon));
     else
         return 0;
-    if (strncmp(canon, "127.", 4) == 0 || strcmp(canon, "::1") == 0)
-        return 1;
-    for (size_t i = 0; i < r->n_if_addrs; i++)
-        if (strcmp(r->if_addrs[i], canon) == 0)
-            return 1;
-    return 0;
+    return local_addrs_has(&r->local, canon);
 }
 
 /* Fills out->address: bare addresses get @$myorigin, the domain is lowercased, trailing dots go.

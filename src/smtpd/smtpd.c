@@ -84,7 +84,7 @@ static void load_settings(smtpd_server *srv)
     srv->bare_lf_exclusions = optional_net_list("smtpd_forbid_bare_newline_exclusions");
     srv->event_limit_exceptions = optional_net_list("smtpd_client_event_limit_exceptions");
     srv->connections_per_addr = strmap_new();
-    smtpd_io_collect_local_addresses(srv);
+    local_addrs_collect(&srv->local);
 }
 
 static void free_settings(smtpd_server *srv)
@@ -100,7 +100,7 @@ static void free_settings(smtpd_server *srv)
     free(srv->queue_directory);
     smtpd_tls_unload(srv);
     smtpd_sasl_unload(srv);
-    free(srv->local_addrs);
+    local_addrs_free(&srv->local);
 }
 
 int smtpd_main(int argc, char **argv)

@@ -17,6 +17,7 @@
 
 #include "cleanup/cleanup.h"
 #include "lib/event.h"
+#include "lib/local_addrs.h"
 #include "lib/strbuf.h"
 #include "lib/strmap.h"
 #include "maps/match_list.h"
@@ -92,8 +93,7 @@ typedef struct smtpd_server {
     int stopping;  /* SIGHUP: finish the open sessions, accept no more */
     int busy_reported;
     struct smtpd_session *sessions; /* list of every open session, for shutdown */
-    char (*local_addrs)[SMTPD_ADDR_TEXT_MAX];        /* this host's interface addresses */
-    size_t nlocal_addrs;
+    local_addrs local;                                /* this host's interface addresses */
     queue_sync *sync;  /* commits' fsyncs off the event loop; NULL: commit in line */
     /* TLS (smtpd_tls.c). */
     smtpd_tls_level tls_level;
@@ -254,9 +254,5 @@ void smtpd_io_resume(smtpd_session *s);
 void smtpd_io_next(smtpd_session *s, smtpd_next next);
 int smtpd_io_run(smtpd_server *srv);           /* the epoll server on the master's listener */
 int smtpd_io_run_standalone(smtpd_server *srv); /* one session on stdin/stdout */
-/* Collects this host's addresses for smtpd_io_is_local_address(). */
-void smtpd_io_collect_local_addresses(smtpd_server *srv);
-/* 1 when addr is an address of this host (loopback included). */
-int smtpd_io_is_local_address(const smtpd_server *srv, const char *addr);
 
 #endif

@@ -27,7 +27,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -42,42 +41,6 @@
 
 /* Reads per readiness event, so one busy client cannot starve the others. */
 #define READS_PER_EVENT 8
-
-/* ---- this host's addresses ---- */
-
-void smtpd_io_collect_local_addresses(smtpd_server *srv)
-{
-    struct ifaddrs *ifs = NULL;
-    if (getifaddrs(&ifs) != 0)
-        return;
-    size_t n = 0;
-    for (struct ifaddrs *i = ifs; i; i = i->ifa_next)
-        n++;
-    srv->local_addrs = xcalloc(n + 1, sizeof(*srv->local_addrs));
-    for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
-        if (i->ifa_addr == NULL)
-            continue;
-        const void *bin = NULL;
-        if (i->ifa_addr->sa_family == AF_INET)
-            bin = &((struct sockaddr_in *)i->ifa_addr)->sin_addr;
-        else if (i->ifa_addr->sa_family == AF_INET6)
-            bin = &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
-        if (bin && inet_ntop(i->ifa_addr->sa_family, bin, srv->local_addrs[srv->nlocal_addrs],
-                             sizeof(srv->local_addrs[0])))
-            srv->nlocal_addrs++;
-    }
-    freeifaddrs(ifs);
-}
-
-int smtpd_io_is_local_address(const smtpd_server *srv, const char *addr)
-{
-    if (strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0)
-        return 1;
-    for (size_t i = 0; i < srv->nlocal_addrs; i++)
-        if (strcmp(srv->local_addrs[i], addr) == 0)
-            return 1;
-    return 0;
-}
 
 /* Numeric peer address; IPv4-mapped IPv6 addresses are shown as IPv4, as Postfix does. Any
  * inet_ntop() text fits out (SMTPD_ADDR_TEXT_MAX bytes, see smtpd.h). */

@@ -206,7 +206,7 @@ smtpd_session *smtpd_session_new(smtpd_server *srv, int in_fd, int out_fd, const
     s->out_fd = out_fd;
     if (fixed_copy(s->addr, sizeof(s->addr), addr) < 0) /* smtpd_io.c's peer_address() */
         log_fatal("client address longer than %d bytes: %.100s", SMTPD_ADDR_TEXT_MAX - 1, addr);
-    s->local_client = smtpd_io_is_local_address(srv, addr);
+    s->local_client = local_addrs_has(&srv->local, addr);
     /* 127.0.0.1 and ::1 are "localhost" (as every /etc/hosts says) without a lookup, so a
      * machine without a working resolver never delays its local clients; other clients are
      * "unknown" until smtpd_peer.c finds a verified name before the greeting. */
