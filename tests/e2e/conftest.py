@@ -33,6 +33,18 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_listening(port, timeout=20):
+    """Waits until something accepts connections on 127.0.0.1:port."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"nothing listens on {port}")
+
+
 class Instance:
     """A self-contained Postern instance: files, commands, and helpers to wait for results."""
 

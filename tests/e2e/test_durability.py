@@ -12,11 +12,10 @@ import re
 import signal
 import socket
 import struct
-import threading
 import time
 
 from conftest import free_port
-from test_reliability import delivered_ids, kill9_instance, send_one
+from test_reliability import AckedSenders, delivered_ids, kill9_instance, send_one
 
 
 def read_reply(f):
@@ -97,25 +96,7 @@ def test_client_reset_during_commit_still_queues_and_server_goes_on(instance):
 
 def test_kill9_with_many_commits_in_flight_loses_nothing_acknowledged(instance):
     instance.start()
-    acked, lock, stop = [], threading.Lock(), threading.Event()
-    counter = iter(range(10**9))
-
-    def sender():
-        while not stop.is_set():
-            with lock:
-                n = next(counter)
-            msgid = f"group-{n}@durability.test"
-            try:
-                send_one(instance.port, msgid, timeout=10)
-            except Exception:  # noqa: BLE001 - refused or cut off: not acknowledged
-                time.sleep(0.05)
-                continue
-            with lock:
-                acked.append(msgid)
-
-    threads = [threading.Thread(target=sender) for _ in range(40)]
-    for t in threads:
-        t.start()
+    senders = AckedSenders(instance, "group-{}@durability.test", 40)
     try:
         for delay in (1.5, 2.5):
             time.sleep(delay)
@@ -123,9 +104,8 @@ def test_kill9_with_many_commits_in_flight_loses_nothing_acknowledged(instance):
             instance.start()
         time.sleep(1.5)
     finally:
-        stop.set()
-        for t in threads:
-            t.join()
+        senders.stop()
+    acked = senders.acked
     assert len(acked) > 50, f"too few messages acknowledged to prove anything: {len(acked)}"
     want = set(acked)
     instance.wait_for(lambda: want <= set(delivered_ids(instance)), timeout=240,

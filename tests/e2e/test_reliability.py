@@ -33,6 +33,38 @@ def send_one(port, msgid, rcpt="user@virtual.test", timeout=30):
         s.sendmail("sender@example.org", [rcpt], body)
 
 
+class AckedSenders:
+    """count threads sending one message after another to inst ("<prefix>-N@<domain>" message
+    ids) until stop(); .acked lists the ids the server acknowledged. A refused or cut-off
+    transaction is not acknowledged and is retried with the next id."""
+
+    def __init__(self, inst, msgid_format, count):
+        self.inst = inst
+        self.msgid_format = msgid_format  # "crash-{}@crash.test"
+        self.acked, self.lock, self.stopping = [], threading.Lock(), threading.Event()
+        self.counter = iter(range(10**9))
+        self.threads = [threading.Thread(target=self.run) for _ in range(count)]
+        for t in self.threads:
+            t.start()
+
+    def run(self):
+        while not self.stopping.is_set():
+            with self.lock:
+                msgid = self.msgid_format.format(next(self.counter))
+            try:
+                send_one(self.inst.port, msgid, timeout=10)
+            except Exception:  # noqa: BLE001 - refused or cut off: not acknowledged
+                time.sleep(0.05)
+                continue
+            with self.lock:
+                self.acked.append(msgid)
+
+    def stop(self):
+        self.stopping.set()
+        for t in self.threads:
+            t.join()
+
+
 def instance_pids(inst):
     """Every process of this instance: postern processes whose command line names its etc dir."""
     pids = []
@@ -86,31 +118,13 @@ def test_concurrent_clients_every_message_exactly_once(instance):
 
 def test_kill9_under_load_loses_nothing_acknowledged(instance):
     instance.start()
-    acked, lock, stop = [], threading.Lock(), threading.Event()
-    counter = iter(range(10**9))
-
-    def sender():
-        while not stop.is_set():
-            with lock:
-                n = next(counter)
-            msgid = f"crash-{n}@crash.test"
-            try:
-                send_one(instance.port, msgid, timeout=10)
-            except Exception:  # noqa: BLE001 - refused or cut off: not acknowledged
-                time.sleep(0.05)
-                continue
-            with lock:
-                acked.append(msgid)
-
     source = None
     if shutil.which("smtp-source"):
         source = subprocess.Popen(
             ["smtp-source", "-s", "5", "-m", "2000", "-f", "load@example.org",
              "-t", "user@virtual.test", f"127.0.0.1:{instance.port}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    threads = [threading.Thread(target=sender) for _ in range(6)]
-    for t in threads:
-        t.start()
+    senders = AckedSenders(instance, "crash-{}@crash.test", 6)
     try:
         for _ in range(2):
             time.sleep(random.uniform(1.0, 3.0))
@@ -118,14 +132,13 @@ def test_kill9_under_load_loses_nothing_acknowledged(instance):
             instance.start()
         time.sleep(random.uniform(1.0, 2.0))
     finally:
-        stop.set()
-        for t in threads:
-            t.join()
+        senders.stop()
         if source:
             try:
                 source.wait(timeout=120)
             except subprocess.TimeoutExpired:
                 source.kill()
+    acked = senders.acked
     assert len(acked) > 50, f"too few messages acknowledged to prove anything: {len(acked)}"
     want = set(acked)
     instance.wait_for(lambda: want <= set(delivered_ids(instance)), timeout=240,

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import postern_bin
+from conftest import postern_bin, wait_listening
 from tlsutil import client_context, make_certs, read_reply, setup_tls_instance
 
 PASSWORD = "S3cret-pw!"
@@ -35,17 +35,6 @@ def certs(tmp_path_factory):
 @pytest.fixture(scope="module")
 def hashes():
     return {"yescrypt": make_hash("yescrypt"), "sha512": make_hash("sha512")}
-
-
-def wait_listening(port, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"nothing listens on {port}")
 
 
 def sasl_instance(inst, certs, hashes, extra=None):

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from conftest import wait_listening
 from tlsutil import (client_context, fingerprint, make_certs, read_reply, setup_tls_instance)
 
 
@@ -24,17 +25,6 @@ def tls_inst(instance, certs):
     instance.start()
     instance.ports = ports
     return instance
-
-
-def wait_listening(port, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"nothing listens on {port}")
 
 
 def s_client(port, *args, starttls=True, input_text="QUIT\n", timeout=60):
