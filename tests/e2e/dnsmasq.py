@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from conftest import free_port
+
 DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 HAVE_DNSMASQ = os.path.exists(DNSMASQ)
 
@@ -24,3 +26,16 @@ def start_dnsmasq(tmp_dir, port, records):
     if p.poll() is not None:
         pytest.skip("dnsmasq did not start: " + p.stderr.read().decode()[:300])
     return p
+
+
+class Dnsmasq:
+    """start_dnsmasq on port (default: a free one) as an object with .port and close(), for
+    loopback.closing_factory fixtures."""
+
+    def __init__(self, tmp_dir, records, port=None):
+        self.port = port or free_port()
+        self.proc = start_dnsmasq(tmp_dir, self.port, records)
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait()

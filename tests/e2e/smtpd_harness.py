@@ -59,12 +59,8 @@ class Smtpd:
         return smtplib.SMTP("127.0.0.1", self.port, timeout=10)
 
     def mail(self, sender="a@example.com", helo="c.example"):
-        """A client past the greeting, EHLO helo and MAIL FROM:<sender> (replies not checked)."""
-        c = self.connect()
-        c.reply()
-        c.cmd(f"EHLO {helo}")
-        c.cmd(f"MAIL FROM:<{sender}>")
-        return c
+        """A new client past the greeting, EHLO helo and MAIL FROM:<sender> (begin_mail)."""
+        return begin_mail(self.connect(), sender, helo)
 
     def stop(self):
         if self.proc.poll() is None:
@@ -134,6 +130,16 @@ class Client:
 
     def close(self):
         self.sock.close()
+
+
+def begin_mail(c, sender="a@example.com", helo="c.example"):
+    """Takes client c past a 220 greeting, EHLO helo and MAIL FROM:<sender>; returns c. Only the
+    greeting is checked: the test asserts what it is about."""
+    greeting = c.reply()
+    assert greeting.startswith("220 "), greeting
+    c.cmd(f"EHLO {helo}")
+    c.cmd(f"MAIL FROM:<{sender}>")
+    return c
 
 
 def wait_log(inst, text, timeout=10):

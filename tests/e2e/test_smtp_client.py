@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import free_port
-from dnsmasq import HAVE_DNSMASQ, start_dnsmasq
+from dnsmasq import HAVE_DNSMASQ, Dnsmasq
 from loopback import closing_factory
 from smtp_peers import Sink
 
@@ -39,6 +39,11 @@ def wait_log(instance, needle, count=1, timeout=40):
 @pytest.fixture
 def sink():
     yield from closing_factory(Sink)
+
+
+@pytest.fixture
+def dnsmasq():
+    yield from closing_factory(Dnsmasq)
 
 
 def test_delivers_to_smtp_sink(instance, tmp_path):
@@ -225,65 +230,52 @@ def test_connection_reuse(instance, sink):
 
 
 @pytest.mark.skipif(not HAVE_DNSMASQ, reason="dnsmasq is not installed")
-def test_mx_lookup_skips_dead_primary(instance, sink, tmp_path):
+def test_mx_lookup_skips_dead_primary(instance, sink, dnsmasq, tmp_path):
     port = free_port()
-    dns_port = free_port()
     backup = sink(host="127.0.0.3", port=port)
     # mx1 (preference 10) is 127.0.0.2 where nothing listens on port; mx2 (20) is the sink.
-    dns = start_dnsmasq(tmp_path, dns_port, [
+    dns = dnsmasq(tmp_path, [
         "--mx-host=mx.test,mx1.mx.test,10", "--mx-host=mx.test,mx2.mx.test,20",
         "--host-record=mx1.mx.test,127.0.0.2", "--host-record=mx2.mx.test,127.0.0.3"])
-    try:
-        instance.write_main_cf({"transport_maps": f"inline:{{ mx.test=smtp:mx.test:{port} }}",
-                                "smtp_dns_resolver_address": f"127.0.0.1:{dns_port}",
-                                "inet_protocols": "ipv4"})
-        instance.start()
-        send(instance, "x@mx.test")
-        wait_log(instance, "status=sent")
-        log = instance.maillog()
-        assert f"connect to mx1.mx.test[127.0.0.2]:{port}: Connection refused" in log
-        assert f"relay=mx2.mx.test[127.0.0.3]:{port}" in log
-        assert len(backup.messages) == 1
-    finally:
-        dns.terminate()
-        dns.wait()
+    instance.write_main_cf({"transport_maps": f"inline:{{ mx.test=smtp:mx.test:{port} }}",
+                            "smtp_dns_resolver_address": f"127.0.0.1:{dns.port}",
+                            "inet_protocols": "ipv4"})
+    instance.start()
+    send(instance, "x@mx.test")
+    wait_log(instance, "status=sent")
+    log = instance.maillog()
+    assert f"connect to mx1.mx.test[127.0.0.2]:{port}: Connection refused" in log
+    assert f"relay=mx2.mx.test[127.0.0.3]:{port}" in log
+    assert len(backup.messages) == 1
+
+
+def deliver_by_dns(instance, dns, domain):
+    """Routes domain by its MX records from dns and sends one message to x@domain; returns the
+    maillog once the recipient's outcome is logged."""
+    instance.write_main_cf({"transport_maps": f"inline:{{ {domain}=smtp:{domain} }}",
+                            "smtp_dns_resolver_address": f"127.0.0.1:{dns.port}"})
+    instance.start()
+    send(instance, f"x@{domain}")
+    wait_log(instance, f"to=<x@{domain}>")
+    return instance.maillog()
 
 
 @pytest.mark.skipif(not HAVE_DNSMASQ, reason="dnsmasq is not installed")
-def test_unknown_domain_bounces(instance, tmp_path):
-    dns_port = free_port()
+def test_unknown_domain_bounces(instance, dnsmasq, tmp_path):
     # --local: dnsmasq answers NXDOMAIN for names under test. that it does not know.
-    dns = start_dnsmasq(tmp_path, dns_port, ["--local=/test/"])
-    try:
-        instance.write_main_cf({"transport_maps": "inline:{ nx.test=smtp:nx.test }",
-                                "smtp_dns_resolver_address": f"127.0.0.1:{dns_port}"})
-        instance.start()
-        send(instance, "x@nx.test")
-        wait_log(instance, "to=<x@nx.test>")
-        assert "to=<x@nx.test>, relay=none" in instance.maillog()
-        assert "dsn=5.4.4, status=bounced (Host or domain name not found. Name service error " \
-               "for name=nx.test type=MX: Host not found)" in instance.maillog()
-    finally:
-        dns.terminate()
-        dns.wait()
+    log = deliver_by_dns(instance, dnsmasq(tmp_path, ["--local=/test/"]), "nx.test")
+    assert "to=<x@nx.test>, relay=none" in log
+    assert "dsn=5.4.4, status=bounced (Host or domain name not found. Name service error " \
+           "for name=nx.test type=MX: Host not found)" in log
 
 
 @pytest.mark.skipif(not HAVE_DNSMASQ, reason="dnsmasq is not installed")
-def test_dns_server_failure_defers(instance, tmp_path):
-    dns_port = free_port()
+def test_dns_server_failure_defers(instance, dnsmasq, tmp_path):
     # Without upstream servers dnsmasq refuses names it is not local for: a temporary failure.
-    dns = start_dnsmasq(tmp_path, dns_port, ["--address=/exists.test/127.0.0.9"])
-    try:
-        instance.write_main_cf({"transport_maps": "inline:{ nx.example=smtp:nx.example }",
-                                "smtp_dns_resolver_address": f"127.0.0.1:{dns_port}"})
-        instance.start()
-        send(instance, "x@nx.example")
-        wait_log(instance, "to=<x@nx.example>")
-        assert "dsn=4.4.3, status=deferred (Host or domain name not found. Name service " \
-               "error for name=nx.example type=MX: Host not found, try again)" in instance.maillog()
-    finally:
-        dns.terminate()
-        dns.wait()
+    log = deliver_by_dns(instance, dnsmasq(tmp_path, ["--address=/exists.test/127.0.0.9"]),
+                         "nx.example")
+    assert "dsn=4.4.3, status=deferred (Host or domain name not found. Name service " \
+           "error for name=nx.example type=MX: Host not found, try again)" in log
 
 
 def test_5xx_greeting_is_skipped_and_deferred(instance, sink):

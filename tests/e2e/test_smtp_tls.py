@@ -44,11 +44,16 @@ def wait_log(instance, needle, count=1, timeout=60):
                       what=f"{count} x {needle!r} in the maillog")
 
 
+def deliver(instance, peer, until, extra=None, policy=None):
+    """route() the instance to peer, send one message and wait for `until` in the maillog."""
+    route(instance, peer, extra, policy)
+    send(instance)
+    wait_log(instance, until)
+
+
 def test_encrypt_defers_when_starttls_not_offered(instance, peers):
     peer = peers()  # no certificate: no STARTTLS
-    route(instance, peer, {"smtp_tls_security_level": "encrypt"})
-    send(instance)
-    wait_log(instance, "status=deferred")
+    deliver(instance, peer, "status=deferred", {"smtp_tls_security_level": "encrypt"})
     reason = f"TLS is required, but was not offered by host 127.0.0.1[127.0.0.1]"
     assert f"dsn=4.7.4, status=deferred ({reason})" in instance.maillog()
     assert not peer.messages
@@ -58,9 +63,7 @@ def test_encrypt_defers_when_starttls_not_offered(instance, peers):
 
 def test_encrypt_delivers_over_tls(instance, peers, pki):
     peer = peers(cert=pki["cert"], key=pki["key"])
-    route(instance, peer, {"smtp_tls_security_level": "encrypt"})
-    send(instance)
-    wait_log(instance, "status=sent")
+    deliver(instance, peer, "status=sent", {"smtp_tls_security_level": "encrypt"})
     assert len(peer.messages) == 1 and peer.messages[0]["tls"]
     log = instance.maillog()
     # No trust anchors for the test CA: the chain does not verify, and encrypt does not care.
@@ -74,17 +77,13 @@ def test_encrypt_delivers_over_tls(instance, peers, pki):
 
 def test_may_without_starttls_sends_plaintext(instance, peers):
     peer = peers()
-    route(instance, peer, {"smtp_tls_security_level": "may"})
-    send(instance)
-    wait_log(instance, "status=sent")
+    deliver(instance, peer, "status=sent", {"smtp_tls_security_level": "may"})
     assert len(peer.messages) == 1 and not peer.messages[0]["tls"]
 
 
 def test_may_falls_back_to_plaintext_after_failed_handshake(instance, peers, pki):
     peer = peers(cert=pki["cert"], key=pki["key"], broken_tls=True)
-    route(instance, peer, {"smtp_tls_security_level": "may"})
-    send(instance)
-    wait_log(instance, "status=sent")
+    deliver(instance, peer, "status=sent", {"smtp_tls_security_level": "may"})
     assert len(peer.messages) == 1 and not peer.messages[0]["tls"]
     assert "trying again without TLS" in instance.maillog()
     assert len(peer.connections) == 2
@@ -92,19 +91,16 @@ def test_may_falls_back_to_plaintext_after_failed_handshake(instance, peers, pki
 
 def test_encrypt_defers_after_failed_handshake(instance, peers, pki):
     peer = peers(cert=pki["cert"], key=pki["key"], broken_tls=True)
-    route(instance, peer, {"smtp_tls_security_level": "encrypt"})
-    send(instance)
-    wait_log(instance, "status=deferred")
+    deliver(instance, peer, "status=deferred", {"smtp_tls_security_level": "encrypt"})
     assert "dsn=4.7.5, status=deferred (Cannot start TLS: handshake failure)" in instance.maillog()
     assert not peer.messages
 
 
 def test_secure_with_the_right_ca_verifies(instance, peers, pki):
     peer = peers(cert=pki["cert"], key=pki["key"])
-    route(instance, peer, {"smtp_tls_CAfile": str(pki["ca"])},
-          policy="secure match=mx.remote.test")
-    send(instance)
-    wait_log(instance, "status=sent")
+    deliver(instance, peer, "status=sent",
+            {"smtp_tls_CAfile": str(pki["ca"])},
+            policy="secure match=mx.remote.test")
     assert f"Verified TLS connection established to 127.0.0.1[127.0.0.1]:{peer.port}: " \
            in instance.maillog()
     assert peer.messages[0]["tls"]
@@ -112,10 +108,9 @@ def test_secure_with_the_right_ca_verifies(instance, peers, pki):
 
 def test_secure_with_a_wrong_ca_defers(instance, peers, pki):
     peer = peers(cert=pki["cert"], key=pki["key"])
-    route(instance, peer, {"smtp_tls_CAfile": str(pki["otherca"])},
-          policy="secure match=mx.remote.test")
-    send(instance)
-    wait_log(instance, "status=deferred")
+    deliver(instance, peer, "status=deferred",
+            {"smtp_tls_CAfile": str(pki["otherca"])},
+            policy="secure match=mx.remote.test")
     log = instance.maillog()
     assert "dsn=4.7.5, status=deferred (Server certificate not verified)" in log
     assert f"Untrusted TLS connection established to 127.0.0.1[127.0.0.1]:{peer.port}" in log
@@ -128,9 +123,8 @@ def test_secure_with_a_wrong_ca_defers(instance, peers, pki):
 def test_secure_with_the_wrong_name_defers(instance, peers, pki):
     peer = peers(cert=pki["cert"], key=pki["key"])
     # main.cf's match list this time: the nexthop is "127.0.0.1", not in the certificate.
-    route(instance, peer, {"smtp_tls_CAfile": str(pki["ca"]), "smtp_tls_security_level": "secure"})
-    send(instance)
-    wait_log(instance, "status=deferred")
+    deliver(instance, peer, "status=deferred",
+            {"smtp_tls_CAfile": str(pki["ca"]), "smtp_tls_security_level": "secure"})
     log = instance.maillog()
     assert "Trusted TLS connection established to" in log
     assert "dsn=4.7.5, status=deferred (Server certificate not verified)" in log
@@ -140,31 +134,27 @@ def test_secure_with_the_wrong_name_defers(instance, peers, pki):
 def test_trust_anchor_file_pins_the_server_certificate(instance, peers, pki):
     peer = peers(cert=pki["cert"], key=pki["key"])
     # The anchor (the server's own certificate) replaces the CA store, which here is wrong.
-    route(instance, peer, {"smtp_tls_CAfile": str(pki["otherca"]),
-                           "smtp_tls_trust_anchor_file": str(pki["cert"])},
-          policy="secure match=mx.remote.test")
-    send(instance)
-    wait_log(instance, "status=sent")
+    deliver(instance, peer, "status=sent",
+            {"smtp_tls_CAfile": str(pki["otherca"]),
+             "smtp_tls_trust_anchor_file": str(pki["cert"])},
+            policy="secure match=mx.remote.test")
     assert "Verified TLS connection established to" in instance.maillog()
 
 
 def test_trust_anchor_file_replaces_the_ca_store(instance, peers, pki):
     peer = peers(cert=pki["cert"], key=pki["key"])
-    route(instance, peer, {"smtp_tls_CAfile": str(pki["ca"]),
-                           "smtp_tls_trust_anchor_file": str(pki["otherca"])},
-          policy="secure match=mx.remote.test")
-    send(instance)
-    wait_log(instance, "status=deferred")
+    deliver(instance, peer, "status=deferred",
+            {"smtp_tls_CAfile": str(pki["ca"]), "smtp_tls_trust_anchor_file": str(pki["otherca"])},
+            policy="secure match=mx.remote.test")
     assert "dsn=4.7.5, status=deferred (Server certificate not verified)" in instance.maillog()
     assert not peer.messages
 
 
 def test_verify_with_a_dot_domain_match(instance, peers, pki):
     peer = peers(cert=pki["cert"], key=pki["key"])
-    route(instance, peer, {"smtp_tls_CAfile": str(pki["ca"])},
-          policy="verify match=.remote.test protocols=>=TLSv1.2 ciphers=high")
-    send(instance)
-    wait_log(instance, "status=sent")
+    deliver(instance, peer, "status=sent",
+            {"smtp_tls_CAfile": str(pki["ca"])},
+            policy="verify match=.remote.test protocols=>=TLSv1.2 ciphers=high")
     assert "Verified TLS connection established to" in instance.maillog()
 
 
@@ -196,9 +186,7 @@ def test_fingerprint_match_and_mismatch(instance, peers, pki):
 
 def test_bad_policy_entry_defers(instance, peers, pki):
     peer = peers(cert=pki["cert"], key=pki["key"])
-    route(instance, peer, policy="secure matchx=oops")
-    send(instance)
-    wait_log(instance, "status=deferred")
+    deliver(instance, peer, "status=deferred", policy="secure matchx=oops")
     log = instance.maillog()
     assert "TLS policy lookup for [127.0.0.1]:" in log
     assert 'unknown or malformed TLS policy attribute \\"matchx=oops\\"' in log or \
@@ -208,9 +196,7 @@ def test_bad_policy_entry_defers(instance, peers, pki):
 
 def test_plaintext_injected_after_starttls_is_discarded(instance, peers, pki):
     peer = peers(cert=pki["cert"], key=pki["key"], after_starttls=b"250 injected\r\n")
-    route(instance, peer, {"smtp_tls_security_level": "encrypt"})
-    send(instance)
-    wait_log(instance, "status=sent")
+    deliver(instance, peer, "status=sent", {"smtp_tls_security_level": "encrypt"})
     assert "discarding 14 bytes the server sent after its STARTTLS reply" in instance.maillog()
     assert peer.messages[0]["tls"]
 
@@ -252,9 +238,8 @@ def test_tls_connections_are_reused_only_when_asked(instance, peers, pki):
 def test_wrappermode_speaks_tls_from_the_first_byte(instance, peers, pki):
     peer = peers(cert=pki["cert"], key=pki["key"], wrapper=True)
     # Level may is raised to encrypt: with the wrapper mode there is no plaintext to fall to.
-    route(instance, peer, {"smtp_tls_wrappermode": "yes", "smtp_tls_security_level": "may"})
-    send(instance)
-    wait_log(instance, "status=sent")
+    deliver(instance, peer, "status=sent",
+            {"smtp_tls_wrappermode": "yes", "smtp_tls_security_level": "may"})
     assert peer.messages[0]["tls"]
     assert "STARTTLS" not in peer.connections[0]["commands"]
     assert f"Untrusted TLS connection established to 127.0.0.1[127.0.0.1]:{peer.port}" in \
@@ -263,9 +248,7 @@ def test_wrappermode_speaks_tls_from_the_first_byte(instance, peers, pki):
 
 def test_wrappermode_to_a_plaintext_server_defers(instance, peers):
     peer = peers()  # speaks plaintext SMTP: the handshake fails
-    route(instance, peer, {"smtp_tls_wrappermode": "yes"})
-    send(instance)
-    wait_log(instance, "status=deferred")
+    deliver(instance, peer, "status=deferred", {"smtp_tls_wrappermode": "yes"})
     assert "dsn=4.7.5, status=deferred (Cannot start TLS: handshake failure)" in instance.maillog()
     assert not peer.messages
 
@@ -273,10 +256,9 @@ def test_wrappermode_to_a_plaintext_server_defers(instance, peers):
 def test_client_certificate_and_sni(instance, peers, pki, tmp_path):
     ccert, ckey = make_cert(pki["dir"], "client", "ca", ["client.test"], usage="clientAuth")
     peer = peers(cert=pki["cert"], key=pki["key"], client_ca=pki["ca"])
-    route(instance, peer, {"smtp_tls_cert_file": str(ccert), "smtp_tls_key_file": str(ckey)},
-          policy="encrypt servername=mx.remote.test")
-    send(instance)
-    wait_log(instance, "status=sent")
+    deliver(instance, peer, "status=sent",
+            {"smtp_tls_cert_file": str(ccert), "smtp_tls_key_file": str(ckey)},
+            policy="encrypt servername=mx.remote.test")
     subject = dict(x[0] for x in peer.connections[0]["client_cert"]["subject"])
     assert subject["commonName"] == "client.test"
     assert peer.sni == ["mx.remote.test"]
@@ -285,10 +267,9 @@ def test_client_certificate_and_sni(instance, peers, pki, tmp_path):
 def test_bad_client_certificate_stops_the_agent(instance, peers, pki):
     peer = peers(cert=pki["cert"], key=pki["key"])
     # A key that does not belong to the certificate: refused at agent start, mail stays queued.
-    route(instance, peer, {"smtp_tls_cert_file": str(pki["cert"]),
-                           "smtp_tls_key_file": str(pki["dir"] / "ca.key")})
-    send(instance)
-    wait_log(instance, "cannot load the client certificate smtp_tls_cert_file")
+    deliver(instance, peer, "cannot load the client certificate smtp_tls_cert_file",
+            {"smtp_tls_cert_file": str(pki["cert"]),
+             "smtp_tls_key_file": str(pki["dir"] / "ca.key")})
     assert not peer.messages
 
 
@@ -370,11 +351,10 @@ def test_long_exclude_cipher_list_is_applied_whole(instance, peers, pki):
     peer = peers(cert=pki["cert"], key=pki["key"])
     exclude = ", ".join(["aNULL"] * 800 + ["AESGCM", "CHACHA20"])
     assert len(exclude) > 4096
-    route(instance, peer, {"smtp_tls_security_level": "encrypt",
-                           "smtp_tls_mandatory_protocols": "<=TLSv1.2",
-                           "smtp_tls_exclude_ciphers": exclude})
-    send(instance)
-    wait_log(instance, "status=sent")
+    deliver(instance, peer, "status=sent",
+            {"smtp_tls_security_level": "encrypt",
+             "smtp_tls_mandatory_protocols": "<=TLSv1.2",
+             "smtp_tls_exclude_ciphers": exclude})
     line = [l for l in instance.maillog().splitlines() if "TLS connection established" in l]
     assert line and "TLSv1.2 with cipher" in line[0], line
     assert "GCM" not in line[0] and "CHACHA" not in line[0], line[0]

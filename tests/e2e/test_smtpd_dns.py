@@ -9,9 +9,8 @@ import time
 
 import pytest
 
-from conftest import free_port
-from dnsmasq import HAVE_DNSMASQ, start_dnsmasq
-from smtpd_harness import Client, wait_log
+from dnsmasq import HAVE_DNSMASQ, Dnsmasq
+from smtpd_harness import Client, begin_mail, wait_log
 
 pytestmark = pytest.mark.skipif(not HAVE_DNSMASQ, reason="dnsmasq is not installed")
 
@@ -35,12 +34,9 @@ RECORDS = [
 
 @pytest.fixture(scope="module")
 def dns(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("dnsmasq")
-    port = free_port()
-    p = start_dnsmasq(tmp, port, RECORDS)
-    yield f"127.0.0.1:{port}"
-    p.terminate()
-    p.wait()
+    d = Dnsmasq(tmp_path_factory.mktemp("dnsmasq"), RECORDS)
+    yield f"127.0.0.1:{d.port}"
+    d.close()
 
 
 def connect_from(srv, source, timeout=20):
@@ -55,19 +51,13 @@ def test_forward_confirmed_and_forged_names(smtpd, instance, dns):
     srv = smtpd({"smtpd_dns_resolver_address": dns,
                  "smtpd_client_restrictions": "reject_unknown_reverse_client_hostname",
                  "smtpd_relay_restrictions": "reject_unknown_client_hostname, permit"})
-    c = connect_from(srv, "127.0.0.2")
-    assert c.reply().startswith("220 ")
-    c.cmd("EHLO c.example")
-    c.cmd("MAIL FROM:<a@example.com>")
+    c = begin_mail(connect_from(srv, "127.0.0.2"))
     assert c.cmd("RCPT TO:<root@mx.example.test>") == "250 2.1.5 Ok"
     assert c.cmd("QUIT").startswith("221")
     log = wait_log(instance, "disconnect from good.example.test[127.0.0.2]")
     assert "connect from good.example.test[127.0.0.2]" in log
 
-    c = connect_from(srv, "127.0.0.3")
-    assert c.reply().startswith("220 ")
-    c.cmd("EHLO c.example")
-    c.cmd("MAIL FROM:<a@example.com>")
+    c = begin_mail(connect_from(srv, "127.0.0.3"))
     # The PTR name exists (reverse check passes); it does not lead back: unknown.
     assert c.cmd("RCPT TO:<root@mx.example.test>") == (
         "450 4.7.25 Client host rejected: cannot find your hostname, [127.0.0.3]")
@@ -77,10 +67,7 @@ def test_forward_confirmed_and_forged_names(smtpd, instance, dns):
     assert "connect from unknown[127.0.0.3]" in log
     assert "NOQUEUE: reject: RCPT from unknown[127.0.0.3]: 450 4.7.25" in log
 
-    c = connect_from(srv, "127.0.0.4")
-    assert c.reply().startswith("220 ")
-    c.cmd("EHLO c.example")
-    c.cmd("MAIL FROM:<a@example.com>")
+    c = begin_mail(connect_from(srv, "127.0.0.4"))
     assert c.cmd("RCPT TO:<root@mx.example.test>") == (
         "450 4.7.25 Client host rejected: cannot find your reverse hostname, [127.0.0.4]")
     wait_log(instance, "connect from unknown[127.0.0.4]")
