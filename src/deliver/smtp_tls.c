@@ -61,6 +61,17 @@ static void openssl_reason(strbuf *out)
     ERR_clear_error();
 }
 
+/* Frees a half set-up ssl and says why in why ("cannot set up ...: " and OpenSSL's reason);
+ * returns NULL. */
+static SSL *setup_failed(SSL *ssl, const char *what, strbuf *why)
+{
+    strbuf_reset(why);
+    strbuf_append_str(why, what);
+    openssl_reason(why);
+    SSL_free(ssl);
+    return NULL;
+}
+
 /* ---- session cache ---- */
 
 static void cache_drop(smtp_tls_engine *e, size_t i)
@@ -555,11 +566,7 @@ static SSL *new_connection(smtp_tls_engine *e, smtp_session *s, const smtp_tls_p
     if (ssl == NULL || !SSL_set_min_proto_version(ssl, range.min_version) ||
         !SSL_set_max_proto_version(ssl, range.max_version) ||
         !SSL_set_cipher_list(ssl, ciphers.data) || !SSL_set_fd(ssl, s->stream.fd)) {
-        strbuf_reset(why);
-        strbuf_append_str(why, "cannot set up TLS: ");
-        openssl_reason(why);
-        SSL_free(ssl);
-        ssl = NULL;
+        ssl = setup_failed(ssl, "cannot set up TLS: ", why);
         goto done;
     }
     SSL_set_options(ssl, (uint64_t)range.no_options);
@@ -573,11 +580,7 @@ static SSL *new_connection(smtp_tls_engine *e, smtp_session *s, const smtp_tls_p
         SSL_set_tlsext_host_name(ssl, sni);
     SSL_set_app_data(ssl, s);
     if (p->level >= SMTP_TLS_DANE && smtp_dane_apply(ssl, dane, c->host, nexthop) < 0) {
-        strbuf_reset(why);
-        strbuf_append_str(why, "cannot set up DANE: ");
-        openssl_reason(why);
-        SSL_free(ssl);
-        ssl = NULL;
+        ssl = setup_failed(ssl, "cannot set up DANE: ", why);
         goto done;
     }
     if (e->session_cache && p->level < SMTP_TLS_DANE) {
