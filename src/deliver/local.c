@@ -26,6 +26,7 @@
 #include "deliver/deliver_privs.h"
 #include "deliver/deliver_server.h"
 #include "deliver/local_expand.h"
+#include "deliver/local_settings.h"
 #include "deliver/mail_copy.h"
 #include "deliver/maildir.h"
 #include "deliver/mbox.h"
@@ -129,9 +130,9 @@ static void leaf_result(local_state *st, const char *to, const char *dsn, const 
 }
 
 /* Is this class ("alias", "forward", "include") allowed by the parameter's list? */
-static int class_allowed(const char *param, const char *cls)
+static int class_allowed(const char *list, const char *cls)
 {
-    return word_list_has(cfg_str(param), cls, WORD_LIST_FOLD_CASE);
+    return word_list_has(list, cls, WORD_LIST_FOLD_CASE);
 }
 
 /* 0, -1 for an unknown user, -2 when the name or home directory is longer than a system
@@ -156,7 +157,7 @@ static int identity_of_user(const char *name, identity *id)
 /* The identity for alias files and commands: default_privs (root never writes them). */
 static void identity_default_privs(identity *id)
 {
-    if (identity_of_user(cfg_str("default_privs"), id) < 0 || id->uid == 0) {
+    if (identity_of_user(local_settings_current()->default_privs, id) < 0 || id->uid == 0) {
         *id = (identity){.uid = 65534, .gid = 65534, .user = "nobody", .home = "/"};
     }
     if (!deliver_privs_root()) {
@@ -187,7 +188,7 @@ static void deliver_to_file(local_state *st, const char *to, const char *path, c
     else
         rc = mbox_deliver(path, st->src, st->req->sender, delivered_to,
                           mail_params_current()->mailbox_size_limit,
-                          mbox_lock_methods(cfg_str("mailbox_delivery_lock")), dsn, &why);
+                          local_settings_current()->mailbox_lock_methods, dsn, &why);
     deliver_privs_leave();
     if (rc == 0)
         leaf_result(st, to, "2.0.0", "delivered to file: %s", path);
@@ -260,8 +261,7 @@ static void deliver_to_command(local_state *st, const char *to, const char *cmdl
     sa.sa_handler = on_alarm;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGALRM, &sa, &old);
-    long limit = cfg_time("command_time_limit");
-    alarm(limit > 0 ? (unsigned)limit : 1000);
+    alarm((unsigned)local_settings_current()->command_time_limit);
     mail_copy_opts opts = {.from_line = 1, .return_path = 1, .delivered_to = delivered_to};
     strbuf why;
     strbuf_init(&why, 0);
@@ -324,7 +324,7 @@ static void deliver_to_mailbox(local_state *st, const char *to, const identity *
         id.uid = getuid();
         id.gid = getgid();
     }
-    const char *cmdline = cfg_str("mailbox_command");
+    const char *cmdline = local_settings_current()->mailbox_command;
     if (cmdline[0] != '\0') {
         strbuf expanded, err;
         strbuf_init(&expanded, 0);
@@ -337,7 +337,7 @@ static void deliver_to_mailbox(local_state *st, const char *to, const identity *
         strbuf_free(&why);
         return;
     }
-    const char *home_mailbox = cfg_str("home_mailbox");
+    const char *home_mailbox = local_settings_current()->home_mailbox;
     strbuf path;
     strbuf_path_init(&path);
     int maildir = 0, in_spool = 0, built;
@@ -345,7 +345,7 @@ static void deliver_to_mailbox(local_state *st, const char *to, const identity *
         built = strbuf_path_printf(&path, "%s/%s", id.home, home_mailbox);
         maildir = home_mailbox[strlen(home_mailbox) - 1] == '/';
     } else {
-        built = strbuf_path_printf(&path, "%s/%s", cfg_str("mail_spool_directory"), id.user);
+        built = strbuf_path_printf(&path, "%s/%s", local_settings_current()->mail_spool_directory, id.user);
         in_spool = 1;
     }
     char dsn[DSN_MAX] = "4.3.0";
@@ -363,7 +363,7 @@ static void deliver_to_mailbox(local_state *st, const char *to, const identity *
         else
             rc = mbox_deliver(path.data, st->src, st->req->sender, to,
                               mail_params_current()->mailbox_size_limit,
-                              mbox_lock_methods(cfg_str("mailbox_delivery_lock")), dsn, &why);
+                              local_settings_current()->mailbox_lock_methods, dsn, &why);
         deliver_privs_leave();
     }
     (void)in_spool;
@@ -603,13 +603,13 @@ static void expand_list(local_state *st, const char *text, const char *cls, cons
         }
         switch (it->type) {
         case LOCAL_ITEM_FILE:
-            if (!class_allowed("allow_mail_to_files", cls))
+            if (!class_allowed(local_settings_current()->allow_mail_to_files, cls))
                 leaf_result(st, to, "5.7.1", "mail to file is restricted");
             else
                 deliver_to_file(st, to, it->text, id, to);
             break;
         case LOCAL_ITEM_COMMAND:
-            if (!class_allowed("allow_mail_to_commands", cls))
+            if (!class_allowed(local_settings_current()->allow_mail_to_commands, cls))
                 leaf_result(st, to, "5.7.1", "mail to command is restricted");
             else
                 deliver_to_command(st, to, it->text, id, to);
@@ -660,7 +660,7 @@ static int open_aliases(local_agent *a)
         map_list_close(a->aliases);
     strbuf err;
     strbuf_init(&err, 0);
-    a->aliases = map_list_open(cfg_str("alias_maps"), &err);
+    a->aliases = map_list_open(local_settings_current()->alias_maps, &err);
     if (a->aliases == NULL)
         log_warning("alias_maps: %s", err.data);
     strbuf_free(&err);
@@ -674,7 +674,7 @@ static void strip_extension(char *local, char *ext, size_t extlen)
     ext[0] = '\0';
     if (delims[0] == '\0')
         return;
-    if (cfg_bool("owner_request_special") && strchr(delims, '-')) {
+    if (local_settings_current()->owner_request_special && strchr(delims, '-')) {
         size_t len = strlen(local);
         if (strncasecmp(local, "owner-", 6) == 0 ||
             (len > 8 && strcasecmp(local + len - 8, "-request") == 0))
@@ -840,6 +840,8 @@ int local_main(int argc, char **argv)
     local_agent agent = {0};
     strbuf err;
     strbuf_init(&err, 0);
+    if (local_settings_check(local_settings_current(), &err) < 0)
+        log_fatal("%s", err.data);
     agent.res = resolver_open(&err);
     if (agent.res == NULL)
         log_fatal("address resolver: %s", err.data);

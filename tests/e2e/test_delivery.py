@@ -371,3 +371,20 @@ def test_virtual_mailbox_path_too_long_defers_with_reason(instance):
     # the warning names the parameter and the whole base (a log line is cut, visibly, at 4 KiB)
     assert "warning: recipient user@virtual.test: virtual_mailbox_base " + base[:3000] in log
     assert not list(instance.mail.rglob("new"))
+
+
+def test_bad_local_setting_is_refused_when_the_agent_starts(instance):
+    """local's typed settings are checked once when it starts, naming the parameter, with the
+    service's master.cf -o overrides applied."""
+    instance.write_master_cf(instance.master_cf_text().replace(
+        "local     unix  -       n       n       -       -       local\n",
+        "local     unix  -       n       n       -       -       local"
+        " -o command_time_limit=0\n"))
+    instance.start()
+    try:
+        instance.cmd("sendmail", "-f", "a@example.test", "root@mx.example.test",
+                     input="Subject: x\n\nx\n", check=True)
+        instance.wait_for(lambda: "parameter command_time_limit: value 0 is not above 0"
+                          in instance.maillog(), what="local refusing its settings")
+    finally:
+        instance.stop()
