@@ -5,6 +5,7 @@
 #   make bench    side-by-side benchmark against Postfix (see bench/)
 #   make fuzz     build libFuzzer targets (clang)
 #   make docs     regenerate the parameter table in docs/parameters.md
+#   make lint     the truncation lint of src/ (also part of make check)
 
 CC      ?= cc
 CSTD    := -std=c17 -D_GNU_SOURCE
@@ -27,7 +28,7 @@ UNITBIN := $(patsubst tests/unit/%.c,build/check/unit/%,$(UNITSRC))
 FUZZSRC := $(wildcard fuzz/fuzz_*.c)
 FUZZBIN := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZSRC))
 
-.PHONY: all deps run check unit e2e fuzz fuzz-smoke bench clean install format docs docs-check torture
+.PHONY: all deps run check unit e2e fuzz fuzz-smoke bench clean install format docs docs-check torture lint
 
 all: build/bin/postern
 
@@ -81,6 +82,10 @@ build/check/tools/param_docs: tools/param_docs.c $(CHKLIB)
 docs: build/check/tools/param_docs
 	@ASAN_OPTIONS=detect_leaks=0 $< < docs/parameters.md > build/check/parameters.md
 	@mv build/check/parameters.md docs/parameters.md
+
+# No silent truncation (issue 11): no ignored snprintf result, no strcpy/strcat/sprintf in src/.
+lint:
+	@/usr/bin/python3 scripts/lint-truncation.py
 
 docs-check: build/check/tools/param_docs
 	@ASAN_OPTIONS=detect_leaks=0 $< < docs/parameters.md | cmp -s - docs/parameters.md || \

@@ -18,6 +18,13 @@ up=$(echo "$line" | sed -n 's/.*: \([0-9]*\) passed, \([0-9]*\) failed/\1/p')
 uf=$(echo "$line" | sed -n 's/.*: \([0-9]*\) passed, \([0-9]*\) failed/\2/p')
 total_p=$((total_p + ${up:-0})); total_f=$((total_f + ${uf:-1}))
 
+# No silent truncation: every snprintf result is checked, no strcpy/strcat/sprintf (issue 11).
+if make --no-print-directory lint; then
+    total_p=$((total_p + 1)); echo "truncation lint: 1 passed, 0 failed"
+else
+    total_f=$((total_f + 1)); echo "truncation lint: 0 passed, 1 failed"
+fi
+
 # docs/parameters.md must match the parameter tables it is generated from.
 if make --no-print-directory docs-check; then
     total_p=$((total_p + 1)); echo "docs check: 1 passed, 0 failed"
