@@ -84,7 +84,8 @@ def start(inst, env=None, tries=50):
 def new_instance(base, extra=None, master_cf=None):
     inst = Instance(base)
     cfg = {"queue_run_delay": "3s", "minimal_backoff_time": "2s", "maximal_backoff_time": "4s",
-           "message_size_limit": "1048576", "service_throttle_time": "2s"}
+           "message_size_limit": "1048576", "service_throttle_time": "2s",
+           "transport_retry_time": "2s"}
     cfg.update(extra or {})
     inst.write_main_cf(cfg)
     if master_cf:
@@ -191,12 +192,18 @@ class Row:
 
 
 def settle(inst, load, sink, t_end, row):
+    """Waits until every acknowledged message arrived, or SETTLE_TIMEOUT passed without one
+    more arriving (a slow remote drains a big queue slowly, but it must keep draining)."""
     want = set(load.acked)
     deadline = time.time() + SETTLE_TIMEOUT
     counts = delivered(inst, sink)
+    done = len(want & set(counts))
     while time.time() < deadline and not want <= set(counts):
         time.sleep(0.25)
         counts = delivered(inst, sink)
+        now_done = len(want & set(counts))
+        if now_done > done:
+            done, deadline = now_done, time.time() + SETTLE_TIMEOUT
     if want <= set(counts):
         row.recovery = time.time() - t_end
     time.sleep(1.0)  # late duplicates
