@@ -210,7 +210,7 @@ static void command_environment(local_state *st, const identity *id, const char 
     setenv("SENDER", st->req->sender, 1);
     setenv("RECIPIENT", to, 1);
     setenv("ORIGINAL_RECIPIENT", st->rcpt->orig, 1);
-    setenv("LOCAL", parts.bare, 1);
+    setenv("LOCAL", parts.local, 1); /* the whole local part, extension included (local(8)) */
     setenv("DOMAIN", parts.domain, 1);
     setenv("EXTENSION", parts.ext, 1);
     addr_parts_free(&parts);

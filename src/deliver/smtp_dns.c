@@ -175,38 +175,49 @@ void smtp_dns_families(int *want_v4, int *want_v6)
     *want_v6 = smtp_settings_current()->want_v6;
 }
 
-/* Points the resolver at smtp_dns_resolver_address when it is set. */
+int smtp_dns_resolver_parse(const char *spec, struct sockaddr_in *out, strbuf *err)
+{
+    char host[INET_ADDRSTRLEN];
+    const char *colon = strrchr(spec, ':');
+    size_t hlen = colon ? (size_t)(colon - spec) : strlen(spec);
+    unsigned long port = 53;
+    if (colon) {
+        char *end;
+        port = strtoul(colon + 1, &end, 10);
+        if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || port == 0 || port > 65535) {
+            strbuf_printf(err, "parameter smtp_dns_resolver_address: bad port in \"%s\"", spec);
+            return -1;
+        }
+    }
+    memset(out, 0, sizeof(*out));
+    if (fixed_printf(host, sizeof(host), "%.*s", (int)hlen, spec) < 0 ||
+        inet_pton(AF_INET, host, &out->sin_addr) != 1) {
+        strbuf_printf(err,
+                      "parameter smtp_dns_resolver_address: \"%s\" is not an IPv4 address or "
+                      "address:port",
+                      spec);
+        return -1;
+    }
+    out->sin_family = AF_INET;
+    out->sin_port = htons((unsigned short)port);
+    return 0;
+}
+
+/* Points the resolver at smtp_dns_resolver_address when it is set (the agent refused to start
+ * on a value that does not parse: smtp_settings_check). */
 static void apply_resolver_address(struct __res_state *st)
 {
     const char *spec = smtp_settings_current()->dns_resolver_address;
     if (spec[0] == '\0')
         return;
-    char host[64];
-    unsigned port = 53;
-    const char *colon = strrchr(spec, ':');
-    size_t hlen = colon ? (size_t)(colon - spec) : strlen(spec);
-    if (fixed_printf(host, sizeof(host), "%.*s", (int)hlen, spec) < 0) {
-        log_warning("smtp_dns_resolver_address: bad value \"%s\"", spec);
+    struct sockaddr_in sin;
+    strbuf err;
+    strbuf_init(&err, 0);
+    int rc = smtp_dns_resolver_parse(spec, &sin, &err);
+    strbuf_free(&err);
+    if (rc < 0)
         return;
-    }
-    if (colon) {
-        char *end;
-        unsigned long v = strtoul(colon + 1, &end, 10);
-        if (*end != '\0' || v == 0 || v > 65535) {
-            log_warning("smtp_dns_resolver_address: bad port in \"%s\"", spec);
-            return;
-        }
-        port = (unsigned)v;
-    }
-    struct in_addr in;
-    if (inet_pton(AF_INET, host, &in) != 1) {
-        log_warning("smtp_dns_resolver_address: \"%s\" is not an IPv4 address", spec);
-        return;
-    }
-    memset(&st->nsaddr_list[0], 0, sizeof(st->nsaddr_list[0]));
-    st->nsaddr_list[0].sin_family = AF_INET;
-    st->nsaddr_list[0].sin_port = htons((unsigned short)port);
-    st->nsaddr_list[0].sin_addr = in;
+    st->nsaddr_list[0] = sin;
     st->nscount = 1;
 }
 

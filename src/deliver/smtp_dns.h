@@ -18,6 +18,7 @@
 #include "lib/inet_addr.h"
 #include "lib/strbuf.h"
 
+#include <netinet/in.h>
 #include <stddef.h>
 
 #define SMTP_MX_MAX 64
@@ -70,5 +71,8 @@ void smtp_mx_sort(smtp_mx *mx, size_t n, unsigned *seed);
 
 /* Which address families inet_protocols allows. */
 void smtp_dns_families(int *want_v4, int *want_v6);
+/* smtp_dns_resolver_address ("addr" or "addr:port", IPv4) as a socket address: 0, or -1 with
+ * "parameter smtp_dns_resolver_address: ..." in err. */
+int smtp_dns_resolver_parse(const char *spec, struct sockaddr_in *out, strbuf *err);
 
 #endif

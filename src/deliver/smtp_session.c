@@ -309,10 +309,7 @@ static void queue_mail_command(transaction *t, long timeout)
     strbuf *c = &t->cmd;
     strbuf_reset(c);
     strbuf_append_str(c, "MAIL FROM:<");
-    if (smtp_quote_address(m->req->sender, c) < 0) {
-        strbuf_reset(c);
-        strbuf_append_str(c, "MAIL FROM:<");
-    }
+    smtp_quote_address(m->req->sender, c); /* it can be quoted: precheck */
     strbuf_append_char(c, '>');
     if (s->features & SMTP_FEATURE_SIZE)
         strbuf_printf(c, " SIZE=%ld", m->req->message_size);
@@ -528,6 +525,20 @@ static void process_reply(transaction *t, size_t k)
 static int precheck(transaction *t)
 {
     smtp_session *s = t->s;
+    strbuf probe;
+    strbuf_init(&probe, 0);
+    int bad_sender = smtp_quote_address(t->m->req->sender, &probe) < 0;
+    strbuf_free(&probe);
+    if (bad_sender) {
+        /* No SMTP form exists for it (RFC 5321 allows no control character, not even quoted);
+         * sending the null sender instead would make the message a bounce that cannot bounce. */
+        for (size_t i = 0; i < t->n; i++) {
+            deliver_set_result(t->rcpts[i], "5.1.7", "bad sender address syntax: %s",
+                               t->m->req->sender);
+            t->state[i] = RCPT_FINISHED;
+        }
+        return 1;
+    }
     long size = t->m->req->message_size;
     if ((s->features & SMTP_FEATURE_SIZE) && s->size_limit > 0 && size > s->size_limit) {
         for (size_t i = 0; i < t->n; i++) {

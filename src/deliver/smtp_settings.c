@@ -2,6 +2,7 @@
 #include "deliver/smtp_settings.h"
 
 #include "deliver/smtp_connect.h"
+#include "deliver/smtp_dns.h"
 
 #include <string.h>
 
@@ -18,7 +19,7 @@ static void families(smtp_settings *s, const char *protos)
         s->want_v4 = 1;
 }
 
-static void load(smtp_settings *s, config *cfg)
+void smtp_settings_load(smtp_settings *s, config *cfg)
 {
     s->cfg = cfg;
     s->version = config_version(cfg);
@@ -53,7 +54,7 @@ const smtp_settings *smtp_settings_current(void)
 {
     config *cfg = config_current();
     if (loaded.cfg != cfg || loaded.version != config_version(cfg))
-        load(&loaded, cfg);
+        smtp_settings_load(&loaded, cfg);
     return &loaded;
 }
 
@@ -94,5 +95,9 @@ int smtp_settings_check(const smtp_settings *s, strbuf *err)
                                                 : "smtp_line_length_limit");
         return -1;
     }
+    struct sockaddr_in resolver;
+    if (s->dns_resolver_address[0] != '\0' &&
+        smtp_dns_resolver_parse(s->dns_resolver_address, &resolver, err) < 0)
+        return -1;
     return 0;
 }

@@ -35,6 +35,8 @@ typedef struct smtp_settings {
 } smtp_settings;
 
 const smtp_settings *smtp_settings_current(void);
+/* Reads the settings of cfg into s (postfix check audits a configuration that is not current). */
+void smtp_settings_load(smtp_settings *s, config *cfg);
 /* 0, or -1 with "parameter NAME: ..." in err. */
 int smtp_settings_check(const smtp_settings *s, strbuf *err);
 

@@ -130,6 +130,15 @@ void dns_resolver_free(dns_resolver *r)
         ares_library_cleanup();
 }
 
+int dns_servers_check(const char *servers, strbuf *err)
+{
+    dns_resolver *r = dns_resolver_new(NULL, servers, err); /* no query, so no loop needed */
+    if (r == NULL)
+        return -1;
+    dns_resolver_free(r);
+    return 0;
+}
+
 /* ---- reply parsing ---- */
 
 static unsigned get16(const unsigned char *p)

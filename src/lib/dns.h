@@ -70,6 +70,9 @@ typedef void (*dns_done_fn)(void *ctx, dns_status status, const dns_answer *answ
 
 dns_resolver *dns_resolver_new(event_loop *loop, const char *servers, strbuf *err);
 void dns_resolver_free(dns_resolver *r);
+/* Whether servers (as for dns_resolver_new) is a server list c-ares accepts: 0, or -1 with the
+ * reason in err. For postfix check, before any resolver is made. */
+int dns_servers_check(const char *servers, strbuf *err);
 dns_query *dns_lookup(dns_resolver *r, const char *name, dns_type type, dns_done_fn fn,
                       void *ctx);
 void dns_cancel(dns_query *q);

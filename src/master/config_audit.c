@@ -2,6 +2,8 @@
  * config_audit.c: the fail-closed check of main.cf and master.cf (see config_audit.h).
  */
 #include "master/config_audit.h"
+#include "deliver/smtp_settings.h"
+#include "lib/dns.h"
 #include "lib/log.h"
 #include "lib/param_class.h"
 #include "lib/strmap.h"
@@ -249,20 +251,49 @@ static void audit_restrictions(auditor *a)
     strbuf_free(&err);
 }
 
-/* An smtpd service with -o overrides: its lists compiled as that smtpd will compile them, on a
- * copy of the configuration with the overrides applied. */
-static void audit_smtpd_service(auditor *a, const master_cf_entry *e)
+/* Values the smtpd and smtp/lmtp programs would refuse at their start (DNS servers, timeouts,
+ * limits), found here instead, so a bad value stops postfix check/start/reload rather than each
+ * process as it starts. where is "" for main.cf or "FILE, line N: service NAME: ". */
+static void audit_program_settings(auditor *a, config *cfg, const char *program, const char *where)
 {
-    if (strcmp(e->program, "smtpd") != 0 || e->noverrides == 0)
+    strbuf err;
+    strbuf_init(&err, 0);
+    int bad = 0;
+    if (program == NULL || strcmp(program, "smtpd") == 0) {
+        const char *servers = config_get(cfg, "smtpd_dns_resolver_address");
+        if (servers[0] != '\0' && dns_servers_check(servers, &err) < 0) {
+            add_error(a, "%sparameter smtpd_dns_resolver_address: %s", where, err.data);
+            bad = 1;
+        }
+    }
+    if (!bad && (program == NULL || strcmp(program, "smtp") == 0 || strcmp(program, "lmtp") == 0)) {
+        smtp_settings s;
+        smtp_settings_load(&s, cfg);
+        if (smtp_settings_check(&s, &err) < 0)
+            add_error(a, "%s%s", where, err.data);
+    }
+    strbuf_free(&err);
+}
+
+/* A service with -o overrides: its settings checked, and an smtpd's restriction lists compiled,
+ * as that program will see them, on a copy of the configuration with the overrides applied. */
+static void audit_service_settings(auditor *a, const master_cf_entry *e)
+{
+    if (e->noverrides == 0)
         return;
     config *cfg = config_copy(a->cfg);
     for (size_t k = 0; k < e->noverrides; k++)
         config_override(cfg, e->overrides[k].name, e->overrides[k].value);
+    strbuf where;
+    strbuf_init(&where, 0);
+    strbuf_printf(&where, "%s, line %d: service %s: ", a->mcf->path, e->line, e->name);
+    audit_program_settings(a, cfg, e->program, where.data);
     strbuf err;
     strbuf_init(&err, 0);
-    if (smtpd_checker_validate(cfg, &err) < 0)
-        add_error(a, "%s, line %d: service %s: %s", a->mcf->path, e->line, e->name, err.data);
+    if (strcmp(e->program, "smtpd") == 0 && smtpd_checker_validate(cfg, &err) < 0)
+        add_error(a, "%s%s", where.data, err.data);
     strbuf_free(&err);
+    strbuf_free(&where);
     config_free(cfg);
 }
 
@@ -277,7 +308,7 @@ static void audit_master_cf(auditor *a)
         }
         for (size_t k = 0; k < e->noverrides; k++)
             audit_setting(a, a->mcf->path, e->line, e->overrides[k].name, e->overrides[k].value);
-        audit_smtpd_service(a, e);
+        audit_service_settings(a, e);
     }
 }
 
@@ -303,6 +334,7 @@ void config_audit_run(config *cfg, const master_cf *mcf, config_audit *out)
     audit_main_cf(&a);
     if (mcf) {
         audit_restrictions(&a);
+        audit_program_settings(&a, a.cfg, NULL, "");
         audit_master_cf(&a);
     }
     strmap_free(a.warned, NULL);

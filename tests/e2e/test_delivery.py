@@ -259,6 +259,23 @@ def test_aliases_file_command_and_user(instance, open_dir):
                      r"relay=local, .*status=sent \(delivered to mailbox\)", log)
 
 
+def test_command_environment_local_extension(instance, open_dir):
+    """local(8)'s environment for a command: LOCAL is the whole local part, extension included;
+    USER the recipient's user, EXTENSION the extension alone."""
+    cfg = local_config(instance, f"envcmd: \"|env > {open_dir}/env.out\"\n")
+    cfg["recipient_delimiter"] = "+"
+    started(instance, cfg)
+    send(instance, ["envcmd+tag@mx.example.test"], message())
+    wait_removed(instance)
+    env = dict(line.split("=", 1) for line in
+               (open_dir / "env.out").read_text().splitlines() if "=" in line)
+    assert env["LOCAL"] == "envcmd+tag", env
+    assert env["EXTENSION"] == "tag", env
+    assert env["DOMAIN"] == "mx.example.test", env
+    assert env["RECIPIENT"] == "envcmd+tag@mx.example.test", env
+    assert env["SENDER"] == "sender@example.com", env
+
+
 def test_alias_command_exit_codes(instance, open_dir):
     aliases = "tempfail: \"|exit 75\"\nfail: \"|echo no such thing; exit 1\"\n"
     started(instance, local_config(instance, aliases))

@@ -287,3 +287,39 @@ def test_bad_restriction_refused_at_load(instance, value, why):
         assert p.returncode != 0, (verb, p.stderr)
         assert want in p.stderr, (verb, p.stderr)
     assert not port_accepts(instance.port)
+
+
+@pytest.mark.parametrize("name,value,why", [
+    ("smtp_dns_resolver_address", "dns.example.net",
+     'parameter smtp_dns_resolver_address: "dns.example.net" is not an IPv4 address'),
+    ("smtp_dns_resolver_address", "127.0.0.1:99999",
+     'parameter smtp_dns_resolver_address: bad port in "127.0.0.1:99999"'),
+    ("smtpd_dns_resolver_address", "not an address",
+     'parameter smtpd_dns_resolver_address: bad DNS server list "not an address"'),
+], ids=["smtp-name", "smtp-port", "smtpd"])
+def test_bad_resolver_address_refused_at_load(instance, name, value, why):
+    """A resolver address the smtp agent or smtpd cannot use stops postfix check and start
+    (it used to be only warned about by each smtp agent, which then asked /etc/resolv.conf's
+    servers instead, and smtpd died at its first connection)."""
+    instance.write_main_cf({name: value})
+    for verb in ("check", "start"):
+        p = instance.cmd("postfix", verb)
+        assert p.returncode != 0, (verb, p.stderr)
+        assert why in p.stderr, (verb, p.stderr)
+    assert not port_accepts(instance.port)
+
+
+def test_bad_resolver_address_in_service_override_refused(instance):
+    """The same value as a master.cf -o override of one smtp service names that service."""
+    base = instance.master_cf_text()
+    instance.write_master_cf(base + "relay unix - - n - - smtp\n"
+                             "  -o smtp_dns_resolver_address=127.0.0.1:0\n")
+    line = base.count("\n") + 1
+    p = instance.cmd("postfix", "check")
+    assert p.returncode != 0, p.stderr
+    assert (f"{instance.etc}/master.cf, line {line}: service relay: parameter "
+            'smtp_dns_resolver_address: bad port in "127.0.0.1:0"') in p.stderr, p.stderr
+    instance.write_master_cf(base + "relay unix - - n - - smtp\n"
+                             "  -o smtp_dns_resolver_address=127.0.0.1:5353\n")
+    p = instance.cmd("postfix", "check")
+    assert p.returncode == 0, p.stderr

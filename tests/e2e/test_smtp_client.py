@@ -344,3 +344,18 @@ def test_bad_smtp_timeout_is_refused_when_the_agent_starts(instance, sink):
     send(instance, "x@remote.test")
     wait_log(instance, "parameter smtp_helo_timeout: value 0 is not above 0")
     assert s.messages == []
+
+
+def test_sender_with_a_control_character_bounces_not_null_sender(instance, sink):
+    """A sender address no SMTP command can carry (a control character; sendmail -f takes it)
+    fails with 5.1.7 instead of going out as MAIL FROM:<>, which would make it a bounce."""
+    s = sink()
+    routed_instance(instance, f"[127.0.0.1]:{s.port}")
+    p = instance.cmd("sendmail", "-f", "bad\x01sender@example.test", "x@remote.test",
+                     input="Subject: test\n\nhello\n")
+    if p.returncode != 0:
+        pytest.skip(f"sendmail refused the sender itself: {p.stderr}")
+    wait_log(instance, "status=bounced")
+    assert "dsn=5.1.7, status=bounced (bad sender address syntax: bad" in instance.maillog()
+    assert not any("MAIL FROM:<>" in c for c in getattr(s, "commands", [])), s.commands
+    assert not s.messages

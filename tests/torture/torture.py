@@ -590,7 +590,8 @@ class DroppingSink(Sink):
 
 def fault_remote(delay):
     def fn(ctx):
-        sink = DroppingSink(delay=delay) if delay == 0 else Sink(data_reply=_slow(delay))
+        slow = {"delay": delay}  # the remote is slow while the fault lasts, then normal
+        sink = DroppingSink(delay=delay) if delay == 0 else Sink(data_reply=_slow(slow))
         ctx.setdefault("cleanups", []).append(sink.close)
         inst = make(ctx, {"transport_maps": f"inline:{{ remote.test=smtp:[127.0.0.1]:{sink.port} }}",
                           "smtp_helo_name": "client.test",
@@ -598,14 +599,14 @@ def fault_remote(delay):
         load = Load(inst, "remote-slow" if delay else "remote-drop", smtp_threads=2,
                     rcpt="x@remote.test")
         load_phase(ctx, inst, load, lambda stop: stop.wait(ctx["seconds"]), sink=sink,
-                   undo=lambda: setattr(sink, "dropping", False))
+                   undo=lambda: (setattr(sink, "dropping", False), slow.update(delay=0)))
         return inst
     return fn
 
 
-def _slow(delay):
+def _slow(slow):
     def reply(_data):
-        time.sleep(delay)
+        time.sleep(slow["delay"])
         return "250 2.0.0 Ok: queued"
     return reply
 
