@@ -124,14 +124,14 @@ static int notify_double_bounce(int fd, const queue_envelope *env, bounce_kind k
                                 const bounce_rcpt **all, size_t n, const char *double_bounce,
                                 char *new_id, size_t new_id_len, strbuf *err)
 {
-    const char *classes = cfg_str("notify_classes");
+    const char *classes = mail_params_current()->notify_classes;
     int wanted =
         kind == BOUNCE_FAILURE
             ? bounce_notify_class(classes, "bounce") || bounce_notify_class(classes, "2bounce")
             : kind == BOUNCE_DELAY && bounce_notify_class(classes, "2bounce");
     if (!wanted)
         return 0;
-    char *postmaster = qualified(cfg_str("2bounce_notice_recipient"));
+    char *postmaster = qualified(mail_params_current()->double_bounce_notice_recipient);
     bounce_notice notice = {kind,
                             BOUNCE_TO_POSTMASTER_DOUBLE,
                             postmaster,
@@ -153,15 +153,15 @@ static int notify_double_bounce(int fd, const queue_envelope *env, bounce_kind k
 static void notify_postmaster_copy(int fd, const queue_envelope *env, bounce_kind kind,
                                    const bounce_rcpt **all, size_t n, const char *double_bounce)
 {
-    const char *classes = cfg_str("notify_classes");
-    const char *param;
+    const char *classes = mail_params_current()->notify_classes;
+    const char *to;
     if (kind == BOUNCE_FAILURE && bounce_notify_class(classes, "bounce"))
-        param = "bounce_notice_recipient";
+        to = mail_params_current()->bounce_notice_recipient;
     else if (kind == BOUNCE_DELAY && bounce_notify_class(classes, "delay"))
-        param = "delay_notice_recipient";
+        to = mail_params_current()->delay_notice_recipient;
     else
         return;
-    char *postmaster = qualified(cfg_str(param));
+    char *postmaster = qualified(to);
     bounce_notice notice = {kind, BOUNCE_TO_POSTMASTER_COPY, postmaster, double_bounce, 1, all, n};
     char id[QUEUE_ID_MAX];
     strbuf err;
@@ -224,7 +224,7 @@ int bounce_notify(int fd, const queue_envelope *env, bounce_kind kind, const bou
     for (size_t i = 0; i < n; i++)
         all[i] = &rcpts[i];
     const char *sender = env->sender ? env->sender : "";
-    char *double_bounce = qualified(cfg_str("double_bounce_sender"));
+    char *double_bounce = qualified(mail_params_current()->double_bounce_sender);
     int rc = 0;
     if (strcasecmp(sender, double_bounce) == 0) {
         if (kind != BOUNCE_SUCCESS)

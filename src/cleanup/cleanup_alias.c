@@ -73,7 +73,7 @@ void cleanup_alias_reset(void)
 static int cache_ready(strbuf *why)
 {
     const config *cfg = config_current();
-    const char *maps = cfg_str("virtual_alias_maps");
+    const char *maps = mail_params_current()->virtual_alias_maps;
     const char *mydestination = mail_params_current()->mydestination;
     if (cache.maps && cache.cfg == cfg && strcmp(cache.maps_value, maps) == 0 &&
         strcmp(cache.mydestination, mydestination) == 0 && !map_list_changed(cache.maps))
@@ -441,7 +441,7 @@ static cleanup_alias_status expand_address(expansion *x, const char *addr, int d
 cleanup_alias_status cleanup_alias_expand(const char *address, cleanup_alias_list *out, strbuf *why)
 {
     memset(out, 0, sizeof(*out));
-    if (address[0] == '\0' || cfg_str("virtual_alias_maps")[0] == '\0') {
+    if (address[0] == '\0' || mail_params_current()->virtual_alias_maps[0] == '\0') {
         list_add(out, address);
         return CLEANUP_ALIAS_OK;
     }
@@ -455,7 +455,7 @@ cleanup_alias_status cleanup_alias_expand(const char *address, cleanup_alias_lis
         .expansion_limit = limit_param("virtual_alias_expansion_limit"),
         .recursion_limit = limit_param("virtual_alias_recursion_limit"),
         .delimiters = mail_params_current()->recipient_delimiter,
-        .propagate = list_has(cfg_str("propagate_unmatched_extensions"), "virtual"),
+        .propagate = list_has(mail_params_current()->propagate_unmatched_extensions, "virtual"),
         .why = why,
     };
     cleanup_alias_status st = expand_address(&x, address, 0);

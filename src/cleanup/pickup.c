@@ -16,7 +16,8 @@
  * The maildrop file is removed only after the new queue file is committed: a crash in between
  * means the message is queued twice. A duplicate is better than a loss. A file that does not
  * parse, or that cleanup rejects for good (too big, no recipients, ...), is moved to corrupt/
- * with a warning; a temporary failure (disk full) leaves it for the next scan.
+ * with a warning; a temporary failure (disk full) leaves it for a scan PICKUP_RETRY_RESCAN
+ * seconds later.
  */
 
 #include "cleanup/cleanup.h"
@@ -44,6 +45,7 @@
 #include <unistd.h>
 
 #define PICKUP_RESCAN 60                        /* seconds between scans without a trigger */
+#define PICKUP_RETRY_RESCAN 5 /* seconds to the next scan after a temporary failure (disk full) */
 #define PICKUP_LINE_DEFAULT (64L * 1024 * 1024) /* line bound when message_size_limit = 0 */
 #define PICKUP_BATCH_LIMIT 10000                /* files per scan, so triggers are not starved */
 #define QMGR_TRIGGER_INCOMING 'I'
@@ -271,9 +273,11 @@ static void move_to_corrupt(const char *queue_dir, const char *id)
     strbuf_free(&err);
 }
 
-/* Returns the number of messages queued. */
-static int scan_maildrop(const char *queue_dir)
+/* Returns the number of messages queued; *retry is set when a file was left for a temporary
+ * failure (Postfix waits for the next wake-up, up to 60 s; pickup looks again in 5 s). */
+static int scan_maildrop(const char *queue_dir, int *retry)
 {
+    *retry = 0;
     strbuf dir_path;
     strbuf_path_init(&dir_path);
     DIR *dir = strbuf_path_printf(&dir_path, "%s/maildrop", queue_dir) < 0
@@ -295,8 +299,10 @@ static int scan_maildrop(const char *queue_dir)
             queued++;
         else if (r == PICKUP_CORRUPT)
             move_to_corrupt(queue_dir, de->d_name);
-        else if (r == PICKUP_RETRY)
-            break; /* likely out of space: try again on the next wake-up */
+        else if (r == PICKUP_RETRY) {
+            *retry = 1; /* likely out of space: try again soon */
+            break;
+        }
     }
     closedir(dir);
     if (queued > 0)
@@ -338,8 +344,9 @@ int pickup_main(int argc, char **argv)
     const char *queue_dir = mail_params_current()->queue_directory;
     char *queue_dir_copy = xstrdup(queue_dir);
 
+    int retry;
     mail_server_busy(&srv);
-    scan_maildrop(queue_dir_copy);
+    scan_maildrop(queue_dir_copy, &retry);
     mail_server_idle(&srv);
     for (;;) {
         struct pollfd fds[2];
@@ -348,7 +355,7 @@ int pickup_main(int argc, char **argv)
             fds[n++] = (struct pollfd){srv.listen_fd, POLLIN, 0};
         if (srv.status_fd >= 0) /* the master went away: so do we */
             fds[n++] = (struct pollfd){srv.status_fd, 0, 0};
-        int ready = poll(fds, n, PICKUP_RESCAN * 1000);
+        int ready = poll(fds, n, (retry ? PICKUP_RETRY_RESCAN : PICKUP_RESCAN) * 1000);
         if (ready < 0 && errno != EINTR) {
             log_warning("poll: %s", strerror(errno));
             sleep(1);
@@ -359,7 +366,7 @@ int pickup_main(int argc, char **argv)
         mail_server_busy(&srv);
         if (ready > 0 && srv.listen_fd >= 0 && (fds[0].revents & POLLIN))
             drain_trigger(srv.listen_fd);
-        scan_maildrop(queue_dir_copy);
+        scan_maildrop(queue_dir_copy, &retry);
         mail_server_idle(&srv);
     }
     free(queue_dir_copy);

@@ -7,7 +7,7 @@
  * state"). */
 static local_settings loaded;
 
-static void load(local_settings *s, config *cfg)
+void local_settings_load(local_settings *s, config *cfg)
 {
     s->cfg = cfg;
     s->version = config_version(cfg);
@@ -27,7 +27,7 @@ const local_settings *local_settings_current(void)
 {
     config *cfg = config_current();
     if (loaded.cfg != cfg || loaded.version != config_version(cfg))
-        load(&loaded, cfg);
+        local_settings_load(&loaded, cfg);
     return &loaded;
 }
 

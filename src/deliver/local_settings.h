@@ -23,6 +23,8 @@ typedef struct local_settings {
 } local_settings;
 
 const local_settings *local_settings_current(void);
+/* Reads the settings of cfg into s (postfix check audits a configuration that is not current). */
+void local_settings_load(local_settings *s, config *cfg);
 /* 0, or -1 with "parameter NAME: ..." in err. */
 int local_settings_check(const local_settings *s, strbuf *err);
 

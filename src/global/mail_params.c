@@ -41,6 +41,16 @@ static void load(mail_params *p, config *cfg)
     p->qmgr_ipc_timeout = config_get_time(cfg, "qmgr_ipc_timeout");
     p->qmgr_message_active_limit = config_get_int(cfg, "qmgr_message_active_limit");
     p->default_process_limit = config_get_int(cfg, "default_process_limit");
+    p->relayhost = config_get(cfg, "relayhost");
+    p->transport_maps = config_get(cfg, "transport_maps");
+    p->defer_transports = config_get(cfg, "defer_transports");
+    p->virtual_alias_maps = config_get(cfg, "virtual_alias_maps");
+    p->propagate_unmatched_extensions = config_get(cfg, "propagate_unmatched_extensions");
+    p->notify_classes = config_get(cfg, "notify_classes");
+    p->double_bounce_sender = config_get(cfg, "double_bounce_sender");
+    p->bounce_notice_recipient = config_get(cfg, "bounce_notice_recipient");
+    p->double_bounce_notice_recipient = config_get(cfg, "2bounce_notice_recipient");
+    p->delay_notice_recipient = config_get(cfg, "delay_notice_recipient");
 }
 
 const mail_params *mail_params_current(void)

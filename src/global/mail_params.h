@@ -30,6 +30,13 @@ typedef struct mail_params {
     long maximal_queue_lifetime, minimal_backoff_time, maximal_backoff_time;
     long delay_warning_time, queue_run_delay, transport_retry_time, qmgr_ipc_timeout;
     long qmgr_message_active_limit, default_process_limit;
+    /* address resolution and rewriting */
+    const char *relayhost, *transport_maps, *defer_transports;
+    const char *virtual_alias_maps, *propagate_unmatched_extensions;
+    /* notifications */
+    const char *notify_classes, *double_bounce_sender, *bounce_notice_recipient;
+    const char *double_bounce_notice_recipient; /* 2bounce_notice_recipient */
+    const char *delay_notice_recipient;
 } mail_params;
 
 const mail_params *mail_params_current(void);

@@ -309,8 +309,9 @@ static int class_transport(resolved *out, const char *domain, strbuf *err)
     if (out->cls == ADDR_CLASS_LOCAL) {
         hop = mail_params_current()->myhostname;
         hop_source = "myhostname";
-    } else if (out->cls != ADDR_CLASS_VIRTUAL_MAILBOX && cfg_str("relayhost")[0] != '\0') {
-        hop = cfg_str("relayhost");
+    } else if (out->cls != ADDR_CLASS_VIRTUAL_MAILBOX &&
+               mail_params_current()->relayhost[0] != '\0') {
+        hop = mail_params_current()->relayhost;
         hop_source = "relayhost";
     }
     const char *transport = out->cls == ADDR_CLASS_LOCAL ? "local" : "smtp";
@@ -324,7 +325,7 @@ static int class_transport(resolved *out, const char *domain, strbuf *err)
 /* Step 4: transport_maps. 0 ok (out changed or not), -1 temporary failure. */
 static int apply_transport_maps(resolver *r, resolved *out, strbuf *err)
 {
-    if (cfg_str("transport_maps")[0] == '\0')
+    if (mail_params_current()->transport_maps[0] == '\0')
         return 0;
     strbuf value;
     strbuf_init(&value, 4096);

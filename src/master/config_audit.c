@@ -2,6 +2,7 @@
  * config_audit.c: the fail-closed check of main.cf and master.cf (see config_audit.h).
  */
 #include "master/config_audit.h"
+#include "deliver/local_settings.h"
 #include "deliver/smtp_settings.h"
 #include "lib/dns.h"
 #include "lib/log.h"
@@ -168,6 +169,39 @@ static int is_cache_database(const char *name)
     return n > sizeof(suffix) - 1 && strcmp(name + n - (sizeof(suffix) - 1), suffix) == 0;
 }
 
+/* "<transport>_destination_concurrency_limit" and its kin: the queue manager needs a whole
+ * number (0 = no limit; the initial concurrency at least 1), as Postfix's qmgr does. */
+static void audit_transport_limit(auditor *a, const char *where, int line, const char *name,
+                                  const char *raw)
+{
+    static const struct {
+        const char *suffix;
+        long min;
+    } limits[] = {{"_destination_concurrency_limit", 0},
+                  {"_destination_recipient_limit", 0},
+                  {"_initial_destination_concurrency", 1},
+                  {"initial_destination_concurrency", 1}};
+    size_t n = strlen(name);
+    for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+        size_t s = strlen(limits[i].suffix);
+        if (n < s || strcmp(name + n - s, limits[i].suffix) != 0)
+            continue;
+        strbuf value, err;
+        strbuf_init(&value, 0);
+        strbuf_init(&err, 0);
+        char *end = NULL;
+        long v = -1;
+        if (config_expand(a->cfg, raw, &value, &err) == 0 && value.data[0] != '\0')
+            v = strtol(value.data, &end, 10);
+        if (end == NULL || end == value.data || *end != '\0' || v < limits[i].min)
+            add_error(a, "%s, line %d: %s = %s: want a whole number of at least %ld", where, line,
+                      name, raw, limits[i].min);
+        strbuf_free(&value);
+        strbuf_free(&err);
+        return;
+    }
+}
+
 /* One setting, from main.cf or a master.cf -o. */
 static void audit_setting(auditor *a, const char *where, int line, const char *name,
                           const char *raw)
@@ -183,6 +217,7 @@ static void audit_setting(auditor *a, const char *where, int line, const char *n
         strmap_put(a->warned, name, a);
     } else if (!is_cache_database(name)) {
         audit_tables(a, where, line, name, raw);
+        audit_transport_limit(a, where, line, name, raw);
     }
 }
 
@@ -251,8 +286,8 @@ static void audit_restrictions(auditor *a)
     strbuf_free(&err);
 }
 
-/* Values the smtpd and smtp/lmtp programs would refuse at their start (DNS servers, timeouts,
- * limits), found here instead, so a bad value stops postfix check/start/reload rather than each
+/* Values the smtpd, smtp/lmtp and local programs would refuse at their start (DNS servers,
+ * timeouts, limits, lock methods), found here instead, so a bad value stops postfix check/start/reload rather than each
  * process as it starts. where is "" for main.cf or "FILE, line N: service NAME: ". */
 static void audit_program_settings(auditor *a, config *cfg, const char *program, const char *where)
 {
@@ -269,7 +304,15 @@ static void audit_program_settings(auditor *a, config *cfg, const char *program,
     if (!bad && (program == NULL || strcmp(program, "smtp") == 0 || strcmp(program, "lmtp") == 0)) {
         smtp_settings s;
         smtp_settings_load(&s, cfg);
-        if (smtp_settings_check(&s, &err) < 0)
+        if (smtp_settings_check(&s, &err) < 0) {
+            add_error(a, "%s%s", where, err.data);
+            bad = 1;
+        }
+    }
+    if (!bad && (program == NULL || strcmp(program, "local") == 0)) {
+        local_settings s;
+        local_settings_load(&s, cfg);
+        if (local_settings_check(&s, &err) < 0)
             add_error(a, "%s%s", where, err.data);
     }
     strbuf_free(&err);

@@ -97,7 +97,8 @@ void qmgr_job_free(qmgr_job *job)
     free(job);
 }
 
-/* A positive integer parameter, or fallback when unset or malformed. */
+/* A whole-number parameter (config_audit refused a malformed one at postfix check, start and
+ * reload), or fallback when it is unset. */
 static long param_long(const char *name, long fallback)
 {
     const char *v = cfg_str(name);
@@ -105,7 +106,12 @@ static long param_long(const char *name, long fallback)
         return fallback;
     char *end;
     long n = strtol(v, &end, 10);
-    return end != v && *end == '\0' && n > 0 ? n : fallback;
+    if (end == v || *end != '\0' || n < 0) {
+        log_warning("parameter %s: bad value \"%s\" (want a whole number): using %ld", name, v,
+                    fallback);
+        return fallback;
+    }
+    return n;
 }
 
 /* <transport><suffix> ("smtp_destination_concurrency_limit"), or fallback. */
@@ -143,15 +149,15 @@ qmgr_transport *qmgr_transport_get(qmgr *q, const char *name)
                                      param_long("default_destination_concurrency_limit", 20));
     int maxproc = master_maxproc(q, name);
     t->limit = maxproc > 0 ? maxproc : 1;
-    t->dest_limit = (int)(conc < 100000 ? conc : 100000);
+    /* 0 means no limit, as in Postfix: the process limit is the only bound then */
+    t->dest_limit = (int)(conc > 0 && conc < 100000 ? conc : 100000);
     long initial = transport_param_long(name, "_initial_destination_concurrency",
                                         param_long("initial_destination_concurrency", 5));
-    t->initial_concurrency = (int)(initial < 100000 ? initial : 100000);
-    t->rcpt_limit =
-        (int)transport_param_long(name, "_destination_recipient_limit",
-                                  param_long("default_destination_recipient_limit", 50));
-    if (t->rcpt_limit > DELIVER_RCPT_MAX)
-        t->rcpt_limit = DELIVER_RCPT_MAX;
+    t->initial_concurrency = (int)(initial < 1 ? 1 : initial < 100000 ? initial : 100000);
+    long rcpts = transport_param_long(name, "_destination_recipient_limit",
+                                      param_long("default_destination_recipient_limit", 50));
+    /* 0 (no limit) and anything larger go in batches of the most an agent takes at once */
+    t->rcpt_limit = (int)(rcpts > 0 && rcpts < DELIVER_RCPT_MAX ? rcpts : DELIVER_RCPT_MAX);
     t->next = q->transports;
     q->transports = t;
     return t;
@@ -194,7 +200,7 @@ static void split_dsn_text(const char *nexthop, const char *def_dsn, char dsn[DS
 
 static int in_defer_transports(const char *name)
 {
-    return word_list_has(cfg_str("defer_transports"), name, WORD_LIST_EXACT);
+    return word_list_has(mail_params_current()->defer_transports, name, WORD_LIST_EXACT);
 }
 
 /* ---- destinations ---- */

@@ -321,7 +321,17 @@ static long decode(smtpd_session *s, const char *b64, unsigned char *buf, size_t
         buf[0] = '\0';
         return 0;
     }
-    long n = sasl_base64_decode(b64, strlen(b64), buf, buflen - 1);
+    size_t len = strlen(b64), pad = 0;
+    while (pad < 2 && pad < len && b64[len - 1 - pad] == '=')
+        pad++;
+    if (len % 4 == 0 && len / 4 * 3 - pad > buflen - 1) {
+        /* well-formed base64, but more than a user name or password Postern takes */
+        log_warning("%s: SASL %s authentication failed: response of %zu bytes is too long",
+                    s->namaddr, s->sasl_mech, len / 4 * 3 - pad);
+        abort_dialog(s, "535 5.7.8 Error: authentication failed: response too long");
+        return -1;
+    }
+    long n = sasl_base64_decode(b64, len, buf, buflen - 1);
     if (n < 0) {
         abort_dialog(s, "501 5.5.2 Cannot decode response");
         return -1;

@@ -390,18 +390,19 @@ def test_virtual_mailbox_path_too_long_defers_with_reason(instance):
     assert not list(instance.mail.rglob("new"))
 
 
-def test_bad_local_setting_is_refused_when_the_agent_starts(instance):
-    """local's typed settings are checked once when it starts, naming the parameter, with the
-    service's master.cf -o overrides applied."""
+def test_bad_local_setting_is_refused_at_start(instance):
+    """local's typed settings are checked by postfix check and start (and by the agent when it
+    starts), naming the service and parameter, with the service's master.cf -o overrides."""
     instance.write_master_cf(instance.master_cf_text().replace(
         "local     unix  -       n       n       -       -       local\n",
         "local     unix  -       n       n       -       -       local"
         " -o command_time_limit=0\n"))
-    instance.start()
-    try:
-        instance.cmd("sendmail", "-f", "a@example.test", "root@mx.example.test",
-                     input="Subject: x\n\nx\n", check=True)
-        instance.wait_for(lambda: "parameter command_time_limit: value 0 is not above 0"
-                          in instance.maillog(), what="local refusing its settings")
-    finally:
-        instance.stop()
+    for verb in ("check", "start"):
+        p = instance.cmd("postfix", verb)
+        assert p.returncode != 0, (verb, p.stderr)
+        assert "service local: parameter command_time_limit: value 0 is not above 0" in \
+            p.stderr, (verb, p.stderr)
+    instance.write_master_cf(instance.master_cf_text().replace(" -o command_time_limit=0", ""))
+    instance.write_main_cf({"mailbox_delivery_lock": ""})
+    p = instance.cmd("postfix", "check")
+    assert p.returncode != 0 and "mailbox_delivery_lock" in p.stderr, p.stderr

@@ -323,3 +323,22 @@ def test_bad_resolver_address_in_service_override_refused(instance):
                              "  -o smtp_dns_resolver_address=127.0.0.1:5353\n")
     p = instance.cmd("postfix", "check")
     assert p.returncode == 0, p.stderr
+
+
+@pytest.mark.parametrize("name,value", [
+    ("smtp_destination_concurrency_limit", "twenty"),
+    ("relay_destination_recipient_limit", "-1"),
+    ("initial_destination_concurrency", "0"),
+], ids=["not-a-number", "negative", "initial-zero"])
+def test_bad_transport_limit_refused_at_load(instance, name, value):
+    """The queue manager used to take a malformed per-transport limit as its default without a
+    word; postfix check and start now refuse it, naming the line."""
+    instance.write_main_cf({name: value})
+    line = main_cf_line(instance, name)
+    want = (f"{instance.etc}/main.cf, line {line}: {name} = {value}: "
+            "want a whole number of at least")
+    for verb in ("check", "start"):
+        p = instance.cmd("postfix", verb)
+        assert p.returncode != 0, (verb, p.stderr)
+        assert want in p.stderr, (verb, p.stderr)
+    assert not port_accepts(instance.port)

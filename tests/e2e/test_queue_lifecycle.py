@@ -218,9 +218,11 @@ def test_queue_lifetime_expires_with_a_dsn(instance, sink):
     send(instance, [RCPT], subject="too slow")
     qid = queue_id_of(instance, RCPT)
     notices = wait_mailbox(instance, 1, timeout=30)
+    # the log lines may land after the notice is in the mailbox: wait for them
+    instance.wait_for(lambda: re.search(qid + r": sender non-delivery notification: \w+",
+                                        instance.maillog()), what="the notification logged")
     log = instance.maillog()
     assert f"{qid}: from=<{SENDER}>, status=expired, returned to sender" in log
-    assert re.search(qid + r": sender non-delivery notification: \w+", log)
     assert log.count(f"{qid}: to=<{RCPT}>") >= 2  # tried more than once before giving up
     dsn = check_dsn(notices[0])
     (r,) = dsn["recipients"]

@@ -125,5 +125,11 @@ def test_overlong_sasl_user_gets_a_clear_reply(smtpd, instance):
     token = base64.b64encode(("\0" + "u" * 300 + "\0" + PASSWORD).encode()).decode()
     reply = c.cmd("AUTH PLAIN " + token)
     assert reply.startswith("535 5.7.8") or reply.startswith("501 5.5.2"), reply
-    assert c.cmd("AUTH LOGIN " + base64.b64encode(b"u" * 300).decode()).startswith("501 5.5.2")
+    # well-formed base64 that is only too long is said to be too long, not undecodable
+    assert c.cmd("AUTH LOGIN " + base64.b64encode(b"u" * 300).decode()) == \
+        "535 5.7.8 Error: authentication failed: response too long"
+    assert c.cmd("AUTH LOGIN " + base64.b64encode(b"u" * 30).decode()).startswith("334 ")
+    assert c.cmd(base64.b64encode(b"p" * 1100).decode()) == \
+        "535 5.7.8 Error: authentication failed: response too long"
+    assert c.cmd("AUTH LOGIN !!!!").startswith("501 5.5.2"), "bad base64 stays a 501"
     assert c.cmd("NOOP") == "250 2.0.0 Ok"
