@@ -11,6 +11,7 @@
 #include "lib/xalloc.h"
 #include "maps/map.h"
 #include "smtpd/smtpd_check.h"
+#include "smtpd/smtpd_settings.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -80,6 +81,17 @@ static void add_item(auditor *a, int refuse, const char *what, const char *fmt, 
     va_list ap;
     va_start(ap, fmt);
     push_item(a, refuse && !a->warn_only, what, then, fmt, ap);
+    va_end(ap);
+}
+
+/* Adds a warning: Postern runs, doing what Postfix would do in the same case. */
+static void add_warning(auditor *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void add_warning(auditor *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    push_item(a, 0, NULL, NULL, fmt, ap);
     va_end(ap);
 }
 
@@ -288,7 +300,7 @@ static void audit_restrictions(auditor *a)
 
 /* Values the smtpd, smtp/lmtp and local programs would refuse at their start (DNS servers,
  * timeouts, limits, lock methods), found here instead, so a bad value stops postfix check/start/reload rather than each
- * process as it starts. where is "" for main.cf or "FILE, line N: service NAME: ". */
+ * process as it starts. where is "MAIN.CF: " or "MASTER.CF, line N: service NAME: ". */
 static void audit_program_settings(auditor *a, config *cfg, const char *program, const char *where)
 {
     strbuf err;
@@ -296,10 +308,18 @@ static void audit_program_settings(auditor *a, config *cfg, const char *program,
     int bad = 0;
     if (program == NULL || strcmp(program, "smtpd") == 0) {
         const char *servers = config_get(cfg, "smtpd_dns_resolver_address");
+        strbuf warn;
+        strbuf_init(&warn, 0);
         if (servers[0] != '\0' && dns_servers_check(servers, &err) < 0) {
             add_error(a, "%sparameter smtpd_dns_resolver_address: %s", where, err.data);
             bad = 1;
+        } else if (smtpd_settings_check(cfg, &err, &warn) < 0) {
+            add_error(a, "%s%s", where, err.data);
+            bad = 1;
+        } else if (warn.len > 0) {
+            add_warning(a, "%s%s", where, warn.data);
         }
+        strbuf_free(&warn);
     }
     if (!bad && (program == NULL || strcmp(program, "smtp") == 0 || strcmp(program, "lmtp") == 0)) {
         smtp_settings s;
@@ -316,6 +336,16 @@ static void audit_program_settings(auditor *a, config *cfg, const char *program,
             add_error(a, "%s%s", where, err.data);
     }
     strbuf_free(&err);
+}
+
+/* The programs' settings as main.cf alone makes them (services without -o). */
+static void audit_main_cf_programs(auditor *a)
+{
+    strbuf where;
+    strbuf_init(&where, 0);
+    strbuf_printf(&where, "%s: ", config_main_cf(a->cfg));
+    audit_program_settings(a, a->cfg, NULL, where.data);
+    strbuf_free(&where);
 }
 
 /* A service with -o overrides: its settings checked, and an smtpd's restriction lists compiled,
@@ -377,7 +407,7 @@ void config_audit_run(config *cfg, const master_cf *mcf, config_audit *out)
     audit_main_cf(&a);
     if (mcf) {
         audit_restrictions(&a);
-        audit_program_settings(&a, a.cfg, NULL, "");
+        audit_main_cf_programs(&a);
         audit_master_cf(&a);
     }
     strmap_free(a.warned, NULL);

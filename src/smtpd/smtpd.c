@@ -38,8 +38,8 @@ static match_list *optional_net_list(const char *param)
     strbuf err;
     strbuf_init(&err, 0);
     match_list *ml = net_list_open(value, &err);
-    if (ml == NULL)
-        log_warning("%s: %s (ignored)", param, err.data);
+    if (ml == NULL) /* postfix check refuses it first (smtpd_settings_check) */
+        log_fatal("parameter %s: %s", param, err.data);
     strbuf_free(&err);
     return ml;
 }
@@ -73,11 +73,9 @@ static void load_settings(smtpd_server *srv)
     srv->delay_reject = cfg_bool("smtpd_delay_reject");
     srv->soft_bounce = cfg_bool("soft_bounce");
     int mode = smtpd_bare_lf_mode_parse(cfg_str("smtpd_forbid_bare_newline"));
-    if (mode < 0) {
-        log_warning("bad smtpd_forbid_bare_newline value \"%s\"; using \"normalize\"",
-                    cfg_str("smtpd_forbid_bare_newline"));
-        mode = SMTPD_BARE_LF_NORMALIZE;
-    }
+    if (mode < 0) /* postfix check refuses it first (smtpd_settings_check) */
+        log_fatal("parameter smtpd_forbid_bare_newline: invalid value \"%s\"",
+                  cfg_str("smtpd_forbid_bare_newline"));
     srv->bare_lf_mode = (smtpd_bare_lf_mode)mode;
     long code = cfg_int("smtpd_forbid_bare_newline_reject_code");
     srv->bare_lf_reject_code = code >= 400 && code <= 599 ? (int)code : 550;

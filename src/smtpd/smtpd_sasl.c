@@ -72,25 +72,39 @@ void sasl_backend_cancel(sasl_backend *b, void *handle)
 
 /* ---- settings ---- */
 
-/* 1 when the options leave plaintext mechanisms (PLAIN, LOGIN) usable; fatal on a bad word. */
-static int plaintext_allowed(const char *param)
+int smtpd_sasl_options_parse(const char *param, const char *value, int *plaintext_ok,
+                             strbuf *err)
 {
     static const char *const known[] = {"noanonymous", "noplaintext", "noactive",
                                         "nodictionary", "mutual_auth", "forward_secrecy"};
-    const char *value = cfg_str(param);
-    int ok = 1;
+    int rc = 0;
+    *plaintext_ok = 1;
     char *copy = xstrdup(value);
-    for (char *save = NULL, *w = strtok_r(copy, " \t,\n", &save); w;
+    for (char *save = NULL, *w = strtok_r(copy, " \t,\n", &save); w && rc == 0;
          w = strtok_r(NULL, " \t,\n", &save)) {
         size_t i = 0;
         while (i < sizeof(known) / sizeof(known[0]) && strcasecmp(w, known[i]) != 0)
             i++;
-        if (i == sizeof(known) / sizeof(known[0]))
-            log_fatal("unknown %s value \"%s\"", param, w);
-        if (i > 0)
-            ok = 0; /* everything but noanonymous excludes PLAIN and LOGIN */
+        if (i == sizeof(known) / sizeof(known[0])) {
+            strbuf_printf(err, "parameter %s: unknown value \"%s\"", param, w);
+            rc = -1;
+        } else if (i > 0) {
+            *plaintext_ok = 0; /* everything but noanonymous excludes PLAIN and LOGIN */
+        }
     }
     free(copy);
+    return rc;
+}
+
+/* 1 when the options leave plaintext mechanisms (PLAIN, LOGIN) usable; fatal on a bad word. */
+static int plaintext_allowed(const char *param)
+{
+    int ok;
+    strbuf err;
+    strbuf_init(&err, 0);
+    if (smtpd_sasl_options_parse(param, cfg_str(param), &ok, &err) < 0)
+        log_fatal("%s", err.data);
+    strbuf_free(&err);
     return ok;
 }
 

@@ -24,23 +24,37 @@ static int parse_level(const char *value, smtpd_tls_level *out)
     return 0;
 }
 
+int smtpd_tls_level_of(config *cfg, smtpd_tls_level *out, strbuf *err)
+{
+    const char *level = config_get(cfg, "smtpd_tls_security_level");
+    *out = SMTPD_TLS_NONE;
+    if (*level) {
+        if (parse_level(level, out) < 0) {
+            strbuf_printf(err,
+                          "parameter smtpd_tls_security_level: invalid value \"%s\" (want none, "
+                          "may or encrypt)",
+                          level);
+            return -1;
+        }
+    } else if (config_get_bool(cfg, "smtpd_enforce_tls")) {
+        *out = SMTPD_TLS_ENCRYPT;
+    } else if (config_get_bool(cfg, "smtpd_use_tls")) {
+        *out = SMTPD_TLS_MAY;
+    }
+    if (config_get_bool(cfg, "smtpd_tls_wrappermode"))
+        *out = SMTPD_TLS_ENCRYPT; /* a TLS-wrapped port is TLS or nothing */
+    return 0;
+}
+
 void smtpd_tls_load(smtpd_server *srv)
 {
-    const char *level = cfg_str("smtpd_tls_security_level");
-    smtpd_tls_level lv = SMTPD_TLS_NONE;
-    if (*level) {
-        if (parse_level(level, &lv) < 0)
-            log_fatal("invalid smtpd_tls_security_level value \"%s\" (want none, may or "
-                      "encrypt)",
-                      level);
-    } else if (cfg_bool("smtpd_enforce_tls")) {
-        lv = SMTPD_TLS_ENCRYPT;
-    } else if (cfg_bool("smtpd_use_tls")) {
-        lv = SMTPD_TLS_MAY;
-    }
+    smtpd_tls_level lv;
+    strbuf bad;
+    strbuf_init(&bad, 0);
+    if (smtpd_tls_level_of(config_current(), &lv, &bad) < 0)
+        log_fatal("%s", bad.data);
+    strbuf_free(&bad);
     srv->tls_wrapper = cfg_bool("smtpd_tls_wrappermode");
-    if (srv->tls_wrapper)
-        lv = SMTPD_TLS_ENCRYPT; /* a TLS-wrapped port is TLS or nothing */
     srv->tls_auth_only = cfg_bool("smtpd_tls_auth_only");
     srv->tls_received_header = cfg_bool("smtpd_tls_received_header");
     srv->tls_loglevel = (int)cfg_int("smtpd_tls_loglevel");

@@ -12,6 +12,9 @@
 #ifndef POSTERN_SMTPD_TLS_H
 #define POSTERN_SMTPD_TLS_H
 
+#include "lib/config.h"
+#include "lib/strbuf.h"
+
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -22,6 +25,9 @@ typedef enum { SMTPD_TLS_NONE, SMTPD_TLS_MAY, SMTPD_TLS_ENCRYPT } smtpd_tls_leve
 
 #define SMTPD_TLS_AGAIN (-2)
 
+/* The TLS level cfg asks of smtpd (smtpd_tls_security_level, or the older smtpd_use_tls /
+ * smtpd_enforce_tls; smtpd_tls_wrappermode makes it encrypt): 0, or -1 with the reason. */
+int smtpd_tls_level_of(config *cfg, smtpd_tls_level *out, strbuf *err);
 /* Reads smtpd_tls_* (level, wrapper mode, certificates) into srv; fatal when a level that
  * demands TLS cannot be honoured; "may" without usable certificates is warned about and
  * leaves TLS off, as Postfix does. */

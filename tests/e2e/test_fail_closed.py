@@ -106,6 +106,15 @@ def test_required_main_cf_setting_refused(instance, name, value):
         instance.cmd("postfix", "status").returncode != 0
 
 
+def assert_check_and_start_refused(inst, want):
+    """postfix check and postfix start both fail with want in their messages; nothing listens."""
+    for verb in ("check", "start"):
+        p = inst.cmd("postfix", verb)
+        assert p.returncode != 0, (verb, p.stderr)
+        assert want in p.stderr, (verb, p.stderr)
+    assert not port_accepts(inst.port)
+
+
 def stock_services(inst):
     return inst.master_cf_text()
 
@@ -282,11 +291,7 @@ def test_bad_restriction_refused_at_load(instance, value, why):
     instance.write_main_cf({"smtpd_recipient_restrictions": value})
     line = main_cf_line(instance, "smtpd_recipient_restrictions")
     want = f"fatal: {instance.etc}/main.cf, line {line}: smtpd_recipient_restrictions: {why}"
-    for verb in ("check", "start"):
-        p = instance.cmd("postfix", verb)
-        assert p.returncode != 0, (verb, p.stderr)
-        assert want in p.stderr, (verb, p.stderr)
-    assert not port_accepts(instance.port)
+    assert_check_and_start_refused(instance, want)
 
 
 @pytest.mark.parametrize("name,value,why", [
@@ -302,11 +307,7 @@ def test_bad_resolver_address_refused_at_load(instance, name, value, why):
     (it used to be only warned about by each smtp agent, which then asked /etc/resolv.conf's
     servers instead, and smtpd died at its first connection)."""
     instance.write_main_cf({name: value})
-    for verb in ("check", "start"):
-        p = instance.cmd("postfix", verb)
-        assert p.returncode != 0, (verb, p.stderr)
-        assert why in p.stderr, (verb, p.stderr)
-    assert not port_accepts(instance.port)
+    assert_check_and_start_refused(instance, why)
 
 
 def test_bad_resolver_address_in_service_override_refused(instance):
@@ -337,8 +338,40 @@ def test_bad_transport_limit_refused_at_load(instance, name, value):
     line = main_cf_line(instance, name)
     want = (f"{instance.etc}/main.cf, line {line}: {name} = {value}: "
             "want a whole number of at least")
-    for verb in ("check", "start"):
-        p = instance.cmd("postfix", verb)
-        assert p.returncode != 0, (verb, p.stderr)
-        assert want in p.stderr, (verb, p.stderr)
-    assert not port_accepts(instance.port)
+    assert_check_and_start_refused(instance, want)
+
+
+@pytest.mark.parametrize("name,value,why", [
+    ("smtpd_tls_security_level", "bogus",
+     'parameter smtpd_tls_security_level: invalid value "bogus" (want none, may or encrypt)'),
+    ("smtpd_tls_security_level", "encrypt",
+     "TLS is required (smtpd_tls_security_level = encrypt) but cannot be set up: "
+     "no server certificate"),
+    ("smtpd_recipient_limit", "0", "parameter smtpd_recipient_limit: value 0 is below 1"),
+    ("smtpd_forbid_bare_newline", "maybe",
+     'parameter smtpd_forbid_bare_newline: invalid value "maybe"'),
+    ("smtpd_client_event_limit_exceptions", "300.1.1.1/99",
+     "parameter smtpd_client_event_limit_exceptions: "),
+], ids=["tls-level", "tls-encrypt-no-cert", "recipient-limit", "bare-newline", "net-list"])
+def test_bad_smtpd_setting_refused_at_load(instance, name, value, why):
+    """Values smtpd itself would refuse only as the first client connects (or, for the
+    bare-newline mode and network lists, used to replace by a default with a warning) stop
+    postfix check and start, naming main.cf; as a master.cf -o they name the service."""
+    instance.write_main_cf({name: value})
+    assert_check_and_start_refused(instance, f"{instance.etc}/main.cf: {why}")
+    instance.write_main_cf()
+    instance.write_master_cf(instance.master_cf_text().replace(
+        " smtpd\n", f" smtpd -o {name}={value}\n", 1))
+    p = instance.cmd("postfix", "check")
+    assert p.returncode != 0, p.stderr
+    assert f"{instance.etc}/master.cf, line 1: service 127.0.0.1:{instance.port}: {why}" \
+        in p.stderr, p.stderr
+
+
+def test_tls_may_without_certificate_is_a_warning(instance):
+    """Level may without a usable certificate: Postfix runs without STARTTLS and says so; so
+    does Postern, now already at postfix check."""
+    instance.write_main_cf({"smtpd_tls_security_level": "may"})
+    p = instance.cmd("postfix", "check")
+    assert p.returncode == 0, p.stderr
+    assert "cannot set up TLS: no server certificate" in p.stderr, p.stderr
