@@ -3,6 +3,8 @@
 
 #include "deliver/smtp_connect.h"
 #include "deliver/smtp_dns.h"
+#include "deliver/smtp_sasl.h"
+#include "deliver/smtp_tls.h"
 
 #include <string.h>
 
@@ -100,4 +102,24 @@ int smtp_settings_check(const smtp_settings *s, strbuf *err)
         smtp_dns_resolver_parse(s->dns_resolver_address, &resolver, err) < 0)
         return -1;
     return 0;
+}
+
+int smtp_agent_check(config *cfg, int lmtp, strbuf *err)
+{
+    smtp_settings s;
+    smtp_settings_load(&s, cfg);
+    if (smtp_settings_check(&s, err) < 0)
+        return -1;
+    /* The TLS engine and SASL client read their settings through the current configuration
+     * (as the agent does), so cfg is current while they are set up once and freed. */
+    config *saved = config_current();
+    config_set_current(cfg);
+    const char *prefix = lmtp ? "lmtp" : "smtp";
+    smtp_tls_engine *tls = smtp_tls_engine_create(prefix, lmtp, err);
+    smtp_sasl *sasl = tls ? smtp_sasl_create(prefix, err) : NULL;
+    config_set_current(saved);
+    int rc = tls && sasl ? 0 : -1;
+    smtp_sasl_free(sasl);
+    smtp_tls_engine_free(tls);
+    return rc;
 }

@@ -39,5 +39,10 @@ const smtp_settings *smtp_settings_current(void);
 void smtp_settings_load(smtp_settings *s, config *cfg);
 /* 0, or -1 with "parameter NAME: ..." in err. */
 int smtp_settings_check(const smtp_settings *s, strbuf *err);
+/* Everything the smtp (or, with lmtp, the lmtp) agent checks when it starts, on cfg: the typed
+ * settings, the TLS engine (levels, protocols, ciphers, policy tables, certificates, trust
+ * anchors) and the SASL client (password tables), for postfix check/start/reload. 0, or -1
+ * with the reason in err. */
+int smtp_agent_check(config *cfg, int lmtp, strbuf *err);
 
 #endif

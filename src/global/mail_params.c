@@ -1,9 +1,11 @@
 /* mail_params.c: main.cf parameters typed once per configuration load (see mail_params.h). */
 #include "global/mail_params.h"
 
+#include "lib/xalloc.h"
 #include "queue/queue_dir.h"
 
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The settings of the configuration that is current: part of the loaded configuration, the one
@@ -21,6 +23,7 @@ static void load(mail_params *p, config *cfg)
     p->recipient_delimiter = config_get(cfg, "recipient_delimiter");
     p->mail_name = config_get(cfg, "mail_name");
     p->mail_owner = config_get(cfg, "mail_owner");
+    p->inet_protocols = config_get(cfg, "inet_protocols");
     p->soft_bounce = config_get_bool(cfg, "soft_bounce");
     p->append_at_myorigin = config_get_bool(cfg, "append_at_myorigin");
     p->always_add_missing_headers = config_get_bool(cfg, "always_add_missing_headers");
@@ -70,8 +73,26 @@ static int at_least(const char *name, long long value, long long min, strbuf *er
     return -1;
 }
 
+/* inet_protocols: "all", or "ipv4" and/or "ipv6", as Postfix takes it. */
+static int protocols_ok(const char *value, strbuf *err)
+{
+    char *copy = xstrdup(value);
+    int words = 0, ok = 1;
+    for (char *save = NULL, *w = strtok_r(copy, " \t,", &save); w && ok;
+         w = strtok_r(NULL, " \t,", &save), words++)
+        ok = strcmp(w, "all") == 0 || strcmp(w, "ipv4") == 0 || strcmp(w, "ipv6") == 0;
+    free(copy);
+    if (ok && words > 0)
+        return 0;
+    strbuf_printf(err, "parameter inet_protocols: bad value \"%s\" (want all, ipv4, ipv6)",
+                  value);
+    return -1;
+}
+
 int mail_params_check(const mail_params *p, strbuf *err)
 {
+    if (protocols_ok(p->inet_protocols, err) < 0)
+        return -1;
     if (strlen(p->queue_directory) > QUEUE_DIR_MAX) {
         strbuf_printf(err, "parameter queue_directory: longer than %d bytes", QUEUE_DIR_MAX);
         return -1;
@@ -83,7 +104,11 @@ int mail_params_check(const mail_params *p, strbuf *err)
                    at_least("deliver_lock_attempts", p->deliver_lock_attempts, 0, err) < 0 ||
                    at_least("qmgr_message_active_limit", p->qmgr_message_active_limit, 1, err) <
                        0 ||
-                   at_least("default_process_limit", p->default_process_limit, 1, err) < 0
+                   at_least("default_process_limit", p->default_process_limit, 1, err) < 0 ||
+                   at_least("queue_run_delay", p->queue_run_delay, 1, err) < 0 ||
+                   at_least("minimal_backoff_time", p->minimal_backoff_time, 1, err) < 0 ||
+                   at_least("maximal_backoff_time", p->maximal_backoff_time, 1, err) < 0 ||
+                   at_least("transport_retry_time", p->transport_retry_time, 1, err) < 0
                ? -1
                : 0;
 }

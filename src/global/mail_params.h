@@ -20,7 +20,7 @@ typedef struct mail_params {
     const config *cfg;     /* the configuration these were read from */
     unsigned long version; /* config_version() then */
     const char *myhostname, *myorigin, *mydestination, *queue_directory, *recipient_delimiter;
-    const char *mail_name, *mail_owner;
+    const char *mail_name, *mail_owner, *inet_protocols;
     int soft_bounce, append_at_myorigin, always_add_missing_headers;
     long hopcount_limit, header_size_limit;
     long long message_size_limit, mailbox_size_limit, bounce_size_limit;

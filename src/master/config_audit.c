@@ -322,9 +322,7 @@ static void audit_program_settings(auditor *a, config *cfg, const char *program,
         strbuf_free(&warn);
     }
     if (!bad && (program == NULL || strcmp(program, "smtp") == 0 || strcmp(program, "lmtp") == 0)) {
-        smtp_settings s;
-        smtp_settings_load(&s, cfg);
-        if (smtp_settings_check(&s, &err) < 0) {
+        if (smtp_agent_check(cfg, program && strcmp(program, "lmtp") == 0, &err) < 0) {
             add_error(a, "%s%s", where, err.data);
             bad = 1;
         }
@@ -352,8 +350,8 @@ static void audit_main_cf_programs(auditor *a)
  * as that program will see them, on a copy of the configuration with the overrides applied. */
 static void audit_service_settings(auditor *a, const master_cf_entry *e)
 {
-    if (e->noverrides == 0)
-        return;
+    if (e->noverrides == 0 && strcmp(e->program, "lmtp") != 0)
+        return; /* main.cf's settings were checked for every program but lmtp */
     config *cfg = config_copy(a->cfg);
     for (size_t k = 0; k < e->noverrides; k++)
         config_override(cfg, e->overrides[k].name, e->overrides[k].value);

@@ -375,3 +375,41 @@ def test_tls_may_without_certificate_is_a_warning(instance):
     p = instance.cmd("postfix", "check")
     assert p.returncode == 0, p.stderr
     assert "cannot set up TLS: no server certificate" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("name,value,why", [
+    ("smtp_tls_security_level", "bogus", 'unknown TLS security level "bogus"'),
+    ("smtp_tls_policy_maps", "bogus:/etc/postern/tls_policy", "unsupported dictionary type: bogus"),
+    ("smtp_tls_protocols", "bogus", 'unknown TLS protocol "bogus"'),
+], ids=["tls-level", "policy-table-type", "protocols"])
+def test_bad_smtp_client_setting_refused_at_load(instance, name, value, why):
+    """What the smtp agent refuses when it starts (its TLS engine and SASL client) is refused
+    by postfix check and start, instead of at the first delivery with mail already accepted."""
+    instance.write_main_cf({name: value})
+    assert_check_and_start_refused(instance, f"{instance.etc}/main.cf: ")
+    assert why in instance.cmd("postfix", "check").stderr
+
+
+def test_lmtp_service_settings_checked(instance):
+    """An lmtp service is checked with the lmtp_* settings, and named."""
+    instance.write_main_cf({"lmtp_tls_security_level": "bogus"})
+    base = instance.master_cf_text()
+    instance.write_master_cf(base + "lmtp unix - - n - - lmtp\n")
+    p = instance.cmd("postfix", "check")
+    assert p.returncode != 0, p.stderr
+    line = base.count("\n") + 1
+    assert (f"{instance.etc}/master.cf, line {line}: service lmtp: lmtp_tls_security_level: "
+            'unknown TLS security level "bogus"') in p.stderr, p.stderr
+    instance.write_master_cf(base)
+    assert instance.cmd("postfix", "check").returncode == 0
+
+
+@pytest.mark.parametrize("name,value,why", [
+    ("inet_protocols", "ipv5", 'parameter inet_protocols: bad value "ipv5" (want all, ipv4, ipv6)'),
+    ("queue_run_delay", "0", "parameter queue_run_delay: value 0 is below 1"),
+], ids=["inet-protocols", "queue-run-delay"])
+def test_bad_queue_or_network_setting_refused(instance, name, value, why):
+    """Postfix refuses these at start; Postern used to take ipv4 for any inet_protocols value it
+    did not know, and a queue_run_delay of 0 as it was."""
+    instance.write_main_cf({name: value})
+    assert_check_and_start_refused(instance, why)
