@@ -51,6 +51,11 @@ int map_type_supported(const char *type)
     return find_type(type, strlen(type)) != NULL;
 }
 
+int map_type_supported_n(const char *type, size_t len)
+{
+    return find_type(type, len) != NULL;
+}
+
 void map_lowercase(char *s)
 {
     for (; *s; s++)
@@ -58,7 +63,8 @@ void map_lowercase(char *s)
             *s = (char)(*s - 'A' + 'a');
 }
 
-map *map_open(const char *spec, strbuf *err)
+/* The type of spec ("type:name", after any "proxy:"), or NULL with the reason in err. */
+static const map_type *spec_type(const char *spec, const char **name_out, strbuf *err)
 {
     const char *name = spec;
     while (strncmp(name, "proxy:", 6) == 0)
@@ -69,11 +75,25 @@ map *map_open(const char *spec, strbuf *err)
         return NULL;
     }
     const map_type *type = find_type(name, (size_t)(colon - name));
-    if (type == NULL) {
+    if (type == NULL)
         strbuf_printf(err, "unsupported dictionary type: %.*s", (int)(colon - name), name);
+    *name_out = colon + 1;
+    return type;
+}
+
+int map_spec_check(const char *spec, strbuf *err)
+{
+    const char *name;
+    return spec_type(spec, &name, err) ? 0 : -1;
+}
+
+map *map_open(const char *spec, strbuf *err)
+{
+    const char *name;
+    const map_type *type = spec_type(spec, &name, err);
+    if (type == NULL)
         return NULL;
-    }
-    void *handle = type->ops->open(colon + 1, err);
+    void *handle = type->ops->open(name, err);
     if (handle == NULL)
         return NULL;
     map *m = xcalloc(1, sizeof(*m));
@@ -84,7 +104,7 @@ map *map_open(const char *spec, strbuf *err)
     if (type->file_suffix) {
         strbuf path;
         strbuf_init(&path, 0);
-        strbuf_printf(&path, "%s%s", colon + 1, type->file_suffix);
+        strbuf_printf(&path, "%s%s", name, type->file_suffix);
         m->file = strbuf_detach(&path);
         if (stat(m->file, &m->file_stat) != 0)
             memset(&m->file_stat, 0, sizeof(m->file_stat));

@@ -60,6 +60,11 @@ void map_close(map *m);
 int map_changed(const map *m);
 /* 1 when type (without ':') names a supported table type. */
 int map_type_supported(const char *type);
+/* Whether spec has the "type:name" form with a type Postern has, without opening it: 0, or -1
+ * with map_open()'s reason in err. */
+int map_spec_check(const char *spec, strbuf *err);
+/* The same for the len bytes at type (a "type:name" spec's prefix). */
+int map_type_supported_n(const char *type, size_t len);
 
 /* A parameter's list of tables ("hash:/etc/aliases, texthash:/x"), searched in order. */
 typedef struct map_list map_list;

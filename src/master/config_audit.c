@@ -128,18 +128,42 @@ static param_verdict setting_verdict(auditor *a, const char *name, const char *r
 
 typedef struct map_scan {
     const char *missing; /* first table type Postern lacks (points into a static list) */
+    int tables_only;     /* the parameter holds tables: a "type:" no one knows is an error */
+    strbuf unknown;      /* the first such type */
 } map_scan;
+
+/* Parameters whose every "type:name" entry is a lookup table (other settings hold colons for
+ * other reasons: nexthops, IPv6 addresses, policy service sockets). */
+static int holds_tables(const char *name)
+{
+    static const char *const lists[] = {"alias_database", "mydestination", "relay_domains",
+                                        "virtual_alias_domains", "virtual_mailbox_domains",
+                                        NULL};
+    size_t n = strlen(name);
+    return in_list(lists, name) || (n > 5 && strcmp(name + n - 5, "_maps") == 0) ||
+           (n > 7 && strcmp(name + n - 7, "_checks") == 0);
+}
 
 static int scan_map_entry(const char *entry, void *ctx)
 {
     map_scan *scan = ctx;
     const char *colon = strchr(entry, ':');
-    if (colon && strncmp(entry, "proxy:", 6) == 0) {
+    while (colon && strncmp(entry, "proxy:", 6) == 0) {
         entry += 6;
         colon = strchr(entry, ':');
     }
     if (colon == NULL)
         return 0;
+    if (scan->tables_only && !map_type_supported_n(entry, (size_t)(colon - entry))) {
+        int postfix_knows = 0;
+        for (size_t i = 0; postfix_map_types[i] && !postfix_knows; i++)
+            postfix_knows = strlen(postfix_map_types[i]) == (size_t)(colon - entry) &&
+                            strncmp(postfix_map_types[i], entry, (size_t)(colon - entry)) == 0;
+        if (!postfix_knows) {
+            strbuf_append(&scan->unknown, entry, (size_t)(colon - entry));
+            return 1;
+        }
+    }
     for (size_t i = 0; postfix_map_types[i]; i++) {
         const char *type = postfix_map_types[i];
         if (strlen(type) == (size_t)(colon - entry) && strncmp(type, entry, strlen(type)) == 0 &&
@@ -157,9 +181,14 @@ static void audit_tables(auditor *a, const char *where, int line, const char *na
     strbuf value, err;
     strbuf_init(&value, 0);
     strbuf_init(&err, 0);
-    map_scan scan = {NULL};
+    map_scan scan = {NULL, holds_tables(name), {0}};
+    strbuf_init(&scan.unknown, 0);
     if (config_expand(a->cfg, raw, &value, &err) == 0)
         map_split_list(value.data, scan_map_entry, &scan, &err);
+    if (scan.unknown.len > 0)
+        add_error(a, "%s, line %d: %s = %s: unknown lookup table type \"%s\"", where, line, name,
+                  raw, scan.unknown.data);
+    strbuf_free(&scan.unknown);
     if (scan.missing) {
         strbuf what;
         strbuf_init(&what, 0);

@@ -335,8 +335,19 @@ static int compile_one(restrict_set *set, word_vec *v, size_t *i, int depth, res
             r->arg = xstrdup(v->w[*i]);
         }
         if ((r->op >= RESTRICT_CHECK_CLIENT_ACCESS && r->op <= RESTRICT_CHECK_RECIPIENT_ACCESS) ||
-            r->op == RESTRICT_CHECK_SASL_ACCESS || r->op == RESTRICT_CHECK_CCERT_ACCESS)
+            r->op == RESTRICT_CHECK_SASL_ACCESS || r->op == RESTRICT_CHECK_CCERT_ACCESS) {
+            /* A table that cannot open now fails its lookups (451) until it can; a spec no
+             * table type matches never will: a configuration error. */
+            strbuf why;
+            strbuf_init(&why, 0);
+            int bad = map_spec_check(r->arg, &why) < 0;
+            if (bad)
+                strbuf_printf(err, "restriction \"%s\": %s", r->name, why.data);
+            strbuf_free(&why);
+            if (bad)
+                return -1;
             r->table = table_open(set, r->arg);
+        }
         if (r->op == RESTRICT_ASYNC) {
             r->async_data = r->kind->compile(r->async_op, r->arg ? r->arg : "", set->async_env,
                                              err);

@@ -413,3 +413,30 @@ def test_bad_queue_or_network_setting_refused(instance, name, value, why):
     did not know, and a queue_run_delay of 0 as it was."""
     instance.write_main_cf({name: value})
     assert_check_and_start_refused(instance, why)
+
+
+@pytest.mark.parametrize("name,value,why", [
+    ("virtual_mailbox_maps", "hsah:/etc/postern/vmailbox",
+     'virtual_mailbox_maps = hsah:/etc/postern/vmailbox: unknown lookup table type "hsah"'),
+    ("mydestination", "localhost, bogus:/etc/postern/local_domains",
+     'unknown lookup table type "bogus"'),
+    ("smtpd_sender_restrictions", "check_sender_access hsah:/etc/postern/senders",
+     'smtpd_sender_restrictions: restriction "check_sender_access": '
+     "unsupported dictionary type: hsah"),
+], ids=["maps", "domain-list", "restriction-table"])
+def test_unknown_table_type_refused_at_load(instance, name, value, why):
+    """A table type no one knows (a typo) is refused by postfix check and start: its lookups
+    could never work (they used to fail, or defer, only once mail came)."""
+    instance.write_main_cf({name: value})
+    assert_check_and_start_refused(instance, why)
+
+
+def test_colons_outside_tables_are_not_table_types(instance):
+    """Nexthops, policy sockets and IPv6 networks hold colons too; they are not tables."""
+    instance.write_main_cf({
+        "relayhost": "[mx.example.com]:587",
+        "smtpd_recipient_restrictions":
+            "check_policy_service inet:127.0.0.1:10023, reject_unauth_destination",
+        "mynetworks": "127.0.0.0/8 [::1]/128"})
+    p = instance.cmd("postfix", "check")
+    assert p.returncode == 0, p.stderr
