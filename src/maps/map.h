@@ -60,8 +60,12 @@ void map_close(map *m);
 int map_changed(const map *m);
 /* 1 when type (without ':') names a supported table type. */
 int map_type_supported(const char *type);
-/* Whether spec has the "type:name" form with a type Postern has, without opening it: 0, or -1
- * with map_open()'s reason in err. */
+/* The name of the Postfix lookup table type at type (len bytes), whether Postern has it or not,
+ * or NULL when Postfix has no such type. */
+const char *map_type_postfix_name(const char *type, size_t len);
+/* Whether spec has the "type:name" form with a type Postern or Postfix has (one only Postfix
+ * has is postfix check's to judge), without opening it: 0, or -1 with map_open()'s reason in
+ * err. */
 int map_spec_check(const char *spec, strbuf *err);
 /* The same for the len bytes at type (a "type:name" spec's prefix). */
 int map_type_supported_n(const char *type, size_t len);

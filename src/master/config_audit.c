@@ -17,13 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Every lookup table type Postfix 3.7 knows; a "type:" prefix outside this list is no table. */
-static const char *const postfix_map_types[] = {
-    "btree",     "cdb",    "cidr",   "dbm",      "environ",  "fail",     "hash",    "inline",
-    "internal",  "ldap",   "lmdb",   "memcache", "mongodb",  "mysql",    "netinfo", "nis",
-    "nisplus",   "pcre",   "pgsql",  "pipemap",  "proxy",    "randmap",  "regexp",  "sdbm",
-    "socketmap", "sqlite", "static", "tcp",      "texthash", "unionmap", "unix",    NULL,
-};
 
 /* Parameters whose value starts with a transport name (transport:nexthop). */
 static const char *const transport_params[] = {
@@ -154,23 +147,17 @@ static int scan_map_entry(const char *entry, void *ctx)
     }
     if (colon == NULL)
         return 0;
-    if (scan->tables_only && !map_type_supported_n(entry, (size_t)(colon - entry))) {
-        int postfix_knows = 0;
-        for (size_t i = 0; postfix_map_types[i] && !postfix_knows; i++)
-            postfix_knows = strlen(postfix_map_types[i]) == (size_t)(colon - entry) &&
-                            strncmp(postfix_map_types[i], entry, (size_t)(colon - entry)) == 0;
-        if (!postfix_knows) {
-            strbuf_append(&scan->unknown, entry, (size_t)(colon - entry));
-            return 1;
-        }
+    size_t len = (size_t)(colon - entry);
+    if (map_type_supported_n(entry, len))
+        return 0;
+    const char *postfix_type = map_type_postfix_name(entry, len);
+    if (postfix_type) {
+        scan->missing = postfix_type; /* Postfix has it, Postern does not */
+        return 1;
     }
-    for (size_t i = 0; postfix_map_types[i]; i++) {
-        const char *type = postfix_map_types[i];
-        if (strlen(type) == (size_t)(colon - entry) && strncmp(type, entry, strlen(type)) == 0 &&
-            !map_type_supported(type) && strcmp(type, "proxy") != 0) {
-            scan->missing = type;
-            return 1;
-        }
+    if (scan->tables_only) {
+        strbuf_append(&scan->unknown, entry, len);
+        return 1;
     }
     return 0;
 }
