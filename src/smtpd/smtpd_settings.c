@@ -121,7 +121,7 @@ int smtpd_settings_check(config *cfg, strbuf *err, strbuf *warn)
     if (at_least(cfg, "smtpd_recipient_limit", 1, err) < 0 ||
         at_least(cfg, "line_length_limit", 512, err) < 0)
         return -1;
-    if (bare_newline_ok(cfg, err) < 0 ||
+    if (net_list_ok(cfg, "mynetworks", err) < 0 || bare_newline_ok(cfg, err) < 0 ||
         net_list_ok(cfg, "smtpd_client_event_limit_exceptions", err) < 0 || sasl_ok(cfg, err) < 0)
         return -1;
     return tls_ok(cfg, err, warn);

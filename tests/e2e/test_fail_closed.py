@@ -352,7 +352,9 @@ def test_bad_transport_limit_refused_at_load(instance, name, value):
      'parameter smtpd_forbid_bare_newline: invalid value "maybe"'),
     ("smtpd_client_event_limit_exceptions", "300.1.1.1/99",
      "parameter smtpd_client_event_limit_exceptions: "),
-], ids=["tls-level", "tls-encrypt-no-cert", "recipient-limit", "bare-newline", "net-list"])
+    ("mynetworks", "10.0.0.0/33", "parameter mynetworks: "),
+], ids=["tls-level", "tls-encrypt-no-cert", "recipient-limit", "bare-newline", "net-list",
+        "mynetworks"])
 def test_bad_smtpd_setting_refused_at_load(instance, name, value, why):
     """Values smtpd itself would refuse only as the first client connects (or, for the
     bare-newline mode and network lists, used to replace by a default with a warning) stop
