@@ -1,9 +1,12 @@
 /* mail_params.c: main.cf parameters typed once per configuration load (see mail_params.h). */
 #include "global/mail_params.h"
 
+#include "lib/fixed_str.h"
 #include "lib/xalloc.h"
 #include "queue/queue_dir.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,12 +15,43 @@
  * piece of process-wide state Postern keeps (docs/design.md, "Process-wide state"). */
 static mail_params loaded;
 
+/* myorigin = /path, as Debian's Postfix reads it (/etc/mailname): the first line of that
+ * file, blanks trimmed. */
+static void load_myorigin(mail_params *p, config *cfg)
+{
+    p->myorigin = p->myorigin_setting = config_get(cfg, "myorigin");
+    p->myorigin_errno = 0;
+    if (p->myorigin[0] != '/')
+        return;
+    FILE *f = fopen(p->myorigin, "re");
+    char line[sizeof(p->myorigin_file) + 2];
+    int got = f != NULL && fgets(line, sizeof(line), f) != NULL;
+    int err = f == NULL ? errno : 0;
+    if (f)
+        fclose(f);
+    if (!got) {
+        p->myorigin_errno = err ? err : ENODATA;
+        return;
+    }
+    line[strcspn(line, "\r\n")] = '\0';
+    char *start = line + strspn(line, " \t");
+    size_t n = strlen(start);
+    while (n > 0 && (start[n - 1] == ' ' || start[n - 1] == '\t'))
+        start[--n] = '\0';
+    if (n == 0)
+        p->myorigin_errno = ENODATA;
+    else if (fixed_copy(p->myorigin_file, sizeof(p->myorigin_file), start) < 0)
+        p->myorigin_errno = ENAMETOOLONG; /* a line of 256 bytes or more: no domain */
+    else
+        p->myorigin = p->myorigin_file;
+}
+
 static void load(mail_params *p, config *cfg)
 {
     p->cfg = cfg;
     p->version = config_version(cfg);
     p->myhostname = config_get(cfg, "myhostname");
-    p->myorigin = config_get(cfg, "myorigin");
+    load_myorigin(p, cfg);
     p->mydestination = config_get(cfg, "mydestination");
     p->queue_directory = config_get(cfg, "queue_directory");
     p->recipient_delimiter = config_get(cfg, "recipient_delimiter");
@@ -91,6 +125,14 @@ static int protocols_ok(const char *value, strbuf *err)
 
 int mail_params_check(const mail_params *p, strbuf *err)
 {
+    if (p->myorigin_errno != 0) {
+        strbuf_printf(err, "parameter myorigin: cannot take the domain from %s: %s",
+                      p->myorigin_setting,
+                      p->myorigin_errno == ENODATA        ? "its first line is empty"
+                      : p->myorigin_errno == ENAMETOOLONG ? "its first line is longer than a domain"
+                                                          : strerror(p->myorigin_errno));
+        return -1;
+    }
     if (protocols_ok(p->inet_protocols, err) < 0)
         return -1;
     if (strlen(p->queue_directory) > QUEUE_DIR_MAX) {

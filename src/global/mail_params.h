@@ -20,6 +20,11 @@ typedef struct mail_params {
     const config *cfg;     /* the configuration these were read from */
     unsigned long version; /* config_version() then */
     const char *myhostname, *myorigin, *mydestination, *queue_directory, *recipient_delimiter;
+    /* myorigin = /file (Debian's Postfix, /etc/mailname): myorigin points at the file's first
+     * line, kept here; myorigin_errno says why it could not be read (mail_params_check). */
+    const char *myorigin_setting; /* the value in main.cf */
+    char myorigin_file[256];
+    int myorigin_errno;
     const char *mail_name, *mail_owner, *inet_protocols;
     int soft_bounce, append_at_myorigin, always_add_missing_headers;
     long hopcount_limit, header_size_limit;

@@ -442,3 +442,32 @@ def test_colons_outside_tables_are_not_table_types(instance):
         "mynetworks": "127.0.0.0/8 [::1]/128"})
     p = instance.cmd("postfix", "check")
     assert p.returncode == 0, p.stderr
+
+
+def test_myorigin_file_as_debian_reads_it(instance, tmp_path):
+    """Debian's main.cf says myorigin = /etc/mailname: the first line of that file is the
+    domain (Postern used the path itself: from=<user@/etc/mailname>). A file it cannot read
+    refuses the start."""
+    mailname = tmp_path / "mailname"
+    mailname.write_text("  mail.origin.test \nsecond line\n")
+    mailname.chmod(0o644)
+    tmp_path.chmod(0o755)
+    instance.write_main_cf({"myorigin": str(mailname)})
+    instance.start()
+    try:
+        instance.cmd("sendmail", "-f", "localsender", "root@mx.example.test",
+                     input="Subject: origin\n\nhi\n", check=True)
+        instance.wait_for(lambda: "from=<localsender@mail.origin.test>" in instance.maillog(),
+                          what="the sender qualified with the file's domain")
+        assert f"from=<localsender@{mailname}>" not in instance.maillog()
+        out = instance.cmd("postconf", "myorigin").stdout
+        assert out.strip() == f"myorigin = {mailname}", out  # postconf shows the setting
+    finally:
+        instance.stop()
+    instance.write_main_cf({"myorigin": str(tmp_path / "missing")})
+    assert_check_and_start_refused(
+        instance, f"parameter myorigin: cannot take the domain from {tmp_path}/missing: "
+                  "No such file or directory")
+    mailname.write_text("\n")
+    instance.write_main_cf({"myorigin": str(mailname)})
+    assert_check_and_start_refused(instance, "its first line is empty")
