@@ -333,6 +333,20 @@ const char **config_set_names(const config *cfg)
 
 static int expand_text(config *cfg, const char *text, strbuf *out, int depth, strbuf *err);
 
+/* Names Postfix's stock master.cf refers to (submission and smtps: "-o
+ * smtpd_client_restrictions=$mua_client_restrictions", ...) without main.cf defining them:
+ * Postfix takes them as empty, and so does a strict expansion (postfix check warns). */
+static const char *const stock_optional_names[] = {
+    "mua_client_restrictions", "mua_helo_restrictions", "mua_sender_restrictions", NULL};
+
+int config_stock_optional(const char *name)
+{
+    for (size_t i = 0; stock_optional_names[i]; i++)
+        if (strcmp(stock_optional_names[i], name) == 0)
+            return 1;
+    return 0;
+}
+
 /* Expands one parameter by name into out, detecting loops. */
 static int expand_name(config *cfg, const char *name, strbuf *out, int depth, strbuf *err)
 {
@@ -345,7 +359,7 @@ static int expand_name(config *cfg, const char *name, strbuf *out, int depth, st
         return -1;
     }
     const char *raw = config_get_raw(cfg, name);
-    if (raw == NULL && cfg->strict) {
+    if (raw == NULL && cfg->strict && !config_stock_optional(name)) {
         if (err->len == 0)
             strbuf_printf(err, "undefined parameter %s", name);
         return -1;

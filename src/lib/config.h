@@ -67,6 +67,9 @@ int config_expand(config *cfg, const char *text, strbuf *out, strbuf *err);
 /* As config_expand, but a $name that is neither a known parameter nor set anywhere is an error
  * ("undefined parameter NAME") instead of nothing; ${name?text} and ${name:text} test names. */
 int config_expand_strict(config *cfg, const char *text, strbuf *out, strbuf *err);
+/* The names Postfix's stock master.cf uses without defining them (mua_client_restrictions,
+ * mua_helo_restrictions, mua_sender_restrictions): empty when undefined, even strictly. */
+int config_stock_optional(const char *name);
 
 /* Typed accessors; a malformed value logs a warning and falls back to the default. */
 long config_get_int(config *cfg, const char *name);

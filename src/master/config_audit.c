@@ -384,6 +384,29 @@ static void audit_service_settings(auditor *a, const master_cf_entry *e)
     config_free(cfg);
 }
 
+/* "-o smtpd_client_restrictions=$mua_client_restrictions" (Postfix's stock submission and
+ * smtps entries) with mua_client_restrictions undefined: an empty list, as Postfix takes it,
+ * said once per name. */
+static void audit_stock_optional(auditor *a, const master_cf_entry *e)
+{
+    for (size_t k = 0; k < e->noverrides; k++) {
+        for (const char *p = strchr(e->overrides[k].value, '$'); p; p = strchr(p + 1, '$')) {
+            const char *name = p + 1 + (p[1] == '{' || p[1] == '(');
+            size_t n = strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_");
+            char *word = xstrndup(name, n);
+            if (config_stock_optional(word) && config_get_raw(a->cfg, word) == NULL &&
+                !strmap_has(a->warned, word)) {
+                add_warning(a, "%s, line %d: %s = %s: undefined parameter %s: an empty list, as in "
+                            "Postfix (define it in main.cf)",
+                            a->mcf->path, e->line, e->overrides[k].name, e->overrides[k].value,
+                            word);
+                strmap_put(a->warned, word, a);
+            }
+            free(word);
+        }
+    }
+}
+
 static void audit_master_cf(auditor *a)
 {
     collect_transports(a);
@@ -396,6 +419,7 @@ static void audit_master_cf(auditor *a)
         for (size_t k = 0; k < e->noverrides; k++)
             audit_setting(a, a->mcf->path, e->line, e->overrides[k].name, e->overrides[k].value);
         audit_service_settings(a, e);
+        audit_stock_optional(a, e);
     }
 }
 

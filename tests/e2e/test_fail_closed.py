@@ -18,6 +18,8 @@ import uuid
 
 import pytest
 
+from conftest import free_port, wait_listening
+
 REFUSED = "not implemented by Postern; refusing to run without it"
 INERT = "not implemented by Postern; no effect on mail flow"
 
@@ -471,3 +473,29 @@ def test_myorigin_file_as_debian_reads_it(instance, tmp_path):
     mailname.write_text("\n")
     instance.write_main_cf({"myorigin": str(mailname)})
     assert_check_and_start_refused(instance, "its first line is empty")
+
+
+def test_stock_submission_entry_without_mua_definitions(instance, tmp_path):
+    """Postfix's stock submission/smtps entries name $mua_client_restrictions and friends,
+    which a stock main.cf does not define: Postfix takes them as empty lists and warns; so does
+    Postern (any other undefined parameter in a restriction list is still refused)."""
+    from tlsutil import make_certs, stock_master_cf
+    certs = make_certs(tmp_path / "pki")
+    (instance.etc / "no_users").write_text("")
+    instance.write_main_cf({"smtpd_tls_chain_files": str(certs["chain"]),
+                            "smtpd_sasl_password_maps": f"texthash:{instance.etc}/no_users"})
+    sub_port, smtps_port = free_port(), free_port()
+    instance.write_master_cf(stock_master_cf(instance, sub_port, smtps_port))
+    p = instance.cmd("postfix", "check")
+    assert p.returncode == 0, p.stderr
+    for name in ("mua_client_restrictions", "mua_helo_restrictions", "mua_sender_restrictions"):
+        assert p.stderr.count(f"undefined parameter {name}: an empty list, as in Postfix") == 1, \
+            p.stderr
+    instance.start()
+    try:
+        wait_listening(sub_port)
+        with smtplib.SMTP("127.0.0.1", sub_port, timeout=20) as c:
+            code, _ = c.ehlo("client.example")
+            assert code == 250 and c.has_extn("starttls")
+    finally:
+        instance.stop()

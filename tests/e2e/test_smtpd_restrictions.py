@@ -131,9 +131,9 @@ def test_postfix_check_compiles_each_services_overrides(instance):
         (("smtpd_recipient_restrictions=permit_sasl_authenticated,reject_bogus",),
          'service 127.0.0.1:{port}: smtpd_recipient_restrictions: unknown restriction '
          '"reject_bogus"'),
-        (("smtpd_client_restrictions=$mua_client_restrictions",),
+        (("smtpd_client_restrictions=$submission_client_restrictions",),
          "service 127.0.0.1:{port}: smtpd_client_restrictions: undefined parameter "
-         "mua_client_restrictions"),
+         "submission_client_restrictions"),
         (("smtpd_restriction_classes=mua_client_restrictions",
           "smtpd_client_restrictions=mua_client_restrictions"),
          "service 127.0.0.1:{port}: smtpd_client_restrictions: restriction class "

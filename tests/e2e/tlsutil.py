@@ -93,9 +93,7 @@ def setup_tls_instance(inst, certs, extra=None, sasl=True):
         "smtpd_tls_security_level": "may",
         "smtpd_tls_loglevel": "1",
         "smtpd_tls_received_header": "yes",
-        "mua_client_restrictions": "",
-        "mua_helo_restrictions": "",
-        "mua_sender_restrictions": "",
+        # mua_*_restrictions stay undefined, as in a stock main.cf: empty lists, as in Postfix
     }
     cf.update(extra or {})
     inst.write_main_cf(cf)
