@@ -284,6 +284,62 @@ static void collect_transports(auditor *a)
     }
 }
 
+/* Whether master.cf defines a unix service called name (a transport). */
+static int has_transport_service(const master_cf *mcf, const char *name, size_t len)
+{
+    for (size_t i = 0; i < mcf->count; i++) {
+        const master_cf_entry *e = &mcf->entries[i];
+        if (e->type == MASTER_TYPE_UNIX && strlen(e->name) == len &&
+            strncmp(e->name, name, len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* "virtual_transport = lmpt:unix:private/dovecot-lmtp": a transport master.cf does not define
+ * would leave that mail deferred for good (Postfix only logs it once mail comes): refused.
+ * Defaults are not judged (relay_transport = relay matters only with relay_domains). */
+static void audit_transport_named(auditor *a, const char *where, int line, const char *param,
+                                  const char *value)
+{
+    if (setting_verdict(a, param, value) != PARAM_VERDICT_OK)
+        return; /* a setting Postern does not implement was judged as such */
+    strbuf expanded, err;
+    strbuf_init(&expanded, 0);
+    strbuf_init(&err, 0);
+    if (config_expand(a->cfg, value, &expanded, &err) == 0) {
+        const char *v = expanded.data + strspn(expanded.data, " \t");
+        size_t n = strcspn(v, ": \t");
+        char *name = xstrndup(v, n);
+        if (n > 0 && !in_list(internal_transports, name) &&
+            !has_transport_service(a->mcf, v, n)) {
+            add_error(a, "%s, line %d: %s = %s: master.cf defines no transport \"%s\"", where,
+                      line, param, value, name);
+        }
+        free(name);
+    }
+    strbuf_free(&expanded);
+    strbuf_free(&err);
+}
+
+static void audit_transports(auditor *a)
+{
+    for (size_t i = 0; transport_params[i]; i++) {
+        const char *raw = config_get_raw(a->cfg, transport_params[i]);
+        if (config_line(a->cfg, transport_params[i]) > 0 && raw && raw[0] != '\0')
+            audit_transport_named(a, config_main_cf(a->cfg),
+                                  config_line(a->cfg, transport_params[i]), transport_params[i],
+                                  raw);
+    }
+    for (size_t i = 0; i < a->mcf->count; i++) {
+        const master_cf_entry *e = &a->mcf->entries[i];
+        for (size_t k = 0; k < e->noverrides; k++)
+            if (in_list(transport_params, e->overrides[k].name) && e->overrides[k].value[0])
+                audit_transport_named(a, a->mcf->path, e->line, e->overrides[k].name,
+                                      e->overrides[k].value);
+    }
+}
+
 /* A master.cf service whose program Postern does not run. */
 static void audit_skipped_service(auditor *a, const master_cf_entry *e)
 {
@@ -446,6 +502,7 @@ void config_audit_run(config *cfg, const master_cf *mcf, config_audit *out)
     if (mcf) {
         audit_restrictions(&a);
         audit_main_cf_programs(&a);
+        audit_transports(&a);
         audit_master_cf(&a);
     }
     strmap_free(a.warned, NULL);

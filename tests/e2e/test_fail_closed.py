@@ -499,3 +499,24 @@ def test_stock_submission_entry_without_mua_definitions(instance, tmp_path):
             assert code == 250 and c.has_extn("starttls")
     finally:
         instance.stop()
+
+
+def test_transport_without_master_cf_service_refused(instance):
+    """virtual_transport naming a transport master.cf does not define (a typo, or Dovecot's
+    lmtp entry missing) would leave that mail deferred for good: refused at check and start,
+    in main.cf and as a -o; a transport master.cf has is fine."""
+    instance.write_main_cf({"virtual_transport": "lmpt:unix:private/dovecot-lmtp"})
+    line = main_cf_line(instance, "virtual_transport")
+    assert_check_and_start_refused(
+        instance, f"{instance.etc}/main.cf, line {line}: virtual_transport = "
+                  'lmpt:unix:private/dovecot-lmtp: master.cf defines no transport "lmpt"')
+    instance.write_main_cf()
+    base = instance.master_cf_text()
+    instance.write_master_cf(base + "lmtp unix - - n - - lmtp\n"
+                             "relay unix - - n - - smtp\n  -o default_transport=nowhere\n")
+    p = instance.cmd("postfix", "check")
+    assert p.returncode != 0 and 'master.cf defines no transport "nowhere"' in p.stderr, p.stderr
+    instance.write_master_cf(base + "lmtp unix - - n - - lmtp\n")
+    instance.write_main_cf({"virtual_transport": "lmtp:unix:private/dovecot-lmtp"})
+    p = instance.cmd("postfix", "check")
+    assert p.returncode == 0, p.stderr
