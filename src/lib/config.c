@@ -627,6 +627,25 @@ static int validate_types(config *cfg, strbuf *err)
     return rc;
 }
 
+int config_check_value(config *cfg, const char *name, const char *raw, strbuf *err)
+{
+    const param_def *p = param_lookup(name);
+    if (p == NULL || p->type == PARAM_RAW)
+        return 0;
+    strbuf out, why;
+    strbuf_init(&out, CONFIG_VALUE_LIMIT);
+    strbuf_init(&why, 0);
+    int rc = config_expand(cfg, raw, &out, &why);
+    if (rc < 0)
+        strbuf_printf(err, "parameter %s: %s", name, why.len ? why.data : "value too long");
+    else if ((rc = check_type(p, out.data)) < 0)
+        strbuf_printf(err, "bad %s value for parameter %s: \"%s\"", type_word(p->type), name,
+                      out.data);
+    strbuf_free(&out);
+    strbuf_free(&why);
+    return rc;
+}
+
 static const char *typed_value(config *cfg, const char *name, const param_def **pp)
 {
     *pp = param_lookup(name);

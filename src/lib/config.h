@@ -70,6 +70,10 @@ int config_expand_strict(config *cfg, const char *text, strbuf *out, strbuf *err
 /* The names Postfix's stock master.cf uses without defining them (mua_client_restrictions,
  * mua_helo_restrictions, mua_sender_restrictions): empty when undefined, even strictly. */
 int config_stock_optional(const char *name);
+/* Whether raw, expanded in cfg, is a good value for parameter name's type (a master.cf -o
+ * value, which config_load() never saw): 0, or -1 with "bad TYPE value for parameter NAME: ..."
+ * in err. */
+int config_check_value(config *cfg, const char *name, const char *raw, strbuf *err);
 
 /* Typed accessors; a malformed value logs a warning and falls back to the default. */
 long config_get_int(config *cfg, const char *name);

@@ -463,6 +463,17 @@ static void audit_stock_optional(auditor *a, const master_cf_entry *e)
     }
 }
 
+/* "-o smtpd_timeout=abc": the type check config_load() does for main.cf, done for a -o. */
+static void audit_override_type(auditor *a, const master_cf_entry *e,
+                                const master_cf_override *o)
+{
+    strbuf err;
+    strbuf_init(&err, 0);
+    if (config_check_value(a->cfg, o->name, o->value, &err) < 0)
+        add_error(a, "%s, line %d: service %s: %s", a->mcf->path, e->line, e->name, err.data);
+    strbuf_free(&err);
+}
+
 static void audit_master_cf(auditor *a)
 {
     collect_transports(a);
@@ -472,8 +483,10 @@ static void audit_master_cf(auditor *a)
             audit_skipped_service(a, e);
             continue;
         }
-        for (size_t k = 0; k < e->noverrides; k++)
+        for (size_t k = 0; k < e->noverrides; k++) {
             audit_setting(a, a->mcf->path, e->line, e->overrides[k].name, e->overrides[k].value);
+            audit_override_type(a, e, &e->overrides[k]);
+        }
         audit_service_settings(a, e);
         audit_stock_optional(a, e);
     }

@@ -520,3 +520,17 @@ def test_transport_without_master_cf_service_refused(instance):
     instance.write_main_cf({"virtual_transport": "lmtp:unix:private/dovecot-lmtp"})
     p = instance.cmd("postfix", "check")
     assert p.returncode == 0, p.stderr
+
+
+@pytest.mark.parametrize("override,why", [
+    ("smtpd_timeout=abc", 'bad time value for parameter smtpd_timeout: "abc"'),
+    ("smtpd_helo_required=maybe", 'bad yes or no value for parameter smtpd_helo_required: "maybe"'),
+    ("message_size_limit=lots", 'bad byte count value for parameter message_size_limit: "lots"'),
+], ids=["time", "bool", "size"])
+def test_malformed_override_value_refused(instance, override, why):
+    """A -o value of the wrong type is refused as main.cf's would be (the program used to take
+    its default with a warning in its own log)."""
+    instance.write_master_cf(instance.master_cf_text().replace(" smtpd\n",
+                                                               f" smtpd -o {override}\n", 1))
+    assert_check_and_start_refused(
+        instance, f"{instance.etc}/master.cf, line 1: service 127.0.0.1:{instance.port}: {why}")
