@@ -4,7 +4,7 @@
  * Envelope records go straight to the queue writer. Content lines are first collected while
  * they form the header section (bounded by header_size_limit), because headers that cleanup
  * adds (Message-ID:, Date:, From:) belong at the end of that section and sendmail -t needs
- * to drop Bcc:; at the first line that is not a header (normally the empty line) the section
+ * to read Bcc: before message_drop_headers drops it; at the first line that is not a header (normally the empty line) the section
  * is examined, written and followed by the added headers, and every further line streams
  * straight into the queue file. As in Postfix, one header field (with its continuation lines)
  * longer than header_size_limit is cut there: the excess is discarded and the header section
@@ -28,6 +28,7 @@
 #include "queue/queue_file.h"
 
 #include <errno.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,6 +281,22 @@ static void remember_message_id(cleanup *c, const char *value)
     }
 }
 
+/* Whether the field's name is one of message_drop_headers (names separated by commas or
+ * blanks; Postfix's default: bcc, content-length, resent-bcc, return-path). */
+static int dropped_by_setting(const char *line, size_t len)
+{
+    size_t name_len = header_name_length(line, len);
+    const char *p = mail_params_current()->message_drop_headers;
+    while (name_len > 0 && *p) {
+        p += strspn(p, ", \t\r\n");
+        size_t n = strcspn(p, ", \t\r\n");
+        if (n == name_len && strncasecmp(p, line, n) == 0)
+            return 1;
+        p += n;
+    }
+    return 0;
+}
+
 /* Examines one logical header field (lines [first, end)) and writes it unless it is dropped. */
 static void handle_field(cleanup *c, size_t first, size_t end)
 {
@@ -309,9 +326,9 @@ static void handle_field(cleanup *c, size_t first, size_t end)
         is_address_field = 1;
     } else if (header_name_is(line, len, "Bcc")) {
         c->seen |= SEEN_BCC;
-        is_address_field = 1;
-        drop = c->extract;
+        is_address_field = 1; /* read by sendmail -t before message_drop_headers drops it */
     }
+    drop = dropped_by_setting(line, len);
     if (is_address_field && c->extract) {
         strbuf value;
         strbuf_init(&value, 0);

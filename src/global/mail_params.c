@@ -61,6 +61,7 @@ static void load(mail_params *p, config *cfg)
     p->soft_bounce = config_get_bool(cfg, "soft_bounce");
     p->append_at_myorigin = config_get_bool(cfg, "append_at_myorigin");
     p->always_add_missing_headers = config_get_bool(cfg, "always_add_missing_headers");
+    p->message_drop_headers = config_get(cfg, "message_drop_headers");
     p->hopcount_limit = config_get_int(cfg, "hopcount_limit");
     p->header_size_limit = config_get_int(cfg, "header_size_limit");
     p->message_size_limit = config_get_size(cfg, "message_size_limit");

@@ -27,6 +27,7 @@ typedef struct mail_params {
     int myorigin_errno;
     const char *mail_name, *mail_owner, *inet_protocols;
     int soft_bounce, append_at_myorigin, always_add_missing_headers;
+    const char *message_drop_headers; /* header names cleanup removes from every message */
     long hopcount_limit, header_size_limit;
     long long message_size_limit, mailbox_size_limit, bounce_size_limit;
     /* mailbox locking */

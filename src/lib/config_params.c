@@ -211,6 +211,7 @@ static const param_def params[] = {
     I("max_use", "100"),
     T("maximal_backoff_time", "4000s", 's'),
     T("maximal_queue_lifetime", "5d", 'd'),
+    S("message_drop_headers", "bcc, content-length, resent-bcc, return-path"),
     Z("message_size_limit", "10240000"),
     T("minimal_backoff_time", "300s", 's'),
     S("mydestination", "$myhostname, localhost.$mydomain, localhost"),

@@ -406,3 +406,27 @@ def test_bad_local_setting_is_refused_at_start(instance):
     instance.write_main_cf({"mailbox_delivery_lock": ""})
     p = instance.cmd("postfix", "check")
     assert p.returncode != 0 and "mailbox_delivery_lock" in p.stderr, p.stderr
+
+
+def test_message_drop_headers(instance):
+    """Postfix's default message_drop_headers (bcc, content-length, resent-bcc, return-path):
+    cleanup removes them from every message, so a Bcc: the client left in goes to no
+    recipient, and the only Return-Path: is the one delivery writes. An empty setting keeps
+    them, as in Postfix."""
+    started(instance)
+    extra = (b"Bcc: hidden@example.org\r\nResent-Bcc: hidden2@example.org\r\n"
+             b"Return-Path: <forged@example.org>\r\nContent-Length: 12\r\nX-Kept: yes\r\n")
+    send(instance, ["user@virtual.test"], message(extra))
+    wait_removed(instance)
+    (msg,) = instance.maildir_messages("user")
+    headers = msg.split(b"\n\n", 1)[0]
+    for gone in (b"Bcc:", b"Resent-Bcc:", b"Content-Length:", b"forged@example.org"):
+        assert gone not in headers, headers
+    assert headers.count(b"Return-Path: ") == 1 and b"X-Kept: yes" in headers, headers
+    instance.stop()
+    instance.write_main_cf({"message_drop_headers": ""})
+    instance.start()
+    send(instance, ["user@virtual.test"], message(extra))
+    wait_removed(instance, 2)
+    kept = [m for m in instance.maildir_messages("user") if m != msg]
+    assert len(kept) == 1 and b"Bcc: hidden@example.org" in kept[0], kept

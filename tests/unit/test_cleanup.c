@@ -265,11 +265,17 @@ TEST(extraction_takes_recipients_and_drops_bcc)
     CHECK(strstr(m.content.data, "\nBcc: this is body text\n") != NULL);
     CHECK(strstr(m.content.data, "To: Alice <alice@example.com>") != NULL);
     message_free(&m);
-    /* without extraction Bcc stays and no recipients come from headers */
+    /* without extraction no recipients come from headers; Bcc still goes (message_drop_headers) */
     submit(&m, "remote", 0, one_rcpt, lines);
     CHECK_INT(m.env.nrcpt, 1);
+    CHECK(strstr(m.content.data, "hidden@example.com") == NULL);
+    message_free(&m);
+    /* message_drop_headers empty: Bcc stays, as in Postfix */
+    config_override(cfg, "message_drop_headers", "");
+    submit(&m, "remote", 0, one_rcpt, lines);
     CHECK(strstr(m.content.data, "Bcc: hidden@example.com") != NULL);
     message_free(&m);
+    config_override(cfg, "message_drop_headers", "bcc, content-length, resent-bcc, return-path");
 }
 
 TEST(no_recipients_is_rejected)

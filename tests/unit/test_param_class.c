@@ -72,7 +72,8 @@ TEST(verdicts)
     CHECK_INT(
         param_class_judge("message_drop_headers", "bcc content-length,resent-bcc, Return-Path"),
         PARAM_VERDICT_OK);
-    CHECK_INT(param_class_judge("message_drop_headers", "content-length"), PARAM_VERDICT_REFUSE);
+    CHECK_INT(param_class_judge("message_drop_headers", "content-length"), PARAM_VERDICT_OK);
+    CHECK_INT(param_class_judge("message_reject_characters", "\\0"), PARAM_VERDICT_REFUSE);
     CHECK_INT(param_class_judge("smtpd_client_message_rate_limit", "0"), PARAM_VERDICT_OK);
     CHECK_INT(param_class_judge("smtpd_client_message_rate_limit", "10"), PARAM_VERDICT_REFUSE);
     CHECK_INT(param_class_judge("relay_destination_rate_delay", "0"), PARAM_VERDICT_OK);
