@@ -4,13 +4,13 @@
  * Envelope records go straight to the queue writer. Content lines are first collected while
  * they form the header section (bounded by header_size_limit), because headers that cleanup
  * adds (Message-ID:, Date:, From:) belong at the end of that section and sendmail -t needs
- * to read Bcc: before message_drop_headers drops it; at the first line that is not a header (normally the empty line) the section
- * is examined, written and followed by the added headers, and every further line streams
- * straight into the queue file. As in Postfix, one header field (with its continuation lines)
- * longer than header_size_limit is cut there: the excess is discarded and the header section
- * goes on. The whole section is buffered up to CLEANUP_SECTION_FIELDS times that limit; a
- * section that outgrows it ends there and the rest is kept as body text, so no submission can
- * make cleanup buffer without bound.
+ * to read Bcc: before message_drop_headers drops it; at the first line that is not a header
+ * (normally the empty line) the section is examined, written and followed by the added headers, and
+ * every further line streams straight into the queue file. As in Postfix, one header field (with
+ * its continuation lines) longer than header_size_limit is cut there: the excess is discarded and
+ * the header section goes on. The whole section is buffered up to CLEANUP_SECTION_FIELDS times that
+ * limit; a section that outgrows it ends there and the rest is kept as body text, so no submission
+ * can make cleanup buffer without bound.
  *
  * Limits: message_size_limit stops writing (the caller keeps reading and cleanup_close()
  * reports CLEANUP_STAT_SIZE); hopcount_limit counts Received: and Delivered-To: headers.
@@ -28,10 +28,10 @@
 #include "queue/queue_file.h"
 
 #include <errno.h>
-#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,9 +74,9 @@ struct cleanup {
     size_t lines_cap;
     char **extracted; /* recipients from To:/Cc:/Bcc: under sendmail -t */
     size_t nextracted;
-    strbuf message_id; /* Message-ID: value for the log */
-    strbuf pending;    /* a header-section line arriving in pieces (cleanup_line_part) */
-    int in_partial;    /* the last piece given was not the end of its line */
+    strbuf message_id;     /* Message-ID: value for the log */
+    strbuf pending;        /* a header-section line arriving in pieces (cleanup_line_part) */
+    int in_partial;        /* the last piece given was not the end of its line */
     char id[QUEUE_ID_MAX]; /* kept for the log once the commit is under way */
 };
 
@@ -117,7 +117,8 @@ cleanup *cleanup_open(const char *queue_name, strbuf *err)
 
 cleanup *cleanup_open_spare(const char *queue_name, int fd, const char *name, strbuf *err)
 {
-    queue_writer *qw = queue_writer_adopt(mail_params_current()->queue_directory, queue_name, fd, name, err);
+    queue_writer *qw =
+        queue_writer_adopt(mail_params_current()->queue_directory, queue_name, fd, name, err);
     return qw ? cleanup_start(qw) : NULL;
 }
 
@@ -359,7 +360,8 @@ static void add_missing_headers(cleanup *c)
         gmtime_r(&now.tv_sec, &utc);
         if (strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &utc) == 0)
             stamp[0] = '\0';
-        strbuf_printf(&line, "<%s.%s@%s>", stamp, queue_writer_id(c->qw), mail_params_current()->myhostname);
+        strbuf_printf(&line, "<%s.%s@%s>", stamp, queue_writer_id(c->qw),
+                      mail_params_current()->myhostname);
         remember_message_id(c, line.data);
         strbuf_reset(&line);
         strbuf_printf(&line, "Message-ID: %s", c->message_id.data);

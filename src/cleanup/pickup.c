@@ -44,7 +44,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PICKUP_RESCAN 60                        /* seconds between scans without a trigger */
+#define PICKUP_RESCAN 60      /* seconds between scans without a trigger */
 #define PICKUP_RETRY_RESCAN 5 /* seconds to the next scan after a temporary failure (disk full) */
 #define PICKUP_LINE_DEFAULT (64L * 1024 * 1024) /* line bound when message_size_limit = 0 */
 #define PICKUP_BATCH_LIMIT 10000                /* files per scan, so triggers are not starved */
@@ -280,9 +280,8 @@ static int scan_maildrop(const char *queue_dir, int *retry)
     *retry = 0;
     strbuf dir_path;
     strbuf_path_init(&dir_path);
-    DIR *dir = strbuf_path_printf(&dir_path, "%s/maildrop", queue_dir) < 0
-                   ? NULL
-                   : opendir(dir_path.data);
+    DIR *dir =
+        strbuf_path_printf(&dir_path, "%s/maildrop", queue_dir) < 0 ? NULL : opendir(dir_path.data);
     if (dir == NULL && errno != ENOENT)
         log_warning("open %s/maildrop: %s", queue_dir, strerror(errno));
     strbuf_free(&dir_path);

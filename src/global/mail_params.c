@@ -6,8 +6,8 @@
 #include "queue/queue_dir.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,8 +119,7 @@ static int protocols_ok(const char *value, strbuf *err)
     free(copy);
     if (ok && words > 0)
         return 0;
-    strbuf_printf(err, "parameter inet_protocols: bad value \"%s\" (want all, ipv4, ipv6)",
-                  value);
+    strbuf_printf(err, "parameter inet_protocols: bad value \"%s\" (want all, ipv4, ipv6)", value);
     return -1;
 }
 

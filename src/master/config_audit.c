@@ -2,21 +2,17 @@
  * config_audit.c: the fail-closed check of main.cf and master.cf (see config_audit.h).
  */
 #include "master/config_audit.h"
-#include "deliver/local_settings.h"
-#include "deliver/smtp_settings.h"
-#include "lib/dns.h"
 #include "lib/log.h"
 #include "lib/param_class.h"
 #include "lib/strmap.h"
 #include "lib/xalloc.h"
 #include "maps/map.h"
+#include "master/program_check.h"
 #include "smtpd/smtpd_check.h"
-#include "smtpd/smtpd_settings.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
 
 /* Parameters whose value starts with a transport name (transport:nexthop). */
 static const char *const transport_params[] = {
@@ -46,8 +42,8 @@ static int in_list(const char *const *list, const char *word)
 
 /* Appends "fmt..." or, with what, "fmt...: what; then" to the audit; refused items count as
  * refusals. */
-static void push_item(auditor *a, int refused, const char *what, const char *then,
-                      const char *fmt, va_list ap)
+static void push_item(auditor *a, int refused, const char *what, const char *then, const char *fmt,
+                      va_list ap)
 {
     strbuf text;
     strbuf_init(&text, 0);
@@ -129,9 +125,9 @@ typedef struct map_scan {
  * other reasons: nexthops, IPv6 addresses, policy service sockets). */
 static int holds_tables(const char *name)
 {
-    static const char *const lists[] = {"alias_database", "mydestination", "relay_domains",
-                                        "virtual_alias_domains", "virtual_mailbox_domains",
-                                        NULL};
+    static const char *const lists[] = {"alias_database",          "mydestination",
+                                        "relay_domains",           "virtual_alias_domains",
+                                        "virtual_mailbox_domains", NULL};
     size_t n = strlen(name);
     return in_list(lists, name) || (n > 5 && strcmp(name + n - 5, "_maps") == 0) ||
            (n > 7 && strcmp(name + n - 7, "_checks") == 0);
@@ -311,10 +307,9 @@ static void audit_transport_named(auditor *a, const char *where, int line, const
         const char *v = expanded.data + strspn(expanded.data, " \t");
         size_t n = strcspn(v, ": \t");
         char *name = xstrndup(v, n);
-        if (n > 0 && !in_list(internal_transports, name) &&
-            !has_transport_service(a->mcf, v, n)) {
-            add_error(a, "%s, line %d: %s = %s: master.cf defines no transport \"%s\"", where,
-                      line, param, value, name);
+        if (n > 0 && !in_list(internal_transports, name) && !has_transport_service(a->mcf, v, n)) {
+            add_error(a, "%s, line %d: %s = %s: master.cf defines no transport \"%s\"", where, line,
+                      param, value, name);
         }
         free(name);
     }
@@ -370,42 +365,19 @@ static void audit_restrictions(auditor *a)
     strbuf_free(&err);
 }
 
-/* Values the smtpd, smtp/lmtp and local programs would refuse at their start (DNS servers,
- * timeouts, limits, lock methods), found here instead, so a bad value stops postfix check/start/reload rather than each
- * process as it starts. where is "MAIN.CF: " or "MASTER.CF, line N: service NAME: ". */
+/* The programs' own start-up checks (program_check.h) on cfg; where is "MAIN.CF: " or
+ * "MASTER.CF, line N: service NAME: ". */
 static void audit_program_settings(auditor *a, config *cfg, const char *program, const char *where)
 {
-    strbuf err;
+    strbuf err, warn;
     strbuf_init(&err, 0);
-    int bad = 0;
-    if (program == NULL || strcmp(program, "smtpd") == 0) {
-        const char *servers = config_get(cfg, "smtpd_dns_resolver_address");
-        strbuf warn;
-        strbuf_init(&warn, 0);
-        if (servers[0] != '\0' && dns_servers_check(servers, &err) < 0) {
-            add_error(a, "%sparameter smtpd_dns_resolver_address: %s", where, err.data);
-            bad = 1;
-        } else if (smtpd_settings_check(cfg, &err, &warn) < 0) {
-            add_error(a, "%s%s", where, err.data);
-            bad = 1;
-        } else if (warn.len > 0) {
-            add_warning(a, "%s%s", where, warn.data);
-        }
-        strbuf_free(&warn);
-    }
-    if (!bad && (program == NULL || strcmp(program, "smtp") == 0 || strcmp(program, "lmtp") == 0)) {
-        if (smtp_agent_check(cfg, program && strcmp(program, "lmtp") == 0, &err) < 0) {
-            add_error(a, "%s%s", where, err.data);
-            bad = 1;
-        }
-    }
-    if (!bad && (program == NULL || strcmp(program, "local") == 0)) {
-        local_settings s;
-        local_settings_load(&s, cfg);
-        if (local_settings_check(&s, &err) < 0)
-            add_error(a, "%s%s", where, err.data);
-    }
+    strbuf_init(&warn, 0);
+    if (program_check_run(cfg, program, &err, &warn) < 0)
+        add_error(a, "%s%s", where, err.data);
+    else if (warn.len > 0)
+        add_warning(a, "%s%s", where, warn.data);
     strbuf_free(&err);
+    strbuf_free(&warn);
 }
 
 /* The programs' settings as main.cf alone makes them (services without -o). */
@@ -452,7 +424,8 @@ static void audit_stock_optional(auditor *a, const master_cf_entry *e)
             char *word = xstrndup(name, n);
             if (config_stock_optional(word) && config_get_raw(a->cfg, word) == NULL &&
                 !strmap_has(a->warned, word)) {
-                add_warning(a, "%s, line %d: %s = %s: undefined parameter %s: an empty list, as in "
+                add_warning(a,
+                            "%s, line %d: %s = %s: undefined parameter %s: an empty list, as in "
                             "Postfix (define it in main.cf)",
                             a->mcf->path, e->line, e->overrides[k].name, e->overrides[k].value,
                             word);
@@ -464,8 +437,7 @@ static void audit_stock_optional(auditor *a, const master_cf_entry *e)
 }
 
 /* "-o smtpd_timeout=abc": the type check config_load() does for main.cf, done for a -o. */
-static void audit_override_type(auditor *a, const master_cf_entry *e,
-                                const master_cf_override *o)
+static void audit_override_type(auditor *a, const master_cf_entry *e, const master_cf_override *o)
 {
     strbuf err;
     strbuf_init(&err, 0);

@@ -39,8 +39,7 @@ sasl_backend *sasl_backend_open(event_loop *loop, worker_pool *workers, strbuf *
         ops = &sasl_dovecot_ops;
         impl = sasl_dovecot_open(loop, err);
     } else {
-        strbuf_printf(err, "smtpd_sasl_type = %s is not supported (use postern or dovecot)",
-                      type);
+        strbuf_printf(err, "smtpd_sasl_type = %s is not supported (use postern or dovecot)", type);
         return NULL;
     }
     if (impl == NULL)
@@ -72,10 +71,9 @@ void sasl_backend_cancel(sasl_backend *b, void *handle)
 
 /* ---- settings ---- */
 
-int smtpd_sasl_options_parse(const char *param, const char *value, int *plaintext_ok,
-                             strbuf *err)
+int smtpd_sasl_options_parse(const char *param, const char *value, int *plaintext_ok, strbuf *err)
 {
-    static const char *const known[] = {"noanonymous", "noplaintext", "noactive",
+    static const char *const known[] = {"noanonymous",  "noplaintext", "noactive",
                                         "nodictionary", "mutual_auth", "forward_secrecy"};
     int rc = 0;
     *plaintext_ok = 1;
@@ -315,8 +313,7 @@ static void start_check(smtpd_session *s, const char *user, char *password)
     OPENSSL_cleanse(password, strlen(password));
     end_dialog(s);
     if (s->sasl_req == NULL) {
-        log_warning("%s: SASL %s authentication failed: %s", s->namaddr, s->sasl_mech,
-                    err.data);
+        log_warning("%s: SASL %s authentication failed: %s", s->namaddr, s->sasl_mech, err.data);
         strbuf t;
         strbuf_init(&t, 1024);
         strbuf_printf(&t, "454 4.7.0 Temporary authentication failure: %s", err.data);
@@ -375,8 +372,8 @@ static void plain_response(smtpd_session *s, const char *b64)
 static void login_response(smtpd_session *s, const char *b64)
 {
     unsigned char buf[SASL_PASSWORD_MAX + 2];
-    long n = decode(s, b64, buf, s->sasl_state == SASL_WAIT_LOGIN_USER ? SASL_NAME_MAX + 1
-                                                                          : sizeof(buf));
+    long n = decode(s, b64, buf,
+                    s->sasl_state == SASL_WAIT_LOGIN_USER ? SASL_NAME_MAX + 1 : sizeof(buf));
     if (n < 0)
         return;
     if (memchr(buf, '\0', (size_t)n) != NULL || n == 0) {

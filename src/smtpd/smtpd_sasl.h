@@ -34,8 +34,7 @@ struct smtpd_session;
 /* smtpd_sasl_security_options and smtpd_sasl_tls_security_options: *plaintext_ok says whether
  * PLAIN and LOGIN stay usable; 0, or -1 with "parameter PARAM: ..." in err for a word Postfix
  * does not know. */
-int smtpd_sasl_options_parse(const char *param, const char *value, int *plaintext_ok,
-                             strbuf *err);
+int smtpd_sasl_options_parse(const char *param, const char *value, int *plaintext_ok, strbuf *err);
 /* Reads the smtpd_sasl_* settings (fatal on a bad value). */
 void smtpd_sasl_load(struct smtpd_server *srv);
 /* Opens the backend once the event loop exists (fatal when it cannot be set up). */

@@ -60,16 +60,16 @@ static int sasl_ok(config *cfg, strbuf *err)
         return 0;
     const char *type = config_get(cfg, "smtpd_sasl_type");
     if (strcmp(type, "postern") != 0 && strcmp(type, "dovecot") != 0) {
-        strbuf_printf(err, "parameter smtpd_sasl_type: %s is not supported (use postern or dovecot)",
-                      type);
+        strbuf_printf(
+            err, "parameter smtpd_sasl_type: %s is not supported (use postern or dovecot)", type);
         return -1;
     }
     static const char *const options[] = {"smtpd_sasl_security_options",
                                           "smtpd_sasl_tls_security_options"};
     for (size_t i = 0; i < 2; i++) {
         int plaintext_ok;
-        if (smtpd_sasl_options_parse(options[i], config_get(cfg, options[i]), &plaintext_ok,
-                                     err) < 0)
+        if (smtpd_sasl_options_parse(options[i], config_get(cfg, options[i]), &plaintext_ok, err) <
+            0)
             return -1;
     }
     const char *delay = config_get(cfg, "postern_sasl_failure_delay");
@@ -93,7 +93,8 @@ static int tls_ok(config *cfg, strbuf *err, strbuf *warn)
     config_set_current(cfg);
     tls_server_config tc = {.get = cfg_str,
                             .mandatory = lv == SMTPD_TLS_ENCRYPT,
-                            .ticket_timeout = config_get_time(cfg, "smtpd_tls_session_cache_timeout"),
+                            .ticket_timeout =
+                                config_get_time(cfg, "smtpd_tls_session_cache_timeout"),
                             .ask_ccert = config_get_bool(cfg, "smtpd_tls_ask_ccert")};
     strbuf why;
     strbuf_init(&why, 0);
@@ -101,8 +102,9 @@ static int tls_ok(config *cfg, strbuf *err, strbuf *warn)
     config_set_current(saved);
     int rc = 0;
     if (ts == NULL && lv == SMTPD_TLS_ENCRYPT) {
-        strbuf_printf(err, "TLS is required (smtpd_tls_security_level = encrypt) but cannot be set up: %s",
-                      why.data);
+        strbuf_printf(
+            err, "TLS is required (smtpd_tls_security_level = encrypt) but cannot be set up: %s",
+            why.data);
         rc = -1;
     } else if (ts == NULL) {
         strbuf_printf(warn, "cannot set up TLS: %s; STARTTLS will not be offered", why.data);
