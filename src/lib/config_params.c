@@ -105,7 +105,7 @@ static const param_def params[] = {
     S("alias_maps", "hash:/etc/aliases"),
     S("allow_mail_to_commands", "alias, forward"),
     S("allow_mail_to_files", "alias, forward"),
-    B("allow_percent_hack", "yes"),
+    B("allow_percent_hack", "no"), /* Postfix: yes; Postern does not rewrite user%domain@local */
     S("alternate_config_directories", ""),
     B("always_add_missing_headers", "no"),
     T("anvil_rate_time_unit", "60s", 's'),

@@ -226,6 +226,23 @@ static void audit_transport_limit(auditor *a, const char *where, int line, const
     }
 }
 
+/* Values of implemented parameters that Postern does not do: Postfix's allow_percent_hack = yes
+ * (its default) rewrites user%domain@local to user@domain; Postern's default is no, and asking
+ * for yes is refused rather than quietly not done. */
+static const struct {
+    const char *name, *value;
+} unimplemented_values[] = {{"allow_percent_hack", "yes"}};
+
+static void audit_value(auditor *a, const char *where, int line, const char *name,
+                        const char *raw)
+{
+    for (size_t i = 0; i < sizeof(unimplemented_values) / sizeof(unimplemented_values[0]); i++)
+        if (strcmp(name, unimplemented_values[i].name) == 0 &&
+            param_class_same_value(raw, unimplemented_values[i].value))
+            add_item(a, 1, "this value is not implemented by Postern", "%s, line %d: %s = %s",
+                     where, line, name, raw);
+}
+
 /* One setting, from main.cf or a master.cf -o. */
 static void audit_setting(auditor *a, const char *where, int line, const char *name,
                           const char *raw)
@@ -242,6 +259,7 @@ static void audit_setting(auditor *a, const char *where, int line, const char *n
     } else if (!is_cache_database(name)) {
         audit_tables(a, where, line, name, raw);
         audit_transport_limit(a, where, line, name, raw);
+        audit_value(a, where, line, name, raw);
     }
 }
 

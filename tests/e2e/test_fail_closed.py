@@ -534,3 +534,15 @@ def test_malformed_override_value_refused(instance, override, why):
                                                                f" smtpd -o {override}\n", 1))
     assert_check_and_start_refused(
         instance, f"{instance.etc}/master.cf, line 1: service 127.0.0.1:{instance.port}: {why}")
+
+
+def test_allow_percent_hack_yes_refused(instance):
+    """Postfix's default allow_percent_hack = yes rewrites user%domain@local to user@domain;
+    Postern does not, says so in its default (no, postconf -d) and refuses an explicit yes."""
+    assert instance.cmd("postconf", "-d", "allow_percent_hack").stdout.strip() == \
+        "allow_percent_hack = no"
+    instance.write_main_cf({"allow_percent_hack": "yes"})
+    assert_check_and_start_refused(
+        instance, "allow_percent_hack = yes: this value is not implemented by Postern")
+    instance.write_main_cf({"allow_percent_hack": "no"})
+    assert instance.cmd("postfix", "check").returncode == 0
