@@ -5,6 +5,7 @@
 #include "deliver/smtp_dns.h"
 #include "deliver/smtp_sasl.h"
 #include "deliver/smtp_tls.h"
+#include "global/mail_params.h"
 
 #include <string.h>
 
@@ -118,6 +119,9 @@ int smtp_agent_check(config *cfg, int lmtp, strbuf *err)
     smtp_tls_engine *tls = smtp_tls_engine_create(prefix, lmtp, err);
     smtp_sasl *sasl = tls ? smtp_sasl_create(prefix, err) : NULL;
     config_set_current(saved);
+    /* the typed views followed cfg meanwhile; point them back before cfg can go away */
+    (void)mail_params_current();
+    (void)smtp_settings_current();
     int rc = tls && sasl ? 0 : -1;
     smtp_sasl_free(sasl);
     smtp_tls_engine_free(tls);

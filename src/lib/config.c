@@ -31,10 +31,20 @@ struct config {
     strmap *cache;     /* expanded values: name -> char* */
     strmap *active;    /* names being expanded (loop detection) */
     int strict;        /* config_expand_strict under way: an undefined name is an error */
-    unsigned long version; /* bumped by every override: cached typed settings re-read */
+    unsigned long version; /* new at creation and at every override: cached typed settings re-read */
 };
 
 static config *current_config;
+
+/* Versions are unique in the process, not per object: typed settings cached for (object,
+ * version) can never match a new configuration that happens to reuse a freed one's address
+ * (postfix check makes and frees copies with a service's -o overrides). */
+static _Atomic unsigned long last_version;
+
+static unsigned long next_version(void)
+{
+    return ++last_version;
+}
 
 static void free_entry(void *p)
 {
@@ -56,6 +66,7 @@ const char *config_choose_dir(const char *explicit_dir)
 config *config_defaults(const char *dir)
 {
     config *cfg = xcalloc(1, sizeof(*cfg));
+    cfg->version = next_version();
     cfg->dir = xstrdup(config_choose_dir(dir));
     strbuf main_cf;
     strbuf_init(&main_cf, 0);
@@ -255,7 +266,7 @@ void config_override(config *cfg, const char *name, const char *value)
     free(strmap_put(cfg->overrides, name, xstrdup(value)));
     strmap_free(cfg->cache, free);
     cfg->cache = strmap_new();
-    cfg->version++;
+    cfg->version = next_version();
 }
 
 unsigned long config_version(const config *cfg)
