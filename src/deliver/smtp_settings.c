@@ -120,8 +120,10 @@ int smtp_agent_check(config *cfg, int lmtp, strbuf *err)
     smtp_sasl *sasl = tls ? smtp_sasl_create(prefix, err) : NULL;
     config_set_current(saved);
     /* the typed views followed cfg meanwhile; point them back before cfg can go away */
-    (void)mail_params_current();
-    (void)smtp_settings_current();
+    if (saved != NULL) {
+        (void)mail_params_current();
+        (void)smtp_settings_current();
+    }
     int rc = tls && sasl ? 0 : -1;
     smtp_sasl_free(sasl);
     smtp_tls_engine_free(tls);

@@ -101,7 +101,8 @@ static int tls_ok(config *cfg, strbuf *err, strbuf *warn)
     strbuf_init(&why, 0);
     tls_server *ts = tls_server_open(&tc, &why);
     config_set_current(saved);
-    (void)mail_params_current(); /* the typed view followed cfg meanwhile: point it back */
+    if (saved != NULL)
+        (void)mail_params_current(); /* the typed view followed cfg meanwhile: point it back */
     int rc = 0;
     if (ts == NULL && lv == SMTPD_TLS_ENCRYPT) {
         strbuf_printf(
