@@ -79,32 +79,41 @@ void map_lowercase(char *s)
             *s = (char)(*s - 'A' + 'a');
 }
 
+const char *map_spec_type(const char *spec, size_t *len)
+{
+    const char *type = spec;
+    while (strncmp(type, "proxy:", 6) == 0)
+        type += 6;
+    const char *colon = strchr(type, ':');
+    if (colon == NULL || colon == type)
+        return NULL;
+    *len = (size_t)(colon - type);
+    return type;
+}
+
 /* The type of spec ("type:name", after any "proxy:"), or NULL with the reason in err. */
 static const map_type *spec_type(const char *spec, const char **name_out, strbuf *err)
 {
-    const char *name = spec;
-    while (strncmp(name, "proxy:", 6) == 0)
-        name += 6;
-    const char *colon = strchr(name, ':');
-    if (colon == NULL || colon == name) {
+    size_t len;
+    const char *tname = map_spec_type(spec, &len);
+    if (tname == NULL) {
         strbuf_printf(err, "open dictionary: expecting \"type:name\" form instead of \"%s\"", spec);
         return NULL;
     }
-    const map_type *type = find_type(name, (size_t)(colon - name));
+    const map_type *type = find_type(tname, len);
     if (type == NULL)
-        strbuf_printf(err, "unsupported dictionary type: %.*s", (int)(colon - name), name);
-    *name_out = colon + 1;
+        strbuf_printf(err, "unsupported dictionary type: %.*s", (int)len, tname);
+    *name_out = tname + len + 1;
     return type;
 }
 
 int map_spec_check(const char *spec, strbuf *err)
 {
-    const char *name = spec;
-    while (strncmp(name, "proxy:", 6) == 0)
-        name += 6;
-    const char *colon = strchr(name, ':');
-    if (colon && colon > name && map_type_postfix_name(name, (size_t)(colon - name)))
+    size_t len;
+    const char *tname = map_spec_type(spec, &len);
+    if (tname && map_type_postfix_name(tname, len))
         return 0; /* a Postfix type: postfix check judges it (config_audit.c) */
+    const char *name;
     return spec_type(spec, &name, err) ? 0 : -1;
 }
 

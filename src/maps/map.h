@@ -69,6 +69,9 @@ const char *map_type_postfix_name(const char *type, size_t len);
 int map_spec_check(const char *spec, strbuf *err);
 /* The same for the len bytes at type (a "type:name" spec's prefix). */
 int map_type_supported_n(const char *type, size_t len);
+/* The type in spec ("type:name", after any "proxy:" prefixes): its first byte, with its length
+ * in *len; NULL when spec has no "type:" (no colon, or nothing before it). */
+const char *map_spec_type(const char *spec, size_t *len);
 
 /* A parameter's list of tables ("hash:/etc/aliases, texthash:/x"), searched in order. */
 typedef struct map_list map_list;

@@ -136,23 +136,17 @@ static int holds_tables(const char *name)
 static int scan_map_entry(const char *entry, void *ctx)
 {
     map_scan *scan = ctx;
-    const char *colon = strchr(entry, ':');
-    while (colon && strncmp(entry, "proxy:", 6) == 0) {
-        entry += 6;
-        colon = strchr(entry, ':');
-    }
-    if (colon == NULL)
+    size_t len;
+    const char *type = map_spec_type(entry, &len);
+    if (type == NULL || map_type_supported_n(type, len))
         return 0;
-    size_t len = (size_t)(colon - entry);
-    if (map_type_supported_n(entry, len))
-        return 0;
-    const char *postfix_type = map_type_postfix_name(entry, len);
+    const char *postfix_type = map_type_postfix_name(type, len);
     if (postfix_type) {
         scan->missing = postfix_type; /* Postfix has it, Postern does not */
         return 1;
     }
     if (scan->tables_only) {
-        strbuf_append(&scan->unknown, entry, len);
+        strbuf_append(&scan->unknown, type, len);
         return 1;
     }
     return 0;
